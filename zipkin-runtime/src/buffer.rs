@@ -1,0 +1,203 @@
+//! The per-thread span buffer: a bounded single-producer single-consumer ring.
+//!
+//! The application thread that owns the ring pushes finished spans with two atomic loads and one
+//! release store: no lock, no allocation, no syscall. The reporter thread is the only consumer.
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::span::SpanRecord;
+
+#[repr(align(64))]
+struct Padded<T>(T);
+
+pub(crate) struct Ring {
+    slots: Box<[UnsafeCell<MaybeUninit<SpanRecord>>]>,
+    mask: usize,
+    /// Next slot the consumer reads. Written only by the consumer.
+    head: Padded<AtomicUsize>,
+    /// Next slot the producer writes. Written only by the producer.
+    tail: Padded<AtomicUsize>,
+    /// Spans the producer could not push because the ring was full. Written only by the producer.
+    dropped_full: Padded<AtomicU64>,
+    /// Set when the producing thread has exited; the consumer then drains and forgets the ring.
+    closed: AtomicBool,
+    /// Set when the consumer has stopped; the producer then forgets the ring.
+    orphaned: AtomicBool,
+}
+
+// SAFETY: slots are only written by the single producer at `tail` before publishing it with a
+// release store, and only read by the single consumer below `tail` (acquire) before releasing
+// them with a store to `head`. SpanRecord is Send.
+unsafe impl Sync for Ring {}
+unsafe impl Send for Ring {}
+
+impl Ring {
+    pub fn with_capacity(cap: usize) -> Ring {
+        let cap = cap.max(2).next_power_of_two();
+        let slots = (0..cap)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        Ring {
+            slots,
+            mask: cap - 1,
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+            dropped_full: Padded(AtomicU64::new(0)),
+            closed: AtomicBool::new(false),
+            orphaned: AtomicBool::new(false),
+        }
+    }
+
+    /// Producer side. Returns the fill level after the push, or `None` if the span was dropped
+    /// because the ring is full.
+    ///
+    /// # Safety
+    /// Only one thread may ever call `push` on a given ring.
+    #[inline]
+    pub unsafe fn push(&self, rec: SpanRecord) -> Option<usize> {
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        let head = self.head.0.load(Ordering::Acquire);
+        let len = tail.wrapping_sub(head);
+        if len > self.mask {
+            let d = self.dropped_full.0.load(Ordering::Relaxed);
+            self.dropped_full.0.store(d + 1, Ordering::Relaxed);
+            return None;
+        }
+        // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it.
+        unsafe { (*self.slots[tail & self.mask].get()).write(rec) };
+        self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
+        Some(len + 1)
+    }
+
+    /// Consumer side: moves every published span into `out`.
+    ///
+    /// # Safety
+    /// Only one thread at a time may call `drain_into` on a given ring.
+    pub unsafe fn drain_into(&self, out: &mut Vec<SpanRecord>) -> usize {
+        let head = self.head.0.load(Ordering::Relaxed);
+        let tail = self.tail.0.load(Ordering::Acquire);
+        let n = tail.wrapping_sub(head);
+        out.reserve(n);
+        for i in 0..n {
+            let idx = head.wrapping_add(i) & self.mask;
+            // SAFETY: slots in head..tail were initialised by the producer and published by the
+            // acquire load of `tail`; we take each exactly once before advancing `head`.
+            out.push(unsafe { (*self.slots[idx].get()).assume_init_read() });
+        }
+        self.head.0.store(tail, Ordering::Release);
+        n
+    }
+
+    /// Spans pushed so far (accepted ones).
+    pub fn pushed(&self) -> u64 {
+        self.tail.0.load(Ordering::Acquire) as u64
+    }
+
+    /// Spans in the ring now.
+    pub fn len(&self) -> usize {
+        let tail = self.tail.0.load(Ordering::Acquire);
+        tail.wrapping_sub(self.head.0.load(Ordering::Acquire))
+    }
+
+    pub fn dropped_full(&self) -> u64 {
+        self.dropped_full.0.load(Ordering::Relaxed)
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub fn orphan(&self) {
+        self.orphaned.store(true, Ordering::Release);
+    }
+
+    pub fn is_orphaned(&self) -> bool {
+        self.orphaned.load(Ordering::Acquire)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        let mut rest = Vec::new();
+        // SAFETY: `&mut self` means no producer or consumer is active.
+        unsafe { self.drain_into(&mut rest) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{SpanId, TraceId};
+    use crate::span::Kind;
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    fn rec(i: u64) -> SpanRecord {
+        SpanRecord {
+            trace_id: TraceId::new(0, 1).unwrap(),
+            span_id: SpanId::new(i + 1).unwrap(),
+            parent_id: None,
+            name: Cow::Owned(format!("s{i}")),
+            kind: Kind::Local,
+            service_name: "svc",
+            port: 0,
+            start: i,
+            end: i + 1,
+            debug: false,
+            shared: false,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn full_ring_drops_and_counts() {
+        let r = Ring::with_capacity(4);
+        for i in 0..6 {
+            unsafe { r.push(rec(i)) };
+        }
+        assert_eq!(r.pushed(), 4);
+        assert_eq!(r.dropped_full(), 2);
+        let mut out = Vec::new();
+        assert_eq!(unsafe { r.drain_into(&mut out) }, 4);
+        assert_eq!(
+            out.iter().map(|s| s.start).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        assert_eq!(unsafe { r.push(rec(9)) }, Some(1));
+    }
+
+    #[test]
+    fn concurrent_producer_and_consumer_lose_nothing() {
+        let r = Arc::new(Ring::with_capacity(64));
+        let p = r.clone();
+        let n = 100_000u64;
+        let prod = std::thread::spawn(move || {
+            let mut i = 0;
+            while i < n {
+                if unsafe { p.push(rec(i)) }.is_some() {
+                    i += 1;
+                } else {
+                    // undo the drop count for this test: we retry instead of dropping
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let mut got = Vec::new();
+        while (got.len() as u64) < n {
+            unsafe { r.drain_into(&mut got) };
+        }
+        prod.join().unwrap();
+        for (i, s) in got.iter().enumerate() {
+            assert_eq!(s.start, i as u64, "order and completeness");
+        }
+        // Unused slots are released properly on drop (checked by miri/leak tools).
+        drop(r);
+    }
+}

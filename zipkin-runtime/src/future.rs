@@ -1,0 +1,191 @@
+//! Futures that carry a span: the span is current during every poll (and while the future is
+//! dropped), and ends when the future completes or is dropped before completing.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::context::{self, Current, RemoteContext};
+use crate::span::{LiveSpan, Span, SpanMeta};
+
+pin_project_lite::pin_project! {
+    /// A future that runs inside a span. Made by [`Span::instrument`] or the attribute.
+    pub struct Instrumented<F> {
+        #[pin]
+        inner: Option<F>,
+        span: Span,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.inner.is_some() {
+                // Dropped before completion: the body's destructors still see the span.
+                context::with_current(this.span.current(), || this.inner.set(None));
+                this.span.tag("cancelled", "true");
+            }
+            this.span.take_pending();
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            // Polled after completion: a contract violation by the caller; stay pending-free.
+            return Poll::Pending;
+        };
+        let prev = context::replace(this.span.current());
+        let res = {
+            struct Restore(Option<Current>);
+            impl Drop for Restore {
+                fn drop(&mut self) {
+                    context::restore(self.0);
+                }
+            }
+            let _restore = Restore(prev);
+            inner.poll(cx)
+        };
+        this.span.take_pending();
+        if res.is_ready() {
+            this.inner.set(None);
+            if let Some(s) = this.span.inner.take() {
+                s.finish();
+            }
+        }
+        res
+    }
+}
+
+impl Span {
+    /// Wraps a future so that it runs inside this span, which ends when the future completes
+    /// (or is dropped, tagged `cancelled`).
+    ///
+    /// ```
+    /// use zipkin_runtime::Span;
+    /// # futures_lite_block_on(async {
+    /// let answer = Span::builder("compute").start_detached().instrument(async { 42 }).await;
+    /// assert_eq!(answer, 42);
+    /// # });
+    /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    /// # }
+    /// ```
+    pub fn instrument<F: Future>(self, fut: F) -> Instrumented<F> {
+        Instrumented {
+            inner: Some(fut),
+            span: self,
+        }
+    }
+}
+
+/// Opens a span from static metadata and wraps `fut` in it (what `#[zipkin_span]` emits for
+/// async bodies). The span starts now; it is current on each poll of `fut`.
+#[inline]
+pub fn instrument<F: Future>(
+    meta: &'static SpanMeta,
+    parent: Option<RemoteContext>,
+    fut: F,
+) -> Instrumented<F> {
+    Span::from_meta(meta, parent).instrument(fut)
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs with a captured current span, without a span of its own.
+    /// Made by [`FutureExt::in_current_span`]; used to carry context into spawned tasks.
+    pub struct WithContext<F> {
+        #[pin]
+        inner: F,
+        cur: Option<Current>,
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let cur = *this.cur;
+        context::with_current(cur, || this.inner.poll(cx))
+    }
+}
+
+/// Extension methods for futures.
+pub trait FutureExt: Future + Sized {
+    /// Captures the current span now and makes it current on every poll of this future, so a
+    /// spawned task's spans nest under the span that spawned it.
+    ///
+    /// ```
+    /// use zipkin_runtime::FutureExt;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let task = tokio::spawn(async { zipkin_runtime::current_context() }.in_current_span());
+    /// assert!(task.await.unwrap().is_none()); // no span was current when it was spawned
+    /// # });
+    /// ```
+    fn in_current_span(self) -> WithContext<Self> {
+        WithContext {
+            inner: self,
+            cur: context::current_inner(),
+        }
+    }
+
+    /// Runs this future inside a new span named `name`, a child of the current span.
+    fn in_new_span(self, name: impl Into<Cow<'static, str>>) -> Instrumented<Self> {
+        Span::builder(name).start_detached().instrument(self)
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// Spawns a task on the current tokio runtime that inherits the current span.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let handle = zipkin_runtime::spawn(async { 1 + 1 });
+/// assert_eq!(handle.await.unwrap(), 2);
+/// # });
+/// ```
+#[cfg(feature = "tokio")]
+pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(fut.in_current_span())
+}
+
+/// Runs a closure on another thread with the current span as its parent context.
+///
+/// ```
+/// let h = zipkin_runtime::spawn_thread(|| 7);
+/// assert_eq!(h.join().unwrap(), 7);
+/// ```
+pub fn spawn_thread<F, R>(f: F) -> std::thread::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let cur = SendCurrent(context::current_inner());
+    std::thread::spawn(move || {
+        let cur = cur;
+        context::with_current(cur.0, f)
+    })
+}
+
+struct SendCurrent(Option<Current>);
+
+// LiveSpan and Span carry this data across threads already; the context is plain ids plus a
+// `&'static` tracer.
+#[allow(dead_code)]
+fn _assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Span>();
+    is_send::<Instrumented<std::future::Ready<()>>>();
+    is_send::<LiveSpan>();
+}

@@ -1,0 +1,53 @@
+//! Head sampling: a local root decides from its trace id, so every service that samples at the
+//! same rate makes the same decision for the same trace.
+
+use crate::id::TraceId;
+
+/// Whether a trace is sampled at `percent` (0 to 100), deterministically from its id.
+///
+/// ```
+/// use zipkin_runtime::{sampler::is_sampled, TraceId};
+/// let id = TraceId::random(true);
+/// assert!(is_sampled(id, 100.0));
+/// assert!(!is_sampled(id, 0.0));
+/// assert_eq!(is_sampled(id, 33.3), is_sampled(id, 33.3));
+/// ```
+#[inline]
+pub fn is_sampled(trace_id: TraceId, percent: f64) -> bool {
+    if percent >= 100.0 {
+        return true;
+    }
+    if percent.is_nan() || percent <= 0.0 {
+        return false;
+    }
+    // Compare the low 64 bits (random in every implementation) against rate * 2^64.
+    let threshold = (percent / 100.0 * 18_446_744_073_709_551_616.0) as u64;
+    trace_id.low() < threshold
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_is_respected_within_a_percent() {
+        for rate in [1.0, 10.0, 50.0, 90.0] {
+            let n = 100_000;
+            let hits = (0..n)
+                .filter(|_| is_sampled(TraceId::random(true), rate))
+                .count() as f64;
+            let got = hits / n as f64 * 100.0;
+            assert!((got - rate).abs() < 1.0, "rate {rate}% sampled {got}%");
+        }
+    }
+
+    #[test]
+    fn edges() {
+        let id = TraceId::new(0, u64::MAX).unwrap();
+        assert!(is_sampled(id, 100.0));
+        assert!(!is_sampled(id, 99.999));
+        assert!(!is_sampled(TraceId::new(0, 1).unwrap(), 0.0));
+        assert!(is_sampled(TraceId::new(0, 1).unwrap(), 0.001));
+        assert!(!is_sampled(id, f64::NAN));
+    }
+}

@@ -1,0 +1,771 @@
+//! Spans: opening one (root, child or server continuing a caller), the sync guard, the
+//! detached `Span` that futures carry, tags and annotations, and the record a finished span becomes.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+
+use crate::clock;
+use crate::context::{self, Current, RemoteContext, Sampling, SpanContext};
+use crate::id::{SpanId, TraceId};
+use crate::tracer::Tracer;
+
+/// The Zipkin span kind. `Local` is written as an absent `kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Kind {
+    /// In-process work.
+    #[default]
+    Local,
+    /// The caller side of a remote call.
+    Client,
+    /// The callee side of a remote call.
+    Server,
+    /// Sends a message to a broker.
+    Producer,
+    /// Receives a message from a broker.
+    Consumer,
+}
+
+impl Kind {
+    /// Zipkin's upper-case name; `None` for local spans.
+    pub fn as_zipkin_str(self) -> Option<&'static str> {
+        match self {
+            Kind::Local => None,
+            Kind::Client => Some("CLIENT"),
+            Kind::Server => Some("SERVER"),
+            Kind::Producer => Some("PRODUCER"),
+            Kind::Consumer => Some("CONSUMER"),
+        }
+    }
+}
+
+/// What `#[zipkin_span]` knows at compile time about a span. The macro emits one `static` of
+/// this per function, so opening a span passes a single pointer.
+#[derive(Debug)]
+pub struct SpanMeta {
+    /// The span name.
+    pub name: &'static str,
+    /// The local service; `None` inherits the parent's, or the tracer's default at a root.
+    pub service_name: Option<&'static str>,
+    /// The span kind.
+    pub kind: Kind,
+    /// The local endpoint port; 0 inherits.
+    pub port: u16,
+    /// Sample rate in percent for a new trace started here; `None` uses the tracer's.
+    pub sample_rate: Option<f64>,
+}
+
+impl SpanMeta {
+    /// A local span with the given name and nothing else set.
+    pub const fn new(name: &'static str) -> SpanMeta {
+        SpanMeta {
+            name,
+            service_name: None,
+            kind: Kind::Local,
+            port: 0,
+            sample_rate: None,
+        }
+    }
+}
+
+/// A network endpoint, as Zipkin's `Endpoint`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Endpoint {
+    /// Lower-cased service name.
+    pub service_name: Option<Cow<'static, str>>,
+    /// IPv4 or IPv6 address.
+    pub ip: Option<IpAddr>,
+    /// Port; 0 means absent.
+    pub port: u16,
+}
+
+/// Rarely used parts of a span, boxed so that a span without them stays small.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Extra {
+    /// Tags in insertion order; a repeated key keeps the last value.
+    pub tags: Vec<(Cow<'static, str>, String)>,
+    /// Annotations: (tick reading, value).
+    pub annotations: Vec<(u64, Cow<'static, str>)>,
+    /// The other side of a client or server span.
+    pub remote_endpoint: Option<Endpoint>,
+}
+
+impl Extra {
+    fn set_tag(&mut self, key: Cow<'static, str>, value: String) {
+        if let Some(slot) = self.tags.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            self.tags.push((key, value));
+        }
+    }
+}
+
+/// A finished span, as it travels from the application thread to the reporter.
+/// Times are raw clock ticks; the encoder converts them off the hot path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRecord {
+    /// Trace id.
+    pub trace_id: TraceId,
+    /// Span id.
+    pub span_id: SpanId,
+    /// Parent span id; `None` for a root.
+    pub parent_id: Option<SpanId>,
+    /// Span name.
+    pub name: Cow<'static, str>,
+    /// Span kind.
+    pub kind: Kind,
+    /// Local service name.
+    pub service_name: &'static str,
+    /// Local port (0: absent).
+    pub port: u16,
+    /// Start tick.
+    pub start: u64,
+    /// End tick.
+    pub end: u64,
+    /// Reported with `debug: true`.
+    pub debug: bool,
+    /// The server half of a span id shared with the client.
+    pub shared: bool,
+    /// Tags, annotations, remote endpoint.
+    pub extra: Option<Box<Extra>>,
+}
+
+impl SpanRecord {
+    /// Start in microseconds since the Unix epoch.
+    pub fn timestamp_micros(&self) -> u64 {
+        clock::epoch_micros(self.start)
+    }
+
+    /// Duration in microseconds, at least 1.
+    pub fn duration_micros(&self) -> u64 {
+        clock::duration_micros(self.start, self.end)
+    }
+
+    /// The tag with this key.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.extra
+            .as_ref()?
+            .tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A span being recorded: what it will report, minus its end time.
+pub(crate) struct LiveSpan {
+    pub cur: Current,
+    pub name: Cow<'static, str>,
+    pub kind: Kind,
+    pub shared: bool,
+    pub local_root: bool,
+    pub start: u64,
+    pub extra: Option<Box<Extra>>,
+}
+
+impl LiveSpan {
+    /// Opens a span: a child of `parent`, else of the current span, else a new root.
+    #[inline]
+    pub fn open(
+        name: Cow<'static, str>,
+        meta_service: Option<&'static str>,
+        kind: Kind,
+        port: u16,
+        sample_rate: Option<f64>,
+        parent: Option<RemoteContext>,
+    ) -> LiveSpan {
+        let (cur, shared, local_root) = match parent {
+            Some(remote) => {
+                let tracer = context::current_inner()
+                    .map(|c| c.tracer)
+                    .unwrap_or_else(Tracer::current);
+                continue_remote(tracer, remote, kind, sample_rate, meta_service, port)
+            }
+            None => match context::current_inner() {
+                Some(p) => (
+                    Current {
+                        ctx: SpanContext {
+                            trace_id: p.ctx.trace_id,
+                            span_id: SpanId::random(),
+                            parent_id: Some(p.ctx.span_id),
+                            sampling: p.ctx.sampling,
+                            debug: p.ctx.debug,
+                        },
+                        tracer: p.tracer,
+                        service: meta_service.unwrap_or(p.service),
+                        port: if port != 0 { port } else { p.port },
+                    },
+                    false,
+                    false,
+                ),
+                None => {
+                    let tracer = Tracer::current();
+                    let trace_id = TraceId::random(tracer.config().trace_id_128bit);
+                    let sampled =
+                        tracer.sample(trace_id, sample_rate.unwrap_or(tracer.config().sample_rate));
+                    (
+                        Current {
+                            ctx: SpanContext {
+                                trace_id,
+                                span_id: SpanId::random(),
+                                parent_id: None,
+                                sampling: Sampling::from_decision(Some(sampled)),
+                                debug: false,
+                            },
+                            tracer,
+                            service: meta_service.unwrap_or(tracer.config().service_name),
+                            port: if port != 0 {
+                                port
+                            } else {
+                                tracer.config().port
+                            },
+                        },
+                        false,
+                        true,
+                    )
+                }
+            },
+        };
+        // Unsampled spans skip the clock: they only carry ids for propagation.
+        let start = if cur.ctx.is_sampled() {
+            clock::now()
+        } else {
+            0
+        };
+        LiveSpan {
+            cur,
+            name,
+            kind,
+            shared,
+            local_root,
+            start,
+            extra: None,
+        }
+    }
+
+    #[inline]
+    pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> LiveSpan {
+        LiveSpan::open(
+            Cow::Borrowed(meta.name),
+            meta.service_name,
+            meta.kind,
+            meta.port,
+            meta.sample_rate,
+            parent,
+        )
+    }
+
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.cur.ctx.is_sampled()
+    }
+
+    pub fn set_tag(&mut self, key: Cow<'static, str>, value: String) {
+        if self.is_recording() {
+            let value = self.cur.tracer.limit_tag(value);
+            self.extra
+                .get_or_insert_with(Default::default)
+                .set_tag(key, value);
+        }
+    }
+
+    pub fn annotate(&mut self, at: u64, value: Cow<'static, str>) {
+        if self.is_recording() {
+            self.extra
+                .get_or_insert_with(Default::default)
+                .annotations
+                .push((at, value));
+        }
+    }
+
+    /// Moves tags and annotations that code added through the free functions while this span
+    /// was current into the span.
+    #[inline]
+    pub fn take_pending(&mut self) {
+        take_pending_into(self);
+    }
+
+    /// Ends the span and hands its record to the tracer's reporter.
+    #[inline]
+    pub fn finish(self) {
+        if !self.is_recording() {
+            return;
+        }
+        let end = clock::now();
+        let tracer = self.cur.tracer;
+        let local_root = self.local_root;
+        tracer.record(
+            SpanRecord {
+                trace_id: self.cur.ctx.trace_id,
+                span_id: self.cur.ctx.span_id,
+                parent_id: self.cur.ctx.parent_id,
+                name: self.name,
+                kind: self.kind,
+                service_name: self.cur.service,
+                port: self.cur.port,
+                start: self.start,
+                end,
+                debug: self.cur.ctx.debug,
+                shared: self.shared,
+                extra: self.extra,
+            },
+            local_root,
+        );
+    }
+}
+
+fn continue_remote(
+    tracer: Tracer,
+    remote: RemoteContext,
+    kind: Kind,
+    sample_rate: Option<f64>,
+    service: Option<&'static str>,
+    port: u16,
+) -> (Current, bool, bool) {
+    let cfg = tracer.config();
+    let debug = remote.debug && cfg.accept_debug;
+    let rate = sample_rate.unwrap_or(cfg.sample_rate);
+    let mk = |ctx| Current {
+        ctx,
+        tracer,
+        service: service.unwrap_or(cfg.service_name),
+        port: if port != 0 { port } else { cfg.port },
+    };
+    match remote.ids {
+        Some(ids) => {
+            let sampling = if debug {
+                Sampling::Sampled
+            } else {
+                match remote.sampling {
+                    Sampling::Deferred => {
+                        Sampling::from_decision(Some(tracer.sample(ids.trace_id, rate)))
+                    }
+                    decided => decided,
+                }
+            };
+            // A server joins the caller's span id (one span, two halves), as Brave and
+            // py_zipkin do; other kinds become children of the caller's span.
+            let join = kind == Kind::Server && cfg.join_server_spans;
+            let ctx = if join {
+                SpanContext {
+                    trace_id: ids.trace_id,
+                    span_id: ids.span_id,
+                    parent_id: ids.parent_id,
+                    sampling,
+                    debug,
+                }
+            } else {
+                SpanContext {
+                    trace_id: ids.trace_id,
+                    span_id: SpanId::random(),
+                    parent_id: Some(ids.span_id),
+                    sampling,
+                    debug,
+                }
+            };
+            (mk(ctx), join, true)
+        }
+        None => {
+            let trace_id = TraceId::random(cfg.trace_id_128bit);
+            let sampling = if debug {
+                Sampling::Sampled
+            } else {
+                match remote.sampling {
+                    Sampling::Deferred => {
+                        Sampling::from_decision(Some(tracer.sample(trace_id, rate)))
+                    }
+                    decided => decided,
+                }
+            };
+            let ctx = SpanContext {
+                trace_id,
+                span_id: SpanId::random(),
+                parent_id: None,
+                sampling,
+                debug,
+            };
+            (mk(ctx), false, true)
+        }
+    }
+}
+
+enum Pending {
+    Tag(Cow<'static, str>, String),
+    Annotation(u64, Cow<'static, str>),
+    Remote(Endpoint),
+}
+
+thread_local! {
+    // Tags and annotations added through the free functions land here, keyed by the current span
+    // id, until the owning guard or future collects them. Empty (no allocation) unless used.
+    static PENDING: RefCell<Vec<(SpanId, Pending)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn push_pending(p: Pending) {
+    if let Some(cur) = context::current_inner() {
+        if cur.ctx.is_sampled() {
+            let _ = PENDING.try_with(|v| v.borrow_mut().push((cur.ctx.span_id, p)));
+        }
+    }
+}
+
+#[inline]
+fn take_pending_into(span: &mut LiveSpan) {
+    let _ = PENDING.try_with(|v| {
+        let Ok(mut v) = v.try_borrow_mut() else {
+            return;
+        };
+        if v.is_empty() {
+            return;
+        }
+        let id = span.cur.ctx.span_id;
+        let mut i = 0;
+        while i < v.len() {
+            if v[i].0 == id {
+                match v.swap_remove(i).1 {
+                    Pending::Tag(k, val) => span.set_tag(k, val),
+                    Pending::Annotation(at, a) => span.annotate(at, a),
+                    Pending::Remote(e) => {
+                        span.extra
+                            .get_or_insert_with(Default::default)
+                            .remote_endpoint = Some(e)
+                    }
+                }
+            } else {
+                i += 1;
+            }
+        }
+    });
+}
+
+/// Sets a tag on the current span, if it is sampled. Does nothing outside a span.
+///
+/// ```
+/// use zipkin_runtime::{tag, SpanGuard};
+/// let _span = SpanGuard::new("lookup");
+/// tag("db.rows", 3);
+/// ```
+pub fn tag(key: impl Into<Cow<'static, str>>, value: impl fmt::Display) {
+    if is_current_sampled() {
+        push_pending(Pending::Tag(key.into(), value.to_string()));
+    }
+}
+
+/// Sets the `error` tag on the current span to `err`'s Display text.
+///
+/// ```
+/// let _span = zipkin_runtime::SpanGuard::new("parse");
+/// if let Err(e) = "x".parse::<u8>() {
+///     zipkin_runtime::record_error(&e);
+/// }
+/// ```
+pub fn record_error(err: &dyn fmt::Display) {
+    tag("error", err);
+}
+
+/// Adds a timestamped annotation (an event) to the current span.
+///
+/// ```
+/// let _span = zipkin_runtime::SpanGuard::new("upload");
+/// zipkin_runtime::annotate("cache miss");
+/// ```
+pub fn annotate(value: impl Into<Cow<'static, str>>) {
+    if is_current_sampled() {
+        push_pending(Pending::Annotation(clock::now(), value.into()));
+    }
+}
+
+/// Sets the remote endpoint of the current span (the other side of a client or server span).
+pub fn set_remote_endpoint(endpoint: Endpoint) {
+    if is_current_sampled() {
+        push_pending(Pending::Remote(endpoint));
+    }
+}
+
+#[inline]
+fn is_current_sampled() -> bool {
+    context::current_inner().is_some_and(|c| c.ctx.is_sampled())
+}
+
+/// A span open on this thread: it is the current span until the guard drops, and then reports.
+/// For code that cannot use the attribute. It is not `Send`; use [`Span`] to carry a span into
+/// a future or another thread.
+///
+/// ```
+/// use zipkin_runtime::{Kind, SpanGuard};
+/// let mut span = SpanGuard::builder("checkout").kind(Kind::Client).start();
+/// span.tag("items", 3);
+/// // ... the work; nested spans become children ...
+/// drop(span); // ends and reports the span
+/// ```
+pub struct SpanGuard {
+    span: Option<LiveSpan>,
+    prev: Option<Current>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SpanGuard {
+    /// Opens a local span with this name as a child of the current span, or a new root.
+    pub fn new(name: impl Into<Cow<'static, str>>) -> SpanGuard {
+        SpanBuilder::new(name.into()).start()
+    }
+
+    /// A builder for kind, service, port, sample rate and remote parent.
+    pub fn builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        SpanBuilder::new(name.into())
+    }
+
+    /// Opens the span described by a macro's static metadata.
+    #[inline]
+    pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
+        SpanGuard::enter(LiveSpan::from_meta(meta, parent))
+    }
+
+    #[inline]
+    fn enter(span: LiveSpan) -> SpanGuard {
+        let prev = context::replace(Some(span.cur));
+        SpanGuard {
+            span: Some(span),
+            prev,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// This span's context.
+    pub fn context(&self) -> Option<SpanContext> {
+        self.span.as_ref().map(|s| s.cur.ctx)
+    }
+
+    /// Sets a tag.
+    pub fn tag(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl fmt::Display,
+    ) -> &mut Self {
+        if let Some(s) = self.span.as_mut() {
+            if s.is_recording() {
+                s.set_tag(key.into(), value.to_string());
+            }
+        }
+        self
+    }
+
+    /// Sets the `error` tag to the error's Display text.
+    pub fn error(&mut self, err: &dyn fmt::Display) -> &mut Self {
+        self.tag("error", err)
+    }
+
+    /// Adds an annotation at the current time.
+    pub fn annotate(&mut self, value: impl Into<Cow<'static, str>>) -> &mut Self {
+        if let Some(s) = self.span.as_mut() {
+            if s.is_recording() {
+                s.annotate(clock::now(), value.into());
+            }
+        }
+        self
+    }
+
+    /// Sets the remote endpoint.
+    pub fn remote_endpoint(&mut self, endpoint: Endpoint) -> &mut Self {
+        if let Some(s) = self.span.as_mut() {
+            if s.is_recording() {
+                s.extra.get_or_insert_with(Default::default).remote_endpoint = Some(endpoint);
+            }
+        }
+        self
+    }
+}
+
+impl Drop for SpanGuard {
+    #[inline]
+    fn drop(&mut self) {
+        context::restore(self.prev);
+        if let Some(mut span) = self.span.take() {
+            if span.is_recording() {
+                span.take_pending();
+                if std::thread::panicking() {
+                    span.set_tag(Cow::Borrowed("error"), "panic".to_owned());
+                }
+            }
+            span.finish();
+        }
+    }
+}
+
+/// Describes a span before it starts. Made by [`SpanGuard::builder`] or [`Span::builder`].
+pub struct SpanBuilder {
+    name: Cow<'static, str>,
+    kind: Kind,
+    service: Option<&'static str>,
+    port: u16,
+    sample_rate: Option<f64>,
+    parent: Option<RemoteContext>,
+}
+
+impl SpanBuilder {
+    fn new(name: Cow<'static, str>) -> SpanBuilder {
+        SpanBuilder {
+            name,
+            kind: Kind::Local,
+            service: None,
+            port: 0,
+            sample_rate: None,
+            parent: None,
+        }
+    }
+
+    /// The span kind.
+    pub fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The local service name (lower-cased on the wire).
+    pub fn service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.service = Some(crate::tracer::intern(name.into()));
+        self
+    }
+
+    /// The local port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sample rate in percent when this span starts a trace.
+    pub fn sample_rate(mut self, percent: f64) -> Self {
+        self.sample_rate = Some(percent.clamp(0.0, 100.0));
+        self
+    }
+
+    /// Continue a caller's trace (server side) instead of the current span.
+    pub fn parent(mut self, parent: impl Into<RemoteContext>) -> Self {
+        self.parent = Some(parent.into());
+        self
+    }
+
+    fn live(self) -> LiveSpan {
+        LiveSpan::open(
+            self.name,
+            self.service,
+            self.kind,
+            self.port,
+            self.sample_rate,
+            self.parent,
+        )
+    }
+
+    /// Opens the span and makes it current on this thread.
+    pub fn start(self) -> SpanGuard {
+        SpanGuard::enter(self.live())
+    }
+
+    /// Opens the span without making it current, to carry into a future or thread.
+    pub fn start_detached(self) -> Span {
+        Span {
+            inner: Some(self.live()),
+        }
+    }
+}
+
+/// An open span that is not tied to a thread: it can move into a future or another thread, be
+/// entered for a while, and reports when it drops (or on [`Span::finish`]).
+///
+/// ```
+/// use zipkin_runtime::Span;
+/// let mut span = Span::builder("background-job").start_detached();
+/// std::thread::spawn(move || {
+///     span.in_scope(|| { /* children opened here nest under background-job */ });
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub struct Span {
+    pub(crate) inner: Option<LiveSpan>,
+}
+
+impl Span {
+    /// A builder for a detached span.
+    pub fn builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        SpanBuilder::new(name.into())
+    }
+
+    /// Opens a detached span from a macro's static metadata.
+    #[inline]
+    pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> Span {
+        Span {
+            inner: Some(LiveSpan::from_meta(meta, parent)),
+        }
+    }
+
+    /// This span's context.
+    pub fn context(&self) -> Option<SpanContext> {
+        self.inner.as_ref().map(|s| s.cur.ctx)
+    }
+
+    /// Runs `f` with this span current; spans opened inside become its children.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let cur = self.inner.as_ref().map(|s| s.cur);
+        let r = context::with_current(cur, f);
+        if let Some(s) = self.inner.as_mut() {
+            s.take_pending();
+        }
+        r
+    }
+
+    /// Sets a tag.
+    pub fn tag(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl fmt::Display,
+    ) -> &mut Self {
+        if let Some(s) = self.inner.as_mut() {
+            if s.is_recording() {
+                s.set_tag(key.into(), value.to_string());
+            }
+        }
+        self
+    }
+
+    /// Sets the `error` tag to the error's Display text.
+    pub fn error(&mut self, err: &dyn fmt::Display) -> &mut Self {
+        self.tag("error", err)
+    }
+
+    /// Adds an annotation at the current time.
+    pub fn annotate(&mut self, value: impl Into<Cow<'static, str>>) -> &mut Self {
+        if let Some(s) = self.inner.as_mut() {
+            if s.is_recording() {
+                s.annotate(clock::now(), value.into());
+            }
+        }
+        self
+    }
+
+    /// Ends the span now.
+    pub fn finish(mut self) {
+        if let Some(s) = self.inner.take() {
+            s.finish();
+        }
+    }
+
+    pub(crate) fn current(&self) -> Option<Current> {
+        self.inner.as_ref().map(|s| s.cur)
+    }
+
+    pub(crate) fn take_pending(&mut self) {
+        if let Some(s) = self.inner.as_mut() {
+            s.take_pending();
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(s) = self.inner.take() {
+            s.finish();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Helpers for tests: render reported spans as an indented tree (name, kind, service) that one
+//! look can check, and that snapshot tests can compare.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::model::Span;
+
+/// Renders spans as a tree, one line per span, children indented under their parent and
+/// ordered by start time. Spans whose parent is missing are shown as roots (marked `(orphan)`).
+///
+/// ```
+/// use zipkin_runtime::{model::Span, testing::render_tree};
+/// let root = Span { trace_id: "1".repeat(16), id: "a".repeat(16), name: Some("index".into()),
+///     kind: Some("SERVER".into()), timestamp: Some(1), ..Default::default() };
+/// let child = Span { trace_id: "1".repeat(16), id: "b".repeat(16), parent_id: Some("a".repeat(16)),
+///     name: Some("do_stuff".into()), timestamp: Some(2), ..Default::default() };
+/// assert_eq!(render_tree(&[child, root]), "index [SERVER] ()\n  do_stuff ()\n");
+/// ```
+pub fn render_tree(spans: &[Span]) -> String {
+    // Shared server halves carry the same id as their client: key children by (id, shared).
+    let ids: HashSet<&str> = spans.iter().map(|s| s.id.as_str()).collect();
+    let mut children: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for s in spans {
+        match s.parent_id.as_deref() {
+            Some(p) if ids.contains(p) && p != s.id => children.entry(p).or_default().push(s),
+            _ => roots.push(s),
+        }
+    }
+    // A shared server span hangs under its client half (same id).
+    let mut shared_under: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
+    roots.retain(|s| {
+        let client_exists =
+            s.shared == Some(true) && spans.iter().any(|o| o.id == s.id && o.shared != Some(true));
+        if client_exists {
+            shared_under.entry(s.id.as_str()).or_default().push(s);
+        }
+        !client_exists
+    });
+    let key = |s: &&Span| (s.timestamp.unwrap_or(0), s.name.clone());
+    roots.sort_by_key(key);
+    for v in children.values_mut() {
+        v.sort_by_key(key);
+    }
+    let mut out = String::new();
+    fn walk(
+        s: &Span,
+        depth: usize,
+        children: &BTreeMap<&str, Vec<&Span>>,
+        shared_under: &BTreeMap<&str, Vec<&Span>>,
+        out: &mut String,
+        ids: &HashSet<&str>,
+    ) {
+        out.push_str(&"  ".repeat(depth));
+        out.push_str(s.name.as_deref().unwrap_or("<unnamed>"));
+        if let Some(k) = &s.kind {
+            out.push_str(&format!(" [{k}]"));
+        }
+        out.push_str(&format!(" ({})", s.service()));
+        if s.shared == Some(true) {
+            out.push_str(" shared");
+        }
+        if depth == 0 && s.parent_id.as_deref().is_some_and(|p| !ids.contains(p)) {
+            out.push_str(" (orphan)");
+        }
+        out.push('\n');
+        let own_shared = s.shared != Some(true);
+        if own_shared {
+            if let Some(sh) = shared_under.get(s.id.as_str()) {
+                for c in sh {
+                    walk(c, depth + 1, children, shared_under, out, ids);
+                }
+            }
+        }
+        if let Some(cs) = children.get(s.id.as_str()) {
+            for c in cs {
+                // Children of a shared id hang under the server half when there is one.
+                if own_shared && shared_under.contains_key(s.id.as_str()) {
+                    continue;
+                }
+                walk(c, depth + 1, children, shared_under, out, ids);
+            }
+        }
+    }
+    for r in roots {
+        walk(r, 0, &children, &shared_under, &mut out, &ids);
+    }
+    out
+}

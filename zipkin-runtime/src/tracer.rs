@@ -1,0 +1,667 @@
+//! The tracer: configuration, the reporter it owns, and which tracer a new root span uses.
+//!
+//! Zero setup works: the first span initialises a global tracer from the environment. A builder
+//! gives explicit configuration. Tests build their own tracer and make it the default of their
+//! thread (`set_default`/`in_scope`); spans carry their tracer, so children and futures follow it
+//! to other threads, and tests never need to run one at a time.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::encode::Encoding;
+use crate::error::ConfigError;
+use crate::id::TraceId;
+use crate::propagation::B3Format;
+use crate::reporter::{FlushReport, Reporter, ReporterConfig, ReporterMetrics};
+use crate::span::SpanRecord;
+use crate::transport::{self, Transport};
+
+/// The default collector URL.
+pub const DEFAULT_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
+
+/// Where spans are sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CollectorEndpoint {
+    /// POST to a Zipkin collector URL (`http://host:9411/api/v2/spans`).
+    Http(String),
+    /// Append Zipkin JSON to a file.
+    File(std::path::PathBuf),
+    /// Write Zipkin JSON to standard output.
+    Stdout,
+    /// Report nothing (ids still propagate).
+    Disabled,
+}
+
+impl CollectorEndpoint {
+    /// Parses `http(s)://…`, `file:<path>`, `stdout` or `none`.
+    ///
+    /// ```
+    /// use zipkin_runtime::tracer::CollectorEndpoint;
+    /// assert_eq!(CollectorEndpoint::parse("stdout").unwrap(), CollectorEndpoint::Stdout);
+    /// assert!(CollectorEndpoint::parse("ftp://x").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<CollectorEndpoint, ConfigError> {
+        let t = s.trim();
+        if t.starts_with("http://") || t.starts_with("https://") {
+            Ok(CollectorEndpoint::Http(t.to_owned()))
+        } else if let Some(p) = t.strip_prefix("file:") {
+            if p.is_empty() {
+                return Err(ConfigError::Endpoint(s.to_owned()));
+            }
+            Ok(CollectorEndpoint::File(p.into()))
+        } else if t.eq_ignore_ascii_case("stdout") {
+            Ok(CollectorEndpoint::Stdout)
+        } else if t.is_empty() || t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("off") {
+            Ok(CollectorEndpoint::Disabled)
+        } else {
+            Err(ConfigError::Endpoint(s.to_owned()))
+        }
+    }
+}
+
+/// A tracer's settings. Read them with [`Tracer::config`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Service name of spans that name none and have no parent to inherit from.
+    pub service_name: &'static str,
+    /// Percent of new traces sampled (0 to 100).
+    pub sample_rate: f64,
+    /// New trace ids are 128-bit (else 64-bit).
+    pub trace_id_128bit: bool,
+    /// Local endpoint port of spans that set none.
+    pub port: u16,
+    /// Local endpoint IP, found once at start.
+    pub local_ip: Option<IpAddr>,
+    /// Honour debug requests from callers. Off stops an untrusted caller forcing 100% sampling.
+    pub accept_debug: bool,
+    /// A server span continuing a caller joins the caller's span id (`shared: true`).
+    pub join_server_spans: bool,
+    /// Which B3 headers `inject_headers()` writes.
+    pub b3_format: B3Format,
+    /// Also write W3C `traceparent`.
+    pub write_traceparent: bool,
+    /// Where spans go.
+    pub endpoint: CollectorEndpoint,
+    /// Wire encoding.
+    pub encoding: Encoding,
+    /// Gzip request bodies.
+    pub gzip: bool,
+    /// An `Authorization` (or other) header sent to the collector: (name, value). Never logged.
+    pub auth_header: Option<(String, String)>,
+    /// Tag values longer than this many bytes are truncated (and counted).
+    pub max_tag_bytes: usize,
+    /// Connect timeout to the collector.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout to the collector.
+    pub request_timeout: Duration,
+    /// How long the guard from `install()` waits for spans to leave when it drops.
+    pub close_timeout: Duration,
+    /// Reporter limits and timings.
+    pub reporter: ReporterConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service_name: default_service_name(),
+            sample_rate: 100.0,
+            trace_id_128bit: true,
+            port: 0,
+            local_ip: None,
+            accept_debug: true,
+            join_server_spans: true,
+            b3_format: B3Format::Multi,
+            write_traceparent: false,
+            endpoint: CollectorEndpoint::Http(DEFAULT_ENDPOINT.to_owned()),
+            encoding: Encoding::Json,
+            gzip: false,
+            auth_header: None,
+            max_tag_bytes: 16 * 1024,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(2),
+            reporter: ReporterConfig::default(),
+        }
+    }
+}
+
+fn default_service_name() -> &'static str {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| intern(Cow::Owned(s)))
+        .unwrap_or("unknown_service")
+}
+
+/// Interns a name so spans can carry it as `&'static str`. Names are few (services), so the
+/// set stays small.
+pub(crate) fn intern(s: Cow<'static, str>) -> &'static str {
+    if let Cow::Borrowed(b) = s {
+        return b;
+    }
+    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let Ok(mut g) = NAMES.lock() else {
+        return Box::leak(s.into_owned().into_boxed_str());
+    };
+    let set = g.get_or_insert_with(HashSet::new);
+    if let Some(&found) = set.get(s.as_ref()) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(s.into_owned().into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
+
+pub(crate) struct TracerInner {
+    config: Config,
+    reporter: Reporter,
+    tag_truncations: std::sync::atomic::AtomicU64,
+}
+
+/// A configured tracer. Cheap to copy; lives for the rest of the process (its reporter thread
+/// stops at `shutdown`).
+#[derive(Clone, Copy)]
+pub struct Tracer {
+    inner: &'static TracerInner,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer")
+            .field("service_name", &self.inner.config.service_name)
+            .field("endpoint", &self.inner.config.endpoint)
+            .finish()
+    }
+}
+
+static GLOBAL: AtomicPtr<TracerInner> = AtomicPtr::new(std::ptr::null_mut());
+
+thread_local! {
+    static THREAD_DEFAULT: Cell<Option<Tracer>> = const { Cell::new(None) };
+}
+
+impl Tracer {
+    /// A builder starting from defaults (not the environment; call
+    /// [`TracerBuilder::from_env`] for that).
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder {
+            config: Config::default(),
+            transport: None,
+        }
+    }
+
+    /// The tracer new root spans on this thread use: the thread default, else the global one
+    /// (initialised from the environment on first use).
+    #[inline]
+    pub fn current() -> Tracer {
+        if let Ok(Some(t)) = THREAD_DEFAULT.try_with(|d| d.get()) {
+            return t;
+        }
+        Tracer::global()
+    }
+
+    /// The process-wide tracer, initialised from the environment on first use.
+    #[inline]
+    pub fn global() -> Tracer {
+        let p = GLOBAL.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: GLOBAL only ever holds pointers leaked from a Box<TracerInner>.
+            return Tracer {
+                inner: unsafe { &*p },
+            };
+        }
+        Tracer::init_global_from_env()
+    }
+
+    #[cold]
+    fn init_global_from_env() -> Tracer {
+        let builder = match Tracer::builder().from_env() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("zipkin: {e}; using defaults");
+                Tracer::builder()
+            }
+        };
+        let t = match builder.build() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("zipkin: {e}; spans will not be reported");
+                let mut b = Tracer::builder();
+                b.config.endpoint = CollectorEndpoint::Disabled;
+                match b.build() {
+                    Ok(t) => t,
+                    Err(_) => unreachable_tracer(),
+                }
+            }
+        };
+        let p = t.inner as *const TracerInner as *mut TracerInner;
+        match GLOBAL.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => t,
+            Err(existing) => {
+                // Another thread won the race; stop the reporter we started.
+                t.inner.reporter.shutdown(Duration::from_millis(100));
+                // SAFETY: as above.
+                Tracer {
+                    inner: unsafe { &*existing },
+                }
+            }
+        }
+    }
+
+    /// Makes this tracer the global one, returning the previous one if there was one.
+    pub fn set_global(self) -> Option<Tracer> {
+        let p = self.inner as *const TracerInner as *mut TracerInner;
+        let old = GLOBAL.swap(p, Ordering::AcqRel);
+        // SAFETY: as above.
+        (!old.is_null()).then(|| Tracer {
+            inner: unsafe { &*old },
+        })
+    }
+
+    /// Makes this tracer the default for new root spans on this thread until the guard drops.
+    pub fn set_default(self) -> DefaultGuard {
+        let prev = THREAD_DEFAULT
+            .try_with(|d| d.replace(Some(self)))
+            .ok()
+            .flatten();
+        DefaultGuard {
+            prev,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs `f` with this tracer as the thread default.
+    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        let _g = self.set_default();
+        f()
+    }
+
+    /// This tracer's settings.
+    #[inline]
+    pub fn config(self) -> &'static Config {
+        &self.inner.config
+    }
+
+    /// The reporter's counters.
+    pub fn metrics(self) -> ReporterMetrics {
+        self.inner.reporter.metrics()
+    }
+
+    /// Tag values truncated because they were longer than `max_tag_bytes`.
+    pub fn tag_truncations(self) -> u64 {
+        self.inner.tag_truncations.load(Ordering::Relaxed)
+    }
+
+    /// Sends every span finished so far, waiting at most `timeout`.
+    pub fn flush(self, timeout: Duration) -> FlushReport {
+        self.inner.reporter.flush(timeout)
+    }
+
+    /// Flushes and stops the reporter within `timeout`; later spans are counted as dropped.
+    /// Safe to call more than once.
+    pub fn shutdown(self, timeout: Duration) -> FlushReport {
+        self.inner.reporter.shutdown(timeout)
+    }
+
+    #[inline]
+    pub(crate) fn sample(self, trace_id: TraceId, rate: f64) -> bool {
+        crate::sampler::is_sampled(trace_id, rate)
+    }
+
+    #[inline]
+    pub(crate) fn record(self, rec: SpanRecord, local_root: bool) {
+        self.inner.reporter.record(rec, local_root);
+    }
+
+    pub(crate) fn limit_tag(self, mut v: String) -> String {
+        let max = self.inner.config.max_tag_bytes;
+        if v.len() > max {
+            let mut cut = max;
+            while !v.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            v.truncate(cut);
+            self.inner.tag_truncations.fetch_add(1, Ordering::Relaxed);
+        }
+        v
+    }
+}
+
+#[cold]
+fn unreachable_tracer() -> Tracer {
+    // Building with the Disabled endpoint and defaults cannot fail; keep a total function anyway.
+    let inner = Box::leak(Box::new(TracerInner {
+        config: Config {
+            endpoint: CollectorEndpoint::Disabled,
+            ..Config::default()
+        },
+        reporter: Reporter::start(
+            ReporterConfig::default(),
+            Box::new(transport::Discard),
+            None,
+        ),
+        tag_truncations: Default::default(),
+    }));
+    Tracer { inner }
+}
+
+/// Restores the previous thread default tracer when dropped.
+pub struct DefaultGuard {
+    prev: Option<Tracer>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for DefaultGuard {
+    fn drop(&mut self) {
+        let _ = THREAD_DEFAULT.try_with(|d| d.set(self.prev));
+    }
+}
+
+/// Returned by [`TracerBuilder::install`] and [`init`]: flushes and stops the reporter when
+/// dropped, waiting at most the configured close timeout.
+#[must_use = "dropping the guard flushes and stops the tracer"]
+pub struct TracerGuard {
+    tracer: Tracer,
+}
+
+impl TracerGuard {
+    /// The installed tracer.
+    pub fn tracer(&self) -> Tracer {
+        self.tracer
+    }
+}
+
+impl Drop for TracerGuard {
+    fn drop(&mut self) {
+        self.tracer.shutdown(self.tracer.config().close_timeout);
+    }
+}
+
+/// Builds a [`Tracer`].
+///
+/// ```
+/// use zipkin_runtime::{Tracer, transport::memory::MemoryTransport};
+/// let tracer = Tracer::builder()
+///     .service_name("webapp")
+///     .sample_rate(50.0)
+///     .transport(MemoryTransport::new())
+///     .build()
+///     .unwrap();
+/// assert_eq!(tracer.config().service_name, "webapp");
+/// ```
+pub struct TracerBuilder {
+    config: Config,
+    transport: Option<Box<dyn Transport>>,
+}
+
+macro_rules! env_parse {
+    ($name:literal, $ty:ty, $expected:literal) => {
+        match std::env::var($name) {
+            Ok(v) if !v.trim().is_empty() => {
+                Some(v.trim().parse::<$ty>().map_err(|_| ConfigError::Env {
+                    name: $name,
+                    value: v.clone(),
+                    expected: $expected,
+                })?)
+            }
+            _ => None,
+        }
+    };
+}
+
+impl TracerBuilder {
+    /// Applies environment variables:
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `ZIPKIN_ENDPOINT` | collector URL, `file:<path>`, `stdout` or `none` | `http://localhost:9411/api/v2/spans` |
+    /// | `ZIPKIN_SERVICE_NAME` | default service name | the executable's name |
+    /// | `ZIPKIN_SAMPLE_RATE` | percent of new traces sampled | `100` |
+    /// | `ZIPKIN_TRACE_ID_128BIT` | `true`/`false` | `true` |
+    /// | `ZIPKIN_ACCEPT_DEBUG` | honour callers' debug flag | `true` |
+    /// | `ZIPKIN_B3_FORMAT` | `multi`, `single` or `both` | `multi` |
+    /// | `ZIPKIN_TRACEPARENT` | also write W3C `traceparent` | `false` |
+    /// | `ZIPKIN_ENCODING` | `json` or `proto` | `json` |
+    /// | `ZIPKIN_GZIP` | gzip request bodies | `false` |
+    /// | `ZIPKIN_AUTH_HEADER` | `Name: value` sent to the collector | none |
+    /// | `ZIPKIN_LOCAL_IP` | local endpoint IP | first non-loopback interface |
+    pub fn from_env(mut self) -> Result<TracerBuilder, ConfigError> {
+        if let Ok(v) = std::env::var("ZIPKIN_ENDPOINT") {
+            self.config.endpoint = CollectorEndpoint::parse(&v)?;
+        }
+        if let Ok(v) = std::env::var("ZIPKIN_SERVICE_NAME") {
+            if !v.trim().is_empty() {
+                self.config.service_name = intern(Cow::Owned(v.trim().to_owned()));
+            }
+        }
+        if let Some(r) = env_parse!("ZIPKIN_SAMPLE_RATE", f64, "a percentage from 0 to 100") {
+            self = self.sample_rate(r);
+            if !(0.0..=100.0).contains(&r) {
+                return Err(ConfigError::SampleRate(r));
+            }
+        }
+        if let Some(b) = env_parse!("ZIPKIN_TRACE_ID_128BIT", bool, "true or false") {
+            self.config.trace_id_128bit = b;
+        }
+        if let Some(b) = env_parse!("ZIPKIN_ACCEPT_DEBUG", bool, "true or false") {
+            self.config.accept_debug = b;
+        }
+        if let Some(b) = env_parse!("ZIPKIN_TRACEPARENT", bool, "true or false") {
+            self.config.write_traceparent = b;
+        }
+        if let Some(b) = env_parse!("ZIPKIN_GZIP", bool, "true or false") {
+            self.config.gzip = b;
+        }
+        if let Ok(v) = std::env::var("ZIPKIN_B3_FORMAT") {
+            self.config.b3_format = match v.trim().to_ascii_lowercase().as_str() {
+                "multi" => B3Format::Multi,
+                "single" => B3Format::Single,
+                "both" => B3Format::Both,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "ZIPKIN_B3_FORMAT",
+                        value: v,
+                        expected: "multi, single or both",
+                    })
+                }
+            };
+        }
+        if let Ok(v) = std::env::var("ZIPKIN_ENCODING") {
+            self.config.encoding = match v.trim().to_ascii_lowercase().as_str() {
+                "json" => Encoding::Json,
+                "proto" | "proto3" | "protobuf" => Encoding::Proto,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "ZIPKIN_ENCODING",
+                        value: v,
+                        expected: "json or proto",
+                    })
+                }
+            };
+        }
+        if let Ok(v) = std::env::var("ZIPKIN_AUTH_HEADER") {
+            match v.split_once(':') {
+                Some((n, val)) if !n.trim().is_empty() => {
+                    self.config.auth_header = Some((n.trim().to_owned(), val.trim().to_owned()))
+                }
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "ZIPKIN_AUTH_HEADER",
+                        value: "<redacted>".into(),
+                        expected: "a header as `Name: value`",
+                    })
+                }
+            }
+        }
+        if let Some(ip) = env_parse!("ZIPKIN_LOCAL_IP", IpAddr, "an IPv4 or IPv6 address") {
+            self.config.local_ip = Some(ip);
+        }
+        Ok(self)
+    }
+
+    /// Default service name.
+    pub fn service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.config.service_name = intern(name.into());
+        self
+    }
+
+    /// Percent of new traces sampled, clamped to 0..=100.
+    pub fn sample_rate(mut self, percent: f64) -> Self {
+        self.config.sample_rate = if percent.is_nan() {
+            0.0
+        } else {
+            percent.clamp(0.0, 100.0)
+        };
+        self
+    }
+
+    /// 128-bit (default) or 64-bit trace ids for new traces.
+    pub fn trace_id_128bit(mut self, on: bool) -> Self {
+        self.config.trace_id_128bit = on;
+        self
+    }
+
+    /// Default local port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+
+    /// Local endpoint IP (otherwise found once from the interfaces).
+    pub fn local_ip(mut self, ip: IpAddr) -> Self {
+        self.config.local_ip = Some(ip);
+        self
+    }
+
+    /// Honour debug requests from callers (default true).
+    pub fn accept_debug(mut self, on: bool) -> Self {
+        self.config.accept_debug = on;
+        self
+    }
+
+    /// Server spans join the caller's span id (default true).
+    pub fn join_server_spans(mut self, on: bool) -> Self {
+        self.config.join_server_spans = on;
+        self
+    }
+
+    /// Which B3 headers to write.
+    pub fn b3_format(mut self, f: B3Format) -> Self {
+        self.config.b3_format = f;
+        self
+    }
+
+    /// Also write W3C `traceparent`.
+    pub fn write_traceparent(mut self, on: bool) -> Self {
+        self.config.write_traceparent = on;
+        self
+    }
+
+    /// The collector: a URL, `file:<path>`, `stdout` or `none`.
+    pub fn endpoint(mut self, endpoint: &str) -> Result<Self, ConfigError> {
+        self.config.endpoint = CollectorEndpoint::parse(endpoint)?;
+        Ok(self)
+    }
+
+    /// Wire encoding for the HTTP transport.
+    pub fn encoding(mut self, e: Encoding) -> Self {
+        self.config.encoding = e;
+        self
+    }
+
+    /// Gzip request bodies.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.config.gzip = on;
+        self
+    }
+
+    /// A header sent with every report request (for example an `Authorization` bearer token).
+    pub fn auth_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.auth_header = Some((name.into(), value.into()));
+        self
+    }
+
+    /// Longest tag value kept, in bytes.
+    pub fn max_tag_bytes(mut self, n: usize) -> Self {
+        self.config.max_tag_bytes = n;
+        self
+    }
+
+    /// Reporter limits and timings.
+    pub fn reporter(mut self, r: ReporterConfig) -> Self {
+        self.config.reporter = r;
+        self
+    }
+
+    /// Collector timeouts.
+    pub fn timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.config.connect_timeout = connect;
+        self.config.request_timeout = request;
+        self
+    }
+
+    /// How long the install guard waits on drop.
+    pub fn close_timeout(mut self, t: Duration) -> Self {
+        self.config.close_timeout = t;
+        self
+    }
+
+    /// Sends spans through this transport instead of the one the endpoint implies.
+    pub fn transport(mut self, t: impl Transport) -> Self {
+        self.transport = Some(Box::new(t));
+        self
+    }
+
+    /// Mutable access to every setting.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// Builds the tracer and starts its reporter thread.
+    pub fn build(self) -> Result<Tracer, ConfigError> {
+        let mut config = self.config;
+        if config.service_name.trim().is_empty() {
+            return Err(ConfigError::EmptyServiceName);
+        }
+        if config.local_ip.is_none() {
+            config.local_ip = crate::endpoint::local_ip();
+        }
+        let transport = match self.transport {
+            Some(t) => t,
+            None => transport::from_config(&config)?,
+        };
+        crate::clock::warm_up();
+        let reporter = Reporter::start(config.reporter.clone(), transport, config.local_ip);
+        let inner = Box::leak(Box::new(TracerInner {
+            config,
+            reporter,
+            tag_truncations: Default::default(),
+        }));
+        Ok(Tracer { inner })
+    }
+
+    /// Builds the tracer, makes it global, and returns a guard that flushes and stops it on
+    /// drop. A previous global tracer is flushed and stopped.
+    pub fn install(self) -> Result<TracerGuard, ConfigError> {
+        let tracer = self.build()?;
+        if let Some(old) = tracer.set_global() {
+            old.shutdown(old.config().close_timeout);
+        }
+        Ok(TracerGuard { tracer })
+    }
+}
+
+/// Initialises the global tracer from the environment and returns its guard.
+///
+/// ```no_run
+/// let _zipkin = zipkin_runtime::init().expect("valid ZIPKIN_* settings");
+/// ```
+pub fn init() -> Result<TracerGuard, ConfigError> {
+    Tracer::builder().from_env()?.install()
+}
