@@ -32,6 +32,15 @@ JAVAC="${JAVAC:-javac}"
 GO="${GO:-go}"
 export ZIPKIN_ENDPOINT="${ZIPKIN_ENDPOINT:-http://127.0.0.1:9411/api/v2/spans}"
 
+# True while the process exists and is not a zombie (an exited child of PID 1 can stay a zombie
+# for a second or so before it is reaped; kill -0 still succeeds on it).
+running() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z ]]
+}
+
 die() { echo "peers.sh: $*" >&2; exit 1; }
 
 # Runs a command quietly; on failure prints its output and dies.
@@ -81,7 +90,8 @@ install_java() {
   quiet "javac Peer.java" "$JAVAC" --release 17 -Xlint:all,-try -Werror \
     -cp "$JAVA_DIR/lib/*" -d "$JAVA_DIR/classes" "$src"
   echo "$fp" >"$JAVA_DIR/.zipkin-rs-stamp"
-  echo "installed java peer: $JAVA_DIR ($(cd "$JAVA_DIR/lib" && ls | tr '\n' ' '))"
+  local jars=("$JAVA_DIR"/lib/*.jar)
+  echo "installed java peer: $JAVA_DIR (${jars[*]##*/})"
 }
 
 install_go() {
@@ -161,7 +171,7 @@ start_bg() {
   if [[ $strict == 1 ]]; then probe_flags=(--fail); fi
   printf '%s\n%s\n%s\n' "$pid" "$kind" "$port" >"$pid_file"
   while ((SECONDS - started < PEER_START_TIMEOUT)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! running "$pid"; then
       rm -f "$pid_file"
       echo "---- $log ----" >&2
       tail -n 40 "$log" >&2 || true
@@ -208,7 +218,7 @@ terminate() {
   local pid=$1
   kill -TERM "$pid" 2>/dev/null || return 0
   for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    running "$pid" || return 0
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true

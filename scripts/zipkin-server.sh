@@ -35,6 +35,15 @@ LOG="$TARGET_DIR/zipkin-server.log"
 PID_FILE="$TARGET_DIR/zipkin-server.pid"
 BASE_URL="http://127.0.0.1:$ZIPKIN_PORT"
 
+# True while the process exists and is not a zombie (an exited child of PID 1 can stay a zombie
+# for a second or so before it is reaped; kill -0 still succeeds on it).
+running() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z ]]
+}
+
 die() { echo "zipkin-server.sh: $*" >&2; exit 1; }
 
 health_up() {
@@ -119,7 +128,7 @@ cmd_start() {
   local pid=$!
   echo "$pid" >"$PID_FILE"
   while ((SECONDS - started < ZIPKIN_START_TIMEOUT)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! running "$pid"; then
       rm -f "$PID_FILE"
       echo "---- tail of $LOG ----" >&2
       tail -n 60 "$LOG" >&2 || true
@@ -143,7 +152,7 @@ terminate() {
   local pid=$1
   kill -TERM "$pid" 2>/dev/null || return 0
   for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    running "$pid" || return 0
     sleep 0.25
   done
   kill -KILL "$pid" 2>/dev/null || true

@@ -10,8 +10,9 @@
 Differences from the post, all deliberate:
   * the transport POSTs JSON v2 (Encoding.V2_JSON) with requests (the post: v1 thrift);
   * X-B3-ParentSpanId and X-B3-Flags are read with .get(): the post indexed them with [], so a
-    caller that sends a root span (no parent) or omits the optional Flags got a 400. TraceId and
-    SpanId are still required, as in the post;
+    caller that sends a root span (no parent) or omits the optional Flags got a 500 (werkzeug's
+    EnvironHeaders raises a plain KeyError). TraceId and SpanId are still required, as in the
+    post: without them the answer is a 500;
   * is_sampled: the post passed the raw header string, so "0" was truthy and still sampled. Here
     "0"/"false" become False. With sample_rate=100 (kept from the post) py_zipkin then RE-ROLLS
     (to sampled) and starts a new span id without parent in the same trace: a py_zipkin quirk;
