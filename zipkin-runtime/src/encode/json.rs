@@ -1,11 +1,18 @@
 //! Zipkin v2 JSON, written directly from the span record (no intermediate model).
+//!
+//! Wire rules (zipkin2-api.yaml and what the server's decoder accepts): lower-case hex ids, no
+//! `parentId` on a root, integer microseconds with `duration >= 1`, `kind` absent on local
+//! spans, `debug`/`shared` only when true, `port` absent when 0, lower-case service names,
+//! string tag values, empty objects and arrays omitted, every string escaped.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
-use crate::span::{Endpoint, SpanRecord};
+use super::{annotations, lower, LocalIp};
+use crate::span::SpanRecord;
 
 /// Appends one span as a Zipkin v2 JSON object.
-pub fn write_span(rec: &SpanRecord, local_ip: Option<IpAddr>, out: &mut Vec<u8>) {
+pub(crate) fn write_span(rec: &SpanRecord, local: &LocalIp, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"traceId\":\"");
     out.extend_from_slice(rec.trace_id.to_hex().as_ref());
     if let Some(p) = rec.parent_id {
@@ -34,86 +41,100 @@ pub fn write_span(rec: &SpanRecord, local_ip: Option<IpAddr>, out: &mut Vec<u8>)
     if rec.shared {
         out.extend_from_slice(b",\"shared\":true");
     }
-    out.extend_from_slice(b",\"localEndpoint\":");
-    write_endpoint(Some(rec.service_name), local_ip, rec.port, out);
-    if let Some(extra) = &rec.extra {
-        if let Some(remote) = &extra.remote_endpoint {
-            if remote.service_name.is_some() || remote.ip.is_some() || remote.port != 0 {
-                out.extend_from_slice(b",\"remoteEndpoint\":");
-                write_endpoint(remote.service_name.as_deref(), remote.ip, remote.port, out);
-            }
+    let service = lower(rec.service_name);
+    if !service.is_empty() || !local.json.is_empty() || rec.port != 0 {
+        out.extend_from_slice(b",\"localEndpoint\":{");
+        let mut first = true;
+        if !service.is_empty() {
+            out.extend_from_slice(b"\"serviceName\":");
+            write_str(&service, out);
+            first = false;
         }
-        if !extra.annotations.is_empty() {
-            out.extend_from_slice(b",\"annotations\":[");
-            for (i, (at, value)) in extra.annotations.iter().enumerate() {
-                if i > 0 {
+        if !local.json.is_empty() {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(local.json.as_bytes());
+            first = false;
+        }
+        write_port(rec.port, first, out);
+        out.push(b'}');
+    }
+    let Some(extra) = &rec.extra else {
+        out.push(b'}');
+        return;
+    };
+    if let Some(remote) = &extra.remote_endpoint {
+        let service = remote.service_name.as_deref().map(lower);
+        let service = service.as_deref().filter(|s| !s.is_empty());
+        if service.is_some() || remote.ip.is_some() || remote.port != 0 {
+            out.extend_from_slice(b",\"remoteEndpoint\":{");
+            let mut first = true;
+            if let Some(s) = service {
+                out.extend_from_slice(b"\"serviceName\":");
+                write_str(s, out);
+                first = false;
+            }
+            if let Some(ip) = remote.ip {
+                if !first {
                     out.push(b',');
                 }
-                out.extend_from_slice(b"{\"timestamp\":");
-                write_u64(crate::clock::epoch_micros(*at), out);
-                out.extend_from_slice(b",\"value\":");
-                write_str(value, out);
-                out.push(b'}');
+                write_ip(ip, out);
+                first = false;
             }
-            out.push(b']');
-        }
-        if !extra.tags.is_empty() {
-            out.extend_from_slice(b",\"tags\":{");
-            for (i, (k, v)) in extra.tags.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(k, out);
-                out.push(b':');
-                write_str(v, out);
-            }
+            write_port(remote.port, first, out);
             out.push(b'}');
         }
     }
+    let mut anns = annotations(rec).peekable();
+    if anns.peek().is_some() {
+        out.extend_from_slice(b",\"annotations\":[");
+        for (i, (micros, value)) in anns.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"timestamp\":");
+            write_u64(micros, out);
+            out.extend_from_slice(b",\"value\":");
+            write_str(value, out);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if !extra.tags.is_empty() {
+        out.extend_from_slice(b",\"tags\":{");
+        for (i, (k, v)) in extra.tags.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(k, out);
+            out.push(b':');
+            write_str(v, out);
+        }
+        out.push(b'}');
+    }
     out.push(b'}');
 }
 
-fn write_endpoint(service: Option<&str>, ip: Option<IpAddr>, port: u16, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut first = true;
-    let mut sep = |out: &mut Vec<u8>| {
+#[inline]
+fn write_port(port: u16, first: bool, out: &mut Vec<u8>) {
+    if port != 0 {
         if !first {
             out.push(b',');
         }
-        first = false;
-    };
-    if let Some(s) = service.filter(|s| !s.is_empty()) {
-        sep(out);
-        out.extend_from_slice(b"\"serviceName\":");
-        write_lowercase_str(s, out);
-    }
-    match ip {
-        Some(IpAddr::V4(v4)) => {
-            sep(out);
-            out.extend_from_slice(b"\"ipv4\":\"");
-            out.extend_from_slice(v4.to_string().as_bytes());
-            out.push(b'"');
-        }
-        Some(IpAddr::V6(v6)) => {
-            sep(out);
-            out.extend_from_slice(b"\"ipv6\":\"");
-            out.extend_from_slice(v6.to_string().as_bytes());
-            out.push(b'"');
-        }
-        None => {}
-    }
-    if port != 0 {
-        sep(out);
         out.extend_from_slice(b"\"port\":");
         write_u64(port as u64, out);
     }
-    out.push(b'}');
 }
 
-/// Used by the endpoint encoder for the remote side as well.
-#[allow(dead_code)]
-pub(crate) fn endpoint_is_empty(e: &Endpoint) -> bool {
-    e.service_name.is_none() && e.ip.is_none() && e.port == 0
+/// `"ipv4":"…"` or `"ipv6":"…"`. IPv4-mapped IPv6 addresses are written as IPv4, as the
+/// schema asks. Formats straight into the buffer.
+fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = match super::canonical_ip(ip) {
+        IpAddr::V4(v4) => write!(out, "\"ipv4\":\"{v4}\""),
+        IpAddr::V6(v6) => write!(out, "\"ipv6\":\"{v6}\""),
+    };
 }
 
 #[inline]
@@ -122,41 +143,90 @@ fn write_u64(v: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(buf.format(v).as_bytes());
 }
 
-/// Writes a JSON string, escaping quotes, backslashes and every control character.
+/// Whether a byte must be escaped in a JSON string: quote, backslash, C0 controls and DEL.
+const fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f
+}
+
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = needs_escape(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// Writes a JSON string, escaping quotes, backslashes and every control character. A `&str` is
+/// valid UTF-8, so no invalid byte sequence can reach the wire; U+2028/U+2029 are escaped too,
+/// so the output is also safe to embed in JavaScript.
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f | 0x7f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 0xf) as usize]);
-        } else {
-            out.extend_from_slice(esc);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
+        let line_sep = b == 0xe2
+            && bytes.get(i + 1) == Some(&0x80)
+            && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9));
+        if !ESCAPE[b as usize] && !line_sep {
+            i += 1;
+            continue;
         }
-        start = i + 1;
+        out.extend_from_slice(&bytes[start..i]);
+        if line_sep {
+            out.extend_from_slice(if bytes[i + 2] == 0xa8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            });
+            i += 3;
+        } else {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 0xf) as usize]);
+                }
+            }
+            i += 1;
+        }
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-/// Zipkin lower-cases service names; so do we, allocating only for non-ASCII upper case.
-fn write_lowercase_str(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().all(|b| !b.is_ascii_uppercase()) && s.is_ascii() {
-        write_str(s, out);
-    } else {
-        write_str(&s.to_lowercase(), out);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(s: &str) -> String {
+        let mut v = Vec::new();
+        write_str(s, &mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn escapes_quotes_backslashes_and_controls() {
+        assert_eq!(esc("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(
+            esc("\n\r\t\u{0}\u{1f}\u{7f}"),
+            r#""\n\r\t\u0000\u001f\u007f""#
+        );
+        assert_eq!(esc("x\u{2028}y\u{2029}é"), "\"x\\u2028y\\u2029é\"");
+        for s in ["", "plain", "ünï\u{1F600}", "\u{8}\u{c}"] {
+            let back: String = serde_json::from_str(&esc(s)).unwrap();
+            assert_eq!(back, s);
+        }
     }
 }
