@@ -92,16 +92,21 @@ impl Ring {
     }
 
     /// Spans pushed so far (accepted ones).
+    #[cfg(test)]
     pub fn pushed(&self) -> u64 {
         self.tail.0.load(Ordering::Acquire) as u64
     }
 
-    /// Spans in the ring now.
-    pub fn len(&self) -> usize {
+    /// (accepted, still in the ring, dropped because full), from one read of each index, so
+    /// the three agree with each other even while the producer pushes.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let dropped = self.dropped_full.0.load(Ordering::Relaxed);
         let tail = self.tail.0.load(Ordering::Acquire);
-        tail.wrapping_sub(self.head.0.load(Ordering::Acquire))
+        let head = self.head.0.load(Ordering::Acquire);
+        (tail as u64, tail.wrapping_sub(head) as u64, dropped)
     }
 
+    #[cfg(test)]
     pub fn dropped_full(&self) -> u64 {
         self.dropped_full.0.load(Ordering::Relaxed)
     }

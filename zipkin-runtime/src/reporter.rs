@@ -1,42 +1,80 @@
 //! The reporter: takes finished spans off the application threads and delivers them in batches.
 //!
-//! Application threads only push into their own ring ([`crate::buffer`]). The reporter's own
-//! thread drains every ring, encodes spans into batches cut by size and time, queues them within
-//! a span and byte bound, and hands them to the transport. Every span offered is counted exactly
-//! once as sent, dropped (by cause) or still queued.
+//! ```text
+//! app threads ──push──> per-thread ring ──drain──> [drainer thread: encode, batch, bound]
+//!                                                        │ closed batches (bounded queue)
+//!                                                        v
+//!                                                  [sender thread: transport, retries]
+//! ```
+//!
+//! Application threads only push into their own ring ([`crate::buffer`]): no lock, no
+//! allocation, no syscall. The reporter owns two threads and never touches the application's
+//! async runtime, so it works with none and inside any flavour:
+//!
+//! - the **drainer** empties every ring, encodes spans straight into the batch being built, and
+//!   closes a batch when it reaches `batch_max_bytes`, when its oldest span has waited
+//!   `batch_timeout`, when a local root span ended (so a request trace leaves within about a
+//!   drain interval, as with py_zipkin), or on flush. It enforces the queue bounds (spans and
+//!   bytes) and drops, counted, what does not fit. It never waits on the network, so a hung
+//!   collector cannot stop it draining and counting.
+//! - the **sender** delivers closed batches one at a time. 5xx, 429 and connection errors are
+//!   retried a bounded number of times with exponential backoff and jitter; after a batch is
+//!   given up, the next attempt waits a growing cool-down (capped), so a dead collector sees at
+//!   most one request per cool-down, not a storm. 4xx is never retried.
+//!
+//! Every span offered is counted exactly once as sent, dropped (by cause) or queued, and
+//! [`ReporterMetrics`] is read as one consistent snapshot: `spans_offered = spans_sent +
+//! spans_dropped + spans_queued` holds at every read.
+//!
+//! Spans still queued when the process ends without [`crate::Tracer::shutdown`] (or the guard of
+//! [`crate::init`] being dropped) are lost: `std::process::exit`, an abort or a signal run no
+//! destructors, and the reporter threads do not keep the process alive.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crate::buffer::Ring;
-use crate::encode::Encoding;
+use crate::encode::SpanEncoder;
+use crate::error::TransportError;
 use crate::span::SpanRecord;
 use crate::transport::{Message, Transport};
 
 /// Reporter limits and timings.
+///
+/// ```
+/// use std::time::Duration;
+/// use zipkin_runtime::ReporterConfig;
+/// let cfg = ReporterConfig { batch_timeout: Duration::from_millis(200), ..Default::default() };
+/// assert_eq!(cfg.queue_max_spans, 10_000);
+/// ```
 #[derive(Clone, Debug)]
 pub struct ReporterConfig {
-    /// Spans each application thread can hold before the reporter drains it.
+    /// Spans each application thread can hold before the reporter drains it. When a thread's
+    /// buffer is full, its new spans are dropped (counted as `dropped_queue_full`).
     pub thread_buffer_spans: usize,
-    /// Most spans waiting to be sent (encoded, not yet delivered).
+    /// Most spans waiting to be sent (encoded, including the batch in flight).
     pub queue_max_spans: usize,
-    /// Most bytes waiting to be sent.
+    /// Most encoded bytes waiting to be sent (including the batch in flight).
     pub queue_max_bytes: usize,
-    /// A message is sent once it reaches this many bytes.
+    /// A message is closed before it would exceed this many bytes; a single span larger than
+    /// this is dropped (`dropped_too_large`).
     pub batch_max_bytes: usize,
     /// A span waits at most this long before its message is sent.
     pub batch_timeout: Duration,
-    /// How often the reporter drains the thread buffers.
+    /// How often the reporter drains the thread buffers (it is also woken when one is half
+    /// full). A local root span that ends is sent at the next drain.
     pub drain_interval: Duration,
-    /// Attempts per message for retryable failures (5xx, 429, connection errors).
+    /// Attempts per message for retryable failures (5xx, 429, connection errors); 1 = no retry.
     pub max_attempts: u32,
-    /// First retry delay; doubles per attempt.
+    /// First retry delay; doubles per attempt, with jitter.
     pub retry_backoff: Duration,
+    /// Longest delay between attempts, and longest cool-down after a message was given up.
+    pub retry_backoff_max: Duration,
 }
 
 impl Default for ReporterConfig {
@@ -50,71 +88,88 @@ impl Default for ReporterConfig {
             drain_interval: Duration::from_millis(50),
             max_attempts: 3,
             retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(5),
         }
     }
 }
 
-/// Counters of the reporter. `spans_offered = spans_sent + spans_dropped + spans_queued`
-/// holds whenever the reporter is idle (and is checked by the tests).
+/// Counters of the reporter, read as one snapshot: `spans_offered = spans_sent + spans_dropped
+/// + spans_queued` holds at every read.
+///
+/// ```
+/// use zipkin_runtime::{SpanGuard, Tracer, transport::memory::MemoryTransport};
+/// let tracer = Tracer::builder().service_name("svc").transport(MemoryTransport::new()).build().unwrap();
+/// tracer.in_scope(|| drop(SpanGuard::new("work")));
+/// tracer.flush(std::time::Duration::from_secs(5));
+/// let m = tracer.metrics();
+/// assert_eq!((m.spans_offered, m.spans_sent, m.messages_sent), (1, 1, 1));
+/// assert_eq!(m.spans_offered, m.spans_sent + m.spans_dropped + m.spans_queued);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReporterMetrics {
-    /// Spans handed to the reporter by finishing.
+    /// Spans handed to the reporter by finishing (sampled spans only).
     pub spans_offered: u64,
     /// Spans the transport accepted.
     pub spans_sent: u64,
-    /// Spans still buffered or queued.
+    /// Spans still buffered, queued or in flight.
     pub spans_queued: u64,
+    /// Of `spans_queued`, those still in the application threads' buffers (not yet drained).
+    pub spans_buffered: u64,
     /// All dropped spans (sum of the causes below).
     pub spans_dropped: u64,
-    /// Dropped because a thread buffer or the queue was full.
+    /// Dropped because a thread buffer or the queue (spans or bytes) was full.
     pub dropped_queue_full: u64,
     /// Dropped because one span was larger than a message may be.
     pub dropped_too_large: u64,
-    /// Dropped because the transport failed (connection error, 5xx after retries).
+    /// Dropped because the transport failed (connection error, timeout, 5xx/429 after retries).
     pub dropped_transport_error: u64,
-    /// Dropped because the collector rejected them (4xx).
+    /// Dropped because the collector rejected them (4xx other than 429); never retried.
     pub dropped_rejected: u64,
-    /// Dropped because the reporter was shut down (or shutdown timed out) before sending them.
+    /// Dropped because they ended after shutdown, or shutdown timed out before sending them.
     pub dropped_shutdown: u64,
     /// Messages the transport accepted.
     pub messages_sent: u64,
-    /// Messages given up on.
+    /// Messages given up on (transport error, rejection, shutdown timeout).
     pub messages_dropped: u64,
-    /// Bytes of accepted messages.
+    /// Bytes of accepted messages (before any compression the transport applies).
     pub bytes_sent: u64,
+    /// Encoded bytes of closed messages waiting to be sent, including the one in flight.
+    pub bytes_queued: u64,
 }
 
-/// What a flush or shutdown achieved.
+/// What a flush or shutdown achieved. Counts are totals since the reporter started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlushReport {
-    /// Spans sent since the reporter started.
+    /// Spans sent.
     pub sent: u64,
-    /// Spans dropped since the reporter started.
+    /// Spans dropped, for any cause.
     pub dropped: u64,
-    /// Spans still queued when it returned.
+    /// Spans still queued (or in flight) when it returned.
     pub queued: u64,
     /// Whether the timeout ran out first.
     pub timed_out: bool,
 }
 
+/// Consumer-side counts, changed together under one lock so that a metrics read never sees a
+/// span in two places or in none. Only the reporter's threads (and metrics readers) take it.
 #[derive(Default)]
-struct Counters {
-    sent: AtomicU64,
-    dropped_queue_full: AtomicU64,
-    dropped_too_large: AtomicU64,
-    dropped_transport_error: AtomicU64,
-    dropped_rejected: AtomicU64,
-    dropped_shutdown: AtomicU64,
-    messages_sent: AtomicU64,
-    messages_dropped: AtomicU64,
-    bytes_sent: AtomicU64,
-    /// Spans in the reporter's hands (drained from rings, not yet sent or dropped).
-    in_queue: AtomicU64,
-    /// Offered and dropped totals of rings whose threads exited.
-    retired_offered: AtomicU64,
-    retired_dropped_full: AtomicU64,
-    /// Spans refused after shutdown or when the thread-local buffer was already destroyed.
-    refused: AtomicU64,
+struct Ledger {
+    /// Taken from a ring, not yet encoded.
+    in_drainer: u64,
+    /// Encoded, waiting or in flight.
+    in_queue: u64,
+    sent: u64,
+    too_large: u64,
+    queue_full: u64,
+    transport_error: u64,
+    rejected: u64,
+    shutdown: u64,
+    messages_sent: u64,
+    messages_dropped: u64,
+    bytes_sent: u64,
+    /// Totals of rings whose threads exited (the ring is gone from the list).
+    retired_offered: u64,
+    retired_dropped_full: u64,
 }
 
 #[derive(Default)]
@@ -122,25 +177,48 @@ struct Control {
     flush_requested: u64,
     flush_done: u64,
     shutdown: bool,
+    /// Set when shutdown gave up waiting: the sender drops what is left instead of sending.
+    abandon: bool,
+    /// The sender has exited.
     stopped: bool,
+}
+
+enum Item {
+    Batch(Batch),
+    /// Every batch before this one has been handled: acknowledge flush `n`.
+    FlushMark(u64),
+    /// The drainer has exited: nothing follows.
+    Stop,
+}
+
+#[derive(Default)]
+struct Outbox {
+    items: VecDeque<Item>,
 }
 
 pub(crate) struct Shared {
     id: u64,
     config: ReporterConfig,
     rings: Mutex<Vec<Arc<Ring>>>,
-    thread: OnceLock<Thread>,
-    counters: Counters,
+    ledger: Mutex<Ledger>,
+    /// Spans refused after shutdown (or when the thread-local was gone). App-side, lock-free.
+    refused: AtomicU64,
+    /// Mirrors for the drainer's bound checks (the ledger holds the truth for metrics).
+    queued_spans: AtomicU64,
+    queued_bytes: AtomicU64,
+    drainer: OnceLock<Thread>,
     urgent: AtomicBool,
     closed: AtomicBool,
     control: Mutex<Control>,
-    changed: Condvar,
+    control_changed: Condvar,
+    outbox: Mutex<Outbox>,
+    outbox_changed: Condvar,
 }
 
 /// The reporter of one tracer.
 pub(crate) struct Reporter {
     shared: Arc<Shared>,
-    handle: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -164,6 +242,11 @@ thread_local! {
     static RINGS: RefCell<LocalRings> = const { RefCell::new(LocalRings(Vec::new())) };
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves counts that are still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Reporter {
     pub fn start(
         config: ReporterConfig,
@@ -174,41 +257,74 @@ impl Reporter {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config,
             rings: Mutex::new(Vec::new()),
-            thread: OnceLock::new(),
-            counters: Counters::default(),
+            ledger: Mutex::new(Ledger::default()),
+            refused: AtomicU64::new(0),
+            queued_spans: AtomicU64::new(0),
+            queued_bytes: AtomicU64::new(0),
+            drainer: OnceLock::new(),
             urgent: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             control: Mutex::new(Control::default()),
-            changed: Condvar::new(),
+            control_changed: Condvar::new(),
+            outbox: Mutex::new(Outbox::default()),
+            outbox_changed: Condvar::new(),
         });
-        let worker = Worker {
+        let drainer = Drainer {
             shared: shared.clone(),
-            transport,
-            encoding: Encoding::Json,
-            local_ip,
-            queue: VecDeque::new(),
+            encoder: SpanEncoder::new(transport.encoding(), local_ip),
             building: Batch::default(),
             scratch: Vec::new(),
+            pending: Pending::default(),
+            flush_marked: 0,
         };
-        let handle = std::thread::Builder::new()
-            .name("zipkin-reporter".into())
-            .spawn(move || worker.run())
-            .ok();
-        if let Some(h) = &handle {
-            let _ = shared.thread.set(h.thread().clone());
+        let sender = Sender {
+            shared: shared.clone(),
+            transport,
+            cooldown: Duration::ZERO,
+            warned: false,
+        };
+        let mut threads = Vec::new();
+        let spawned = std::thread::Builder::new()
+            .name("zipkin-sender".into())
+            .spawn(move || sender.run())
+            .and_then(|s| {
+                threads.push(s);
+                std::thread::Builder::new()
+                    .name("zipkin-reporter".into())
+                    .spawn(move || drainer.run())
+            });
+        match spawned {
+            Ok(d) => {
+                let _ = shared.drainer.set(d.thread().clone());
+                threads.push(d);
+            }
+            Err(e) => {
+                // No reporter thread: refuse (and count) every span rather than buffer them.
+                eprintln!(
+                    "zipkin: could not start the reporter thread ({e}); spans will be dropped"
+                );
+                shared.closed.store(true, Ordering::SeqCst);
+                let mut c = lock(&shared.control);
+                c.shutdown = true;
+                c.stopped = true;
+                drop(c);
+                lock(&shared.outbox).items.push_back(Item::Stop);
+                shared.outbox_changed.notify_all();
+            }
         }
         Reporter {
             shared,
-            handle: Mutex::new(handle),
+            threads: Mutex::new(threads),
         }
     }
 
-    /// Hands a finished span to this thread's buffer. Never blocks.
+    /// Hands a finished span to this thread's buffer. Never blocks; no lock, allocation or
+    /// syscall except the first time a thread reports to this reporter.
     #[inline]
     pub fn record(&self, rec: SpanRecord, local_root: bool) {
         let s = &*self.shared;
-        if s.closed.load(Ordering::Relaxed) {
-            s.counters.refused.fetch_add(1, Ordering::Relaxed);
+        if s.closed.load(Ordering::Acquire) {
+            s.refused.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let pushed = RINGS.try_with(|rings| {
@@ -222,9 +338,7 @@ impl Reporter {
                     // tracers (tests, init/shutdown cycles) do not accumulate buffers.
                     rings.0.retain(|r| !r.ring.is_orphaned());
                     let ring = Arc::new(Ring::with_capacity(s.config.thread_buffer_spans));
-                    if let Ok(mut all) = s.rings.lock() {
-                        all.push(ring.clone());
-                    }
+                    lock(&s.rings).push(ring.clone());
                     rings.0.push(LocalRing {
                         reporter: s.id,
                         ring,
@@ -238,29 +352,20 @@ impl Reporter {
         });
         match pushed {
             Ok(Some(Some(len))) => {
-                let cap = s.config.thread_buffer_spans;
-                if len * 2 >= cap || local_root {
-                    self.nudge(len * 2 >= cap);
+                let half = s.config.thread_buffer_spans.max(2).next_power_of_two() / 2;
+                if local_root && !s.urgent.load(Ordering::Relaxed) {
+                    s.urgent.store(true, Ordering::Relaxed);
+                }
+                // Wake the drainer once, as the buffer crosses half full.
+                if len == half {
+                    if let Some(t) = s.drainer.get() {
+                        t.unpark();
+                    }
                 }
             }
             Ok(Some(None)) => {} // counted by the ring as dropped_full
             _ => {
-                s.counters.refused.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Tells the worker there is work: wake it now when a buffer is filling, otherwise at its
-    /// next tick (a local root ending makes that tick send at once).
-    #[inline]
-    fn nudge(&self, wake: bool) {
-        let s = &*self.shared;
-        if !s.urgent.load(Ordering::Relaxed) {
-            s.urgent.store(true, Ordering::Relaxed);
-        }
-        if wake {
-            if let Some(t) = s.thread.get() {
-                t.unpark();
+                s.refused.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -273,16 +378,14 @@ impl Reporter {
     pub fn flush(&self, timeout: Duration) -> FlushReport {
         let s = &*self.shared;
         let deadline = Instant::now() + timeout;
-        let Ok(mut c) = s.control.lock() else {
-            return self.report(true);
-        };
-        if c.stopped {
+        let mut c = lock(&s.control);
+        if c.stopped || c.shutdown {
             drop(c);
             return self.report(false);
         }
         c.flush_requested += 1;
         let want = c.flush_requested;
-        if let Some(t) = s.thread.get() {
+        if let Some(t) = s.drainer.get() {
             t.unpark();
         }
         while c.flush_done < want && !c.stopped {
@@ -291,47 +394,60 @@ impl Reporter {
                 drop(c);
                 return self.report(true);
             }
-            c = match s.changed.wait_timeout(c, deadline - now) {
+            c = match s.control_changed.wait_timeout(c, deadline - now) {
                 Ok((c, _)) => c,
-                Err(_) => return self.report(true),
+                Err(e) => e.into_inner().0,
             };
         }
         drop(c);
         self.report(false)
     }
 
-    /// Flushes, stops the worker and refuses further spans. Safe to call twice.
+    /// Flushes, stops both threads and refuses further spans, within `timeout`. What could not
+    /// be sent in time is dropped and counted (`dropped_shutdown`); a message already in flight
+    /// is left to finish (it ends within the transport's timeout). Safe to call twice.
     pub fn shutdown(&self, timeout: Duration) -> FlushReport {
         let s = &*self.shared;
         let deadline = Instant::now() + timeout;
         s.closed.store(true, Ordering::SeqCst);
-        let timed_out = {
-            let Ok(mut c) = s.control.lock() else {
-                return self.report(true);
+        let mut c = lock(&s.control);
+        c.shutdown = true;
+        if let Some(t) = s.drainer.get() {
+            t.unpark();
+        }
+        let mut timed_out = false;
+        while !c.stopped {
+            let now = Instant::now();
+            if now >= deadline {
+                timed_out = true;
+                c.abandon = true;
+                break;
+            }
+            c = match s.control_changed.wait_timeout(c, deadline - now) {
+                Ok((c, _)) => c,
+                Err(e) => e.into_inner().0,
             };
-            c.shutdown = true;
-            if let Some(t) = s.thread.get() {
-                t.unpark();
-            }
-            let mut timed_out = false;
-            while !c.stopped {
-                let now = Instant::now();
-                if now >= deadline {
-                    timed_out = true;
-                    break;
+        }
+        drop(c);
+        if timed_out {
+            // Wake the sender out of any backoff, and drop what it has not started.
+            s.outbox_changed.notify_all();
+            s.control_changed.notify_all();
+            let items = std::mem::take(&mut lock(&s.outbox).items);
+            let mut stop = false;
+            for item in items {
+                match item {
+                    Item::Batch(b) => s.give_up(&b, Cause::Shutdown),
+                    Item::FlushMark(_) => {}
+                    Item::Stop => stop = true,
                 }
-                c = match s.changed.wait_timeout(c, deadline - now) {
-                    Ok((c, _)) => c,
-                    Err(_) => return self.report(true),
-                };
             }
-            timed_out
-        };
-        if !timed_out {
-            if let Ok(mut h) = self.handle.lock() {
-                if let Some(h) = h.take() {
-                    let _ = h.join();
-                }
+            if stop {
+                lock(&s.outbox).items.push_back(Item::Stop);
+            }
+        } else {
+            for h in lock(&self.threads).drain(..) {
+                let _ = h.join();
             }
         }
         self.report(timed_out)
@@ -348,43 +464,49 @@ impl Reporter {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Cause {
+    Transport,
+    Rejected,
+    Shutdown,
+}
+
 impl Shared {
     fn metrics(&self) -> ReporterMetrics {
-        let c = &self.counters;
-        let (mut offered, mut full, mut in_rings) = (
-            c.retired_offered.load(Ordering::Acquire),
-            c.retired_dropped_full.load(Ordering::Acquire),
-            0u64,
-        );
-        // Spans left in a ring after the worker stopped will never be sent.
-        let mut stranded = 0u64;
-        if let Ok(rings) = self.rings.lock() {
-            for r in rings.iter() {
-                let d = r.dropped_full();
-                offered += r.pushed() + d;
-                full += d;
-                if r.is_orphaned() {
-                    stranded += r.len() as u64;
-                } else {
-                    in_rings += r.len() as u64;
-                }
+        // Ledger first, then rings: the drainer moves spans out of a ring only under the ledger
+        // lock, so ring heads and ledger counts are read at one instant. Producers only move
+        // tails, and each ring's tail is read once for both offered and in-ring counts.
+        let l = lock(&self.ledger);
+        let (mut offered, mut full, mut in_rings, mut stranded) =
+            (l.retired_offered, l.retired_dropped_full, 0u64, 0u64);
+        for r in lock(&self.rings).iter() {
+            let (pushed, len, dropped) = r.counts();
+            offered += pushed + dropped;
+            full += dropped;
+            // Spans left in a ring after the drainer stopped will never be sent.
+            if r.is_orphaned() {
+                stranded += len;
+            } else {
+                in_rings += len;
             }
         }
-        let refused = c.refused.load(Ordering::Relaxed);
+        let refused = self.refused.load(Ordering::Relaxed);
         offered += refused;
         let m = ReporterMetrics {
             spans_offered: offered,
-            spans_sent: c.sent.load(Ordering::Acquire),
-            spans_queued: in_rings + c.in_queue.load(Ordering::Acquire),
+            spans_sent: l.sent,
+            spans_queued: in_rings + l.in_drainer + l.in_queue,
+            spans_buffered: in_rings,
             spans_dropped: 0,
-            dropped_queue_full: full + c.dropped_queue_full.load(Ordering::Acquire),
-            dropped_too_large: c.dropped_too_large.load(Ordering::Acquire),
-            dropped_transport_error: c.dropped_transport_error.load(Ordering::Acquire),
-            dropped_rejected: c.dropped_rejected.load(Ordering::Acquire),
-            dropped_shutdown: c.dropped_shutdown.load(Ordering::Acquire) + refused + stranded,
-            messages_sent: c.messages_sent.load(Ordering::Acquire),
-            messages_dropped: c.messages_dropped.load(Ordering::Acquire),
-            bytes_sent: c.bytes_sent.load(Ordering::Acquire),
+            dropped_queue_full: full + l.queue_full,
+            dropped_too_large: l.too_large,
+            dropped_transport_error: l.transport_error,
+            dropped_rejected: l.rejected,
+            dropped_shutdown: l.shutdown + refused + stranded,
+            messages_sent: l.messages_sent,
+            messages_dropped: l.messages_dropped,
+            bytes_sent: l.bytes_sent,
+            bytes_queued: self.queued_bytes.load(Ordering::Relaxed),
         };
         ReporterMetrics {
             spans_dropped: m.dropped_queue_full
@@ -395,6 +517,33 @@ impl Shared {
             ..m
         }
     }
+
+    /// Counts a queued batch as dropped.
+    fn give_up(&self, b: &Batch, cause: Cause) {
+        let n = b.spans as u64;
+        let mut l = lock(&self.ledger);
+        l.in_queue -= n;
+        match cause {
+            Cause::Transport => l.transport_error += n,
+            Cause::Rejected => l.rejected += n,
+            Cause::Shutdown => l.shutdown += n,
+        }
+        l.messages_dropped += 1;
+        drop(l);
+        self.dequeued(b);
+    }
+
+    fn dequeued(&self, b: &Batch) {
+        self.queued_spans
+            .fetch_sub(b.spans as u64, Ordering::Relaxed);
+        self.queued_bytes
+            .fetch_sub(b.body.len() as u64, Ordering::Relaxed);
+    }
+
+    fn push(&self, item: Item) {
+        lock(&self.outbox).items.push_back(item);
+        self.outbox_changed.notify_all();
+    }
 }
 
 #[derive(Default)]
@@ -404,80 +553,66 @@ struct Batch {
     opened: Option<Instant>,
 }
 
-struct Worker {
-    shared: Arc<Shared>,
-    transport: Box<dyn Transport>,
-    encoding: Encoding,
-    local_ip: Option<IpAddr>,
-    /// Closed batches waiting for the transport.
-    queue: VecDeque<Batch>,
-    building: Batch,
-    scratch: Vec<SpanRecord>,
+/// Per-drain changes not yet applied to the ledger.
+#[derive(Default)]
+struct Pending {
+    processed: u64,
+    accepted: u64,
+    too_large: u64,
+    queue_full: u64,
 }
 
-impl Worker {
+struct Drainer {
+    shared: Arc<Shared>,
+    encoder: SpanEncoder,
+    building: Batch,
+    scratch: Vec<SpanRecord>,
+    pending: Pending,
+    flush_marked: u64,
+}
+
+impl Drainer {
     fn run(mut self) {
-        self.encoding = self.transport.encoding();
         loop {
-            let (flush_want, shutdown) = match self.shared.control.lock() {
-                Ok(c) => (c.flush_requested, c.shutdown),
-                Err(_) => (0, true),
+            let (flush_want, shutdown) = {
+                let c = lock(&self.shared.control);
+                (c.flush_requested, c.shutdown)
             };
             self.drain_rings();
             let urgent = self.shared.urgent.swap(false, Ordering::Relaxed);
-            let flushing = flush_want > self.flushed_seq();
+            let flushing = flush_want > self.flush_marked;
             if flushing || shutdown || urgent || self.batch_due() {
                 self.close_batch();
             }
-            self.send_queue();
             if flushing {
-                self.ack_flush(flush_want);
+                self.flush_marked = flush_want;
+                self.shared.push(Item::FlushMark(flush_want));
             }
             if shutdown {
                 self.stop();
                 return;
             }
-            std::thread::park_timeout(self.shared.config.drain_interval);
+            let wait = match self.building.opened {
+                Some(t) => self
+                    .shared
+                    .config
+                    .batch_timeout
+                    .saturating_sub(t.elapsed())
+                    .min(self.shared.config.drain_interval),
+                None => self.shared.config.drain_interval,
+            };
+            std::thread::park_timeout(wait.max(Duration::from_millis(1)));
         }
-    }
-
-    fn flushed_seq(&self) -> u64 {
-        self.shared
-            .control
-            .lock()
-            .map(|c| c.flush_done)
-            .unwrap_or(0)
-    }
-
-    fn ack_flush(&self, seq: u64) {
-        if let Ok(mut c) = self.shared.control.lock() {
-            c.flush_done = c.flush_done.max(seq);
-        }
-        self.shared.changed.notify_all();
     }
 
     fn stop(&mut self) {
-        let shared = self.shared.clone();
-        let c = &shared.counters;
         // Spans that arrived after the last drain (racing the shutdown) are counted, not lost.
         self.drain_rings();
         self.close_batch();
-        self.send_queue();
-        let left: u64 = self.queue.iter().map(|b| b.spans as u64).sum();
-        if left > 0 {
-            c.dropped_shutdown.fetch_add(left, Ordering::Relaxed);
-            c.in_queue.fetch_sub(left, Ordering::Relaxed);
-            self.queue.clear();
+        for r in lock(&self.shared.rings).iter() {
+            r.orphan();
         }
-        if let Ok(all) = self.shared.rings.lock() {
-            for r in all.iter() {
-                r.orphan();
-            }
-        }
-        if let Ok(mut ctl) = self.shared.control.lock() {
-            ctl.stopped = true;
-        }
-        self.shared.changed.notify_all();
+        self.shared.push(Item::Stop);
     }
 
     fn batch_due(&self) -> bool {
@@ -487,95 +622,93 @@ impl Worker {
     }
 
     fn drain_rings(&mut self) {
-        let rings: Vec<Arc<Ring>> = match self.shared.rings.lock() {
-            Ok(r) => r.clone(),
-            Err(_) => return,
-        };
-        let mut retired = Vec::new();
+        let rings: Vec<Arc<Ring>> = lock(&self.shared.rings).clone();
         for ring in &rings {
+            // A closed ring gets no more pushes (its thread has exited, and the close was
+            // released after its last push), so draining it now empties it for good.
             let closed = ring.is_closed();
-            // SAFETY: this worker is the only consumer of every ring.
-            unsafe { ring.drain_into(&mut self.scratch) };
-            if closed {
-                retired.push(ring.clone());
+            {
+                let mut l = lock(&self.shared.ledger);
+                // SAFETY: the drainer is the only consumer of every ring.
+                let n = unsafe { ring.drain_into(&mut self.scratch) };
+                l.in_drainer += n as u64;
+                if closed {
+                    let (pushed, _, dropped) = ring.counts();
+                    l.retired_offered += pushed + dropped;
+                    l.retired_dropped_full += dropped;
+                    lock(&self.shared.rings).retain(|r| !Arc::ptr_eq(r, ring));
+                }
             }
             let mut recs = std::mem::take(&mut self.scratch);
             for rec in recs.drain(..) {
                 self.enqueue(&rec);
             }
             self.scratch = recs;
-        }
-        if !retired.is_empty() {
-            if let Ok(mut all) = self.shared.rings.lock() {
-                all.retain(|r| {
-                    let gone = retired.iter().any(|x| Arc::ptr_eq(x, r));
-                    if gone {
-                        let c = &self.shared.counters;
-                        // SAFETY: still the only consumer; catch anything pushed before close.
-                        unsafe { r.drain_into(&mut self.scratch) };
-                        c.retired_offered
-                            .fetch_add(r.pushed() + r.dropped_full(), Ordering::AcqRel);
-                        c.retired_dropped_full
-                            .fetch_add(r.dropped_full(), Ordering::AcqRel);
-                    }
-                    !gone
-                });
-            }
-            let mut recs = std::mem::take(&mut self.scratch);
-            for rec in recs.drain(..) {
-                self.enqueue(&rec);
-            }
-            self.scratch = recs;
+            self.commit();
         }
     }
 
-    fn queued_bytes(&self) -> usize {
-        self.queue.iter().map(|b| b.body.len()).sum::<usize>() + self.building.body.len()
+    /// Applies the pending counts to the ledger. Runs before any batch reaches the sender, so
+    /// the sender never takes away spans the ledger does not yet hold as queued.
+    fn commit(&mut self) {
+        let p = std::mem::take(&mut self.pending);
+        if p.processed == 0 {
+            return;
+        }
+        let mut l = lock(&self.shared.ledger);
+        l.in_drainer -= p.processed;
+        l.in_queue += p.accepted;
+        l.too_large += p.too_large;
+        l.queue_full += p.queue_full;
     }
 
     /// Encodes one span into the batch being built, within the queue's bounds.
     fn enqueue(&mut self, rec: &SpanRecord) {
-        let shared = self.shared.clone();
-        let cfg = &shared.config;
-        let c = &shared.counters;
-        let queued_spans = c.in_queue.load(Ordering::Relaxed) as usize;
-        let mut tmp = std::mem::take(&mut self.building.body);
-        let start = tmp.len();
-        if tmp.is_empty() {
-            tmp.extend_from_slice(self.encoding.prefix());
+        let cfg = &self.shared.config;
+        let enc = self.encoder.encoding();
+        let body = &mut self.building.body;
+        let start = body.len();
+        body.extend_from_slice(if start == 0 {
+            enc.prefix()
         } else {
-            tmp.extend_from_slice(self.encoding.separator());
-        }
-        self.encoding.encode_span(rec, self.local_ip, &mut tmp);
-        let added = tmp.len() - start;
-        let single = added + self.encoding.prefix().len() + self.encoding.suffix().len();
-        if single > cfg.batch_max_bytes {
-            tmp.truncate(start);
-            self.building.body = tmp;
-            c.dropped_too_large.fetch_add(1, Ordering::Relaxed);
+            enc.separator()
+        });
+        let span_start = body.len();
+        self.encoder.encode_span(rec, body);
+        let span_len = body.len() - span_start;
+        let framing = enc.prefix().len() + enc.suffix().len();
+        if span_len + framing > cfg.batch_max_bytes {
+            body.truncate(start);
+            self.pending.processed += 1;
+            self.pending.too_large += 1;
             return;
         }
-        if queued_spans >= cfg.queue_max_spans || self.queued_bytes() + added > cfg.queue_max_bytes
+        let added = (body.len() - start) as u64;
+        let queued = self.shared.queued_spans.load(Ordering::Relaxed);
+        let queued_bytes = self.shared.queued_bytes.load(Ordering::Relaxed);
+        if queued >= cfg.queue_max_spans as u64
+            || queued_bytes + start as u64 + added > cfg.queue_max_bytes as u64
         {
-            tmp.truncate(start);
-            self.building.body = tmp;
-            c.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+            body.truncate(start);
+            self.pending.processed += 1;
+            self.pending.queue_full += 1;
             return;
         }
-        if tmp.len() + self.encoding.suffix().len() > cfg.batch_max_bytes {
-            // This span does not fit: close the batch without it and start a new one.
-            tmp.truncate(start);
-            self.building.body = tmp;
+        if body.len() + enc.suffix().len() > cfg.batch_max_bytes {
+            // Does not fit: close the batch without it and start the next one with it.
+            let encoded = body[span_start..].to_vec();
+            body.truncate(start);
             self.close_batch();
-            self.building.body.extend_from_slice(self.encoding.prefix());
-            self.encoding
-                .encode_span(rec, self.local_ip, &mut self.building.body);
-        } else {
-            self.building.body = tmp;
+            let body = &mut self.building.body;
+            body.extend_from_slice(enc.prefix());
+            body.extend_from_slice(&encoded);
         }
         self.building.spans += 1;
         self.building.opened.get_or_insert_with(Instant::now);
-        c.in_queue.fetch_add(1, Ordering::Relaxed);
+        // Counted only now: a batch closed above must not carry this span in its commit.
+        self.pending.processed += 1;
+        self.pending.accepted += 1;
+        self.shared.queued_spans.fetch_add(1, Ordering::Relaxed);
     }
 
     fn close_batch(&mut self) {
@@ -583,54 +716,156 @@ impl Worker {
             return;
         }
         let mut b = std::mem::take(&mut self.building);
-        b.body.extend_from_slice(self.encoding.suffix());
-        self.queue.push_back(b);
+        b.body.extend_from_slice(self.encoder.encoding().suffix());
+        // Bytes are counted when the batch closes; until then the bound check adds the
+        // building batch's length itself.
+        self.shared
+            .queued_bytes
+            .fetch_add(b.body.len() as u64, Ordering::Relaxed);
+        self.commit();
+        self.shared.push(Item::Batch(b));
     }
+}
 
-    fn send_queue(&mut self) {
-        while let Some(batch) = self.queue.pop_front() {
-            self.send(batch);
+struct Sender {
+    shared: Arc<Shared>,
+    transport: Box<dyn Transport>,
+    /// Wait before the next message after one was given up; grows while the collector fails.
+    cooldown: Duration,
+    warned: bool,
+}
+
+impl Sender {
+    fn run(mut self) {
+        loop {
+            let item = {
+                let mut o = lock(&self.shared.outbox);
+                loop {
+                    if let Some(item) = o.items.pop_front() {
+                        break item;
+                    }
+                    o = match self.shared.outbox_changed.wait(o) {
+                        Ok(o) => o,
+                        Err(e) => e.into_inner(),
+                    };
+                }
+            };
+            match item {
+                Item::Batch(b) => self.deliver(b),
+                Item::FlushMark(n) => {
+                    let mut c = lock(&self.shared.control);
+                    c.flush_done = c.flush_done.max(n);
+                    drop(c);
+                    self.shared.control_changed.notify_all();
+                }
+                Item::Stop => {
+                    lock(&self.shared.control).stopped = true;
+                    self.shared.control_changed.notify_all();
+                    return;
+                }
+            }
         }
     }
 
-    fn send(&mut self, batch: Batch) {
+    fn abandoned(&self) -> bool {
+        lock(&self.shared.control).abandon
+    }
+
+    /// Sleeps up to `d`, returning early when shutdown gives up. Returns false if it did.
+    fn pause(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut c = lock(&self.shared.control);
+        loop {
+            if c.abandon {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            c = match self.shared.control_changed.wait_timeout(c, deadline - now) {
+                Ok((c, _)) => c,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    fn deliver(&mut self, batch: Batch) {
         let cfg = &self.shared.config;
-        let c = &self.shared.counters;
+        // While shutting down, send at once: the caller's timeout bounds the wait instead.
+        let shutting_down = lock(&self.shared.control).shutdown;
+        if self.abandoned()
+            || (!self.cooldown.is_zero() && !shutting_down && !self.pause(self.cooldown))
+        {
+            self.shared.give_up(&batch, Cause::Shutdown);
+            return;
+        }
         let msg = Message {
             body: batch.body,
             spans: batch.spans,
-            encoding: self.encoding,
+            encoding: self.transport.encoding(),
         };
-        let mut backoff = cfg.retry_backoff;
         let mut attempt = 1;
+        let mut backoff = cfg.retry_backoff;
         let outcome = loop {
             match self.transport.send(&msg) {
                 Ok(()) => break Ok(()),
                 Err(e) if e.is_retryable() && attempt < cfg.max_attempts => {
                     attempt += 1;
-                    std::thread::sleep(backoff);
-                    backoff = backoff.saturating_mul(2);
+                    // Full jitter: anywhere in [backoff/2, backoff], so reporters that failed
+                    // together do not retry together.
+                    let half = backoff / 2;
+                    let jitter = half.mul_f64(crate::id::next_u64() as f64 / u64::MAX as f64);
+                    if !self.pause(half + jitter) {
+                        break Err(e);
+                    }
+                    backoff = backoff.saturating_mul(2).min(cfg.retry_backoff_max);
                 }
                 Err(e) => break Err(e),
             }
         };
-        let n = msg.spans as u64;
-        c.in_queue.fetch_sub(n, Ordering::AcqRel);
+        let batch = Batch {
+            body: msg.body,
+            spans: msg.spans,
+            opened: None,
+        };
         match outcome {
             Ok(()) => {
-                c.sent.fetch_add(n, Ordering::AcqRel);
-                c.messages_sent.fetch_add(1, Ordering::Relaxed);
-                c.bytes_sent
-                    .fetch_add(msg.body.len() as u64, Ordering::Relaxed);
+                self.cooldown = Duration::ZERO;
+                let n = batch.spans as u64;
+                let mut l = lock(&self.shared.ledger);
+                l.in_queue -= n;
+                l.sent += n;
+                l.messages_sent += 1;
+                l.bytes_sent += batch.body.len() as u64;
+                drop(l);
+                self.shared.dequeued(&batch);
             }
             Err(e) => {
-                let rejected = matches!(e, crate::TransportError::Status { status } if (400..500).contains(&status) && status != 429);
-                if rejected {
-                    c.dropped_rejected.fetch_add(n, Ordering::AcqRel);
-                } else {
-                    c.dropped_transport_error.fetch_add(n, Ordering::AcqRel);
+                let rejected = matches!(e, TransportError::Status { status }
+                    if (400..500).contains(&status) && status != 429);
+                if !rejected {
+                    self.cooldown = if self.cooldown.is_zero() {
+                        cfg.retry_backoff
+                    } else {
+                        self.cooldown.saturating_mul(2)
+                    }
+                    .min(cfg.retry_backoff_max);
                 }
-                c.messages_dropped.fetch_add(1, Ordering::Relaxed);
+                if !self.warned {
+                    self.warned = true;
+                    eprintln!(
+                        "zipkin: dropped {} spans: {e}; later failures are only counted \
+                         (see Tracer::metrics)",
+                        batch.spans
+                    );
+                }
+                let cause = if rejected {
+                    Cause::Rejected
+                } else {
+                    Cause::Transport
+                };
+                self.shared.give_up(&batch, cause);
             }
         }
     }
