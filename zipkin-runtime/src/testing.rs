@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use crate::model::Span;
 
 /// Renders spans as a tree, one line per span, children indented under their parent and
-/// ordered by start time. Spans whose parent is missing are shown as roots (marked `(orphan)`).
+/// ordered by start time, then by the order they were given in (for `MemoryTransport::spans`,
+/// the order they finished). Spans whose parent is missing are shown as roots (marked
+/// `(orphan)`).
 ///
 /// ```
 /// use zipkin_runtime::{model::Span, testing::render_tree};
@@ -37,7 +39,9 @@ pub fn render_tree(spans: &[Span]) -> String {
         }
         !client_exists
     });
-    let key = |s: &&Span| (s.timestamp.unwrap_or(0), s.name.clone());
+    // Siblings often start within the same microsecond: a stable sort on the start keeps them
+    // in the order they were reported (the order they finished), never reorders them by name.
+    let key = |s: &&Span| s.timestamp.unwrap_or(0);
     roots.sort_by_key(key);
     for v in children.values_mut() {
         v.sort_by_key(key);
@@ -86,4 +90,45 @@ pub fn render_tree(spans: &[Span]) -> String {
         walk(r, 0, &children, &shared_under, &mut out, &ids);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: char, parent: Option<char>, name: &str, timestamp: u64) -> Span {
+        Span {
+            trace_id: "1".repeat(16),
+            id: id.to_string().repeat(16),
+            parent_id: parent.map(|p| p.to_string().repeat(16)),
+            name: Some(name.into()),
+            timestamp: Some(timestamp),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn siblings_starting_in_the_same_microsecond_were_sorted_by_name() {
+        let spans = [
+            span('a', None, "root", 1),
+            span('c', Some('a'), "second", 5),
+            span('b', Some('a'), "zeta", 5),
+            span('d', Some('a'), "alpha", 5),
+            span('e', None, "root2", 1),
+        ];
+        assert_eq!(
+            render_tree(&spans),
+            "root ()\n  second ()\n  zeta ()\n  alpha ()\nroot2 ()\n"
+        );
+    }
+
+    #[test]
+    fn earlier_start_comes_first_whatever_the_input_order() {
+        let spans = [
+            span('a', None, "root", 1),
+            span('c', Some('a'), "late", 9),
+            span('b', Some('a'), "early", 2),
+        ];
+        assert_eq!(render_tree(&spans), "root ()\n  early ()\n  late ()\n");
+    }
 }
