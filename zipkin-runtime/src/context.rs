@@ -102,6 +102,20 @@ pub struct RemoteIds {
 }
 
 impl RemoteContext {
+    /// Whether the caller sent nothing: no ids, no sampling decision, no debug flag. Such a
+    /// context continues nothing, so a span given it as parent behaves as if it had none.
+    ///
+    /// ```
+    /// use zipkin_runtime::{RemoteContext, Sampling};
+    /// assert!(RemoteContext::default().is_empty());
+    /// let decided = RemoteContext { sampling: Sampling::NotSampled, ..Default::default() };
+    /// assert!(!decided.is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_none() && self.sampling == Sampling::Deferred && !self.debug
+    }
+
     /// A remote context that continues `ctx` (the shape `inject` writes and `extract` reads).
     pub fn from_span_context(ctx: &SpanContext) -> RemoteContext {
         RemoteContext {

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::context::{self, Current, RemoteContext};
-use crate::span::{LiveSpan, Span, SpanMeta};
+use crate::span::{record_error, ErrResult, LiveSpan, Span, SpanMeta};
 
 pin_project_lite::pin_project! {
     /// A future that runs inside a span. Made by [`Span::instrument`] or the attribute.
@@ -15,6 +15,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Option<F>,
         span: Span,
+        panicked: bool,
     }
 
     impl<F> PinnedDrop for Instrumented<F> {
@@ -23,10 +24,34 @@ pin_project_lite::pin_project! {
             if this.inner.is_some() {
                 // Dropped before completion: the body's destructors still see the span.
                 context::with_current(this.span.current(), || this.inner.set(None));
-                this.span.tag("cancelled", "true");
+                // A future that panicked was not cancelled: its span already says `error`.
+                if !*this.panicked {
+                    this.span.tag("cancelled", "true");
+                }
             }
             this.span.take_pending();
         }
+    }
+}
+
+/// Leaves the span after a poll, also when the poll unwinds: restores the previous context,
+/// tags a panic, and collects the tags the body added through the free functions (they sit in a
+/// thread-local, and the future may next be polled or dropped on another thread).
+struct PollExit<'a> {
+    prev: Option<Current>,
+    span: &'a mut Span,
+    panicked: &'a mut bool,
+}
+
+impl Drop for PollExit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        context::restore(self.prev);
+        if std::thread::panicking() {
+            *self.panicked = true;
+            self.span.tag("error", "panic");
+        }
+        self.span.take_pending();
     }
 }
 
@@ -42,16 +67,13 @@ impl<F: Future> Future for Instrumented<F> {
         };
         let prev = context::replace(this.span.current());
         let res = {
-            struct Restore(Option<Current>);
-            impl Drop for Restore {
-                fn drop(&mut self) {
-                    context::restore(self.0);
-                }
-            }
-            let _restore = Restore(prev);
+            let _exit = PollExit {
+                prev,
+                span: &mut *this.span,
+                panicked: &mut *this.panicked,
+            };
             inner.poll(cx)
         };
-        this.span.take_pending();
         if res.is_ready() {
             this.inner.set(None);
             if let Some(s) = this.span.inner.take() {
@@ -80,6 +102,7 @@ impl Span {
         Instrumented {
             inner: Some(fut),
             span: self,
+            panicked: false,
         }
     }
 }
@@ -93,6 +116,42 @@ pub fn instrument<F: Future>(
     fut: F,
 ) -> Instrumented<F> {
     Span::from_meta(meta, parent).instrument(fut)
+}
+
+pin_project_lite::pin_project! {
+    /// A future that sets the `error` tag of the current span when its output is an `Err`
+    /// (what `#[zipkin_span(err)]` wraps async bodies in, inside their [`Instrumented`]).
+    pub struct RecordErr<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> Future for RecordErr<F>
+where
+    F: Future,
+    F::Output: ErrResult,
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let out = std::task::ready!(self.project().inner.poll(cx));
+        if let Some(e) = out.zipkin_error() {
+            record_error(e);
+        }
+        Poll::Ready(out)
+    }
+}
+
+/// Wraps `fut` so that an `Err` output sets the `error` tag, then runs it inside `span`.
+#[inline]
+pub fn instrument_err<F>(span: Span, fut: F) -> Instrumented<RecordErr<F>>
+where
+    F: Future,
+    F::Output: ErrResult,
+{
+    span.instrument(RecordErr { inner: fut })
 }
 
 pin_project_lite::pin_project! {
@@ -187,5 +246,6 @@ fn _assert_send() {
     fn is_send<T: Send>() {}
     is_send::<Span>();
     is_send::<Instrumented<std::future::Ready<()>>>();
+    is_send::<Instrumented<RecordErr<std::future::Ready<Result<(), String>>>>>();
     is_send::<LiveSpan>();
 }

@@ -52,12 +52,27 @@ pub use tracer::{init, Config, DefaultGuard, Tracer, TracerBuilder, TracerGuard}
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::RemoteContext;
-    pub use crate::future::instrument;
-    pub use crate::span::{record_error, Kind, Span, SpanGuard, SpanMeta};
+    pub use crate::future::{instrument, instrument_err, RecordErr};
+    pub use crate::span::{record_error, ErrResult, Kind, Span, SpanGuard, SpanMeta};
 
     /// Converts whatever `parent = expr` gives into a remote context.
     #[inline]
     pub fn parent(p: impl Into<RemoteContext>) -> Option<RemoteContext> {
         Some(p.into())
+    }
+
+    /// Calls `f` once. The `FnOnce` bound makes the closure the attribute wraps a sync body in
+    /// (for `err`) own its captures, so the body can return borrows of `&mut self`.
+    #[inline(always)]
+    pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    /// Sets the `error` tag of a sync span when the function returned an `Err`.
+    #[inline]
+    pub fn record_err<R: ErrResult>(guard: &mut SpanGuard, ret: &R) {
+        if let Some(e) = ret.zipkin_error() {
+            guard.error(e);
+        }
     }
 }

@@ -176,6 +176,9 @@ impl LiveSpan {
         sample_rate: Option<f64>,
         parent: Option<RemoteContext>,
     ) -> LiveSpan {
+        // A caller that sent nothing (no ids, no decision, no debug) is not a parent: the span
+        // nests under the current span, or starts a trace, as if no parent had been given.
+        let parent = parent.filter(|r| !r.is_empty());
         let (cur, shared, local_root) = match parent {
             Some(remote) => {
                 let tracer = context::current_inner()
@@ -465,6 +468,24 @@ pub fn record_error(err: &dyn fmt::Display) {
     tag("error", err);
 }
 
+/// A function result whose error `#[zipkin_span(err)]` records: `Result<T, E>` with
+/// `E: Display`. Used by the attribute's expansion; not meant to be implemented by users.
+#[diagnostic::on_unimplemented(
+    message = "`#[zipkin_span(err)]` needs a function returning `Result<_, E>` with `E: Display`, found `{Self}`",
+    label = "`err` needs a `Result` return type"
+)]
+pub trait ErrResult {
+    /// The error to record, if this result is one.
+    fn zipkin_error(&self) -> Option<&dyn fmt::Display>;
+}
+
+impl<T, E: fmt::Display> ErrResult for Result<T, E> {
+    #[inline]
+    fn zipkin_error(&self) -> Option<&dyn fmt::Display> {
+        self.as_ref().err().map(|e| e as &dyn fmt::Display)
+    }
+}
+
 /// Adds a timestamped annotation (an event) to the current span.
 ///
 /// ```
@@ -536,6 +557,20 @@ impl SpanGuard {
     /// This span's context.
     pub fn context(&self) -> Option<SpanContext> {
         self.span.as_ref().map(|s| s.cur.ctx)
+    }
+
+    /// Whether this span is sampled, so that tags and annotations are kept. Check it before
+    /// computing an expensive tag value.
+    ///
+    /// ```
+    /// let mut span = zipkin_runtime::SpanGuard::new("render");
+    /// if span.is_recording() {
+    ///     span.tag("template", format!("{}/{}", "pages", "index"));
+    /// }
+    /// ```
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.span.as_ref().is_some_and(LiveSpan::is_recording)
     }
 
     /// Sets a tag.
@@ -703,6 +738,17 @@ impl Span {
     /// This span's context.
     pub fn context(&self) -> Option<SpanContext> {
         self.inner.as_ref().map(|s| s.cur.ctx)
+    }
+
+    /// Whether this span is sampled, so that tags and annotations are kept.
+    ///
+    /// ```
+    /// let span = zipkin_runtime::Span::builder("job").start_detached();
+    /// assert_eq!(span.is_recording(), span.context().unwrap().is_sampled());
+    /// ```
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.inner.as_ref().is_some_and(LiveSpan::is_recording)
     }
 
     /// Runs `f` with this span current; spans opened inside become its children.

@@ -227,3 +227,54 @@ fn shutdown_twice_and_report_after_shutdown_is_safe() {
         m.spans_sent + m.spans_dropped + m.spans_queued
     );
 }
+
+#[test]
+fn panicking_future_was_tagged_cancelled_not_error() {
+    let (t, mem) = tracer(100.0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    t.in_scope(|| {
+        rt.block_on(async {
+            let fut = Span::builder("boom").start_detached().instrument(async {
+                tag("before", "yes");
+                panic!("inside the future");
+            });
+            // tokio catches the panic in poll and drops the future afterwards, not while
+            // unwinding: the span must still learn that the body panicked.
+            let err = tokio::spawn(fut).await.unwrap_err();
+            assert!(err.is_panic());
+        });
+        assert!(
+            current_context().is_none(),
+            "context restored after the panic"
+        );
+    });
+    let spans = collect(t, &mem);
+    let s = &spans[0];
+    assert_eq!(s.tags.get("error").map(String::as_str), Some("panic"));
+    assert_eq!(
+        s.tags.get("cancelled"),
+        None,
+        "a panic is not a cancellation"
+    );
+    assert_eq!(
+        s.tags.get("before").map(String::as_str),
+        Some("yes"),
+        "tags added before the panic are kept"
+    );
+}
+
+#[test]
+fn empty_remote_parent_nests_under_the_current_span() {
+    let (t, mem) = tracer(100.0);
+    t.in_scope(|| {
+        let _a = SpanGuard::new("a");
+        let _b = SpanGuard::builder("b")
+            .kind(Kind::Server)
+            .parent(RemoteContext::default())
+            .start();
+    });
+    let spans = collect(t, &mem);
+    assert_eq!(render_tree(&spans), "a (svc)\n  b [SERVER] (svc)\n");
+}
