@@ -1,2 +1,302 @@
+//! Zipkin tracing for Rust, in the spirit of Python's `py_zipkin`: put `#[zipkin_span]` on a
+//! function, and each call becomes a span of a trace that Zipkin shows as a tree.
+//!
+//! ```
+//! use zipkin_rs::{tag, zipkin_span};
+//!
+//! #[zipkin_span(service_name = "webapp", span_name = "index")]
+//! fn index() -> String {
+//!     do_stuff(3)
+//! }
+//!
+//! #[zipkin_span(tags("items" = n))]
+//! fn do_stuff(n: u32) -> String {
+//!     tag("cache", "miss"); // adds a tag to the current span
+//!     "ok".repeat(n as usize)
+//! }
+//!
+//! # let mem = zipkin_rs::transport::memory::MemoryTransport::new();
+//! # let tracer = zipkin_rs::Tracer::builder().transport(mem.clone()).build().unwrap();
+//! # let _default = tracer.set_default();
+//! index(); // reports "index" (service webapp) with its child "do_stuff"
+//! # tracer.flush(std::time::Duration::from_secs(5));
+//! # assert_eq!(
+//! #     zipkin_rs::testing::render_tree(&mem.spans()),
+//! #     "index (webapp)\n  do_stuff (webapp)\n"
+//! # );
+//! ```
+//!
+//! With no setup, spans go to `http://localhost:9411/api/v2/spans` (or `ZIPKIN_ENDPOINT`); see
+//! [`Tracer::builder`] and [`init`] for explicit configuration. Async functions work the same
+//! way, and a span opened in one is the parent of the spans of everything it awaits:
+//!
+//! ```
+//! use zipkin_rs::zipkin_span;
+//!
+//! #[zipkin_span(kind = "client", err)]
+//! async fn fetch_user(id: u64) -> Result<String, std::fmt::Error> {
+//!     Ok(format!("user {id}"))
+//! }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! assert_eq!(fetch_user(7).await.unwrap(), "user 7");
+//! # });
+//! ```
+#![warn(missing_docs)]
+
+// Lets `#[zipkin_span]` (which names `::zipkin_rs`) work inside this crate too.
+extern crate self as zipkin_rs;
+
+/// Traces a function: every call opens a span, which is the current span (the parent of spans
+/// opened inside) until the function returns, and is then reported.
+///
+/// ```
+/// use zipkin_rs::zipkin_span;
+///
+/// #[zipkin_span(service_name = "webapp", span_name = "do_stuff")]
+/// fn do_stuff() {}
+/// # do_stuff();
+/// ```
+///
+/// # Where it works
+///
+/// Free functions; methods taking `&self`, `&mut self` or `self`; generic functions with `where`
+/// clauses; `unsafe` and `extern` functions; `async fn`; functions returning `impl Future` whose
+/// body ends in an `async` block; `#[async_trait]` methods. Other attributes (`#[must_use]`,
+/// `#[inline]`, ...) and inner attributes are kept.
+///
+/// The span closes on every exit: return, early return, `?`, and a panic (the span gets the tag
+/// `error = panic`). For async code the span is current during every poll of the function's
+/// future and closes when the future completes, or when it is dropped before completing (tag
+/// `cancelled = true`). The future is `Send` whenever the body is.
+///
+/// ```
+/// use zipkin_rs::zipkin_span;
+///
+/// struct Cart { items: Vec<u32> }
+///
+/// impl Cart {
+///     #[zipkin_span]
+///     fn add(&mut self, item: u32) -> &mut Self { self.items.push(item); self }
+///
+///     #[zipkin_span(span_name = "cart.total")]
+///     fn total<T>(&self, scale: T) -> u64 where T: Into<u64> {
+///         self.items.iter().map(|&i| u64::from(i)).sum::<u64>() * scale.into()
+///     }
+/// }
+///
+/// #[zipkin_span]
+/// fn parse(s: &str) -> Result<u32, std::num::ParseIntError> {
+///     let n = s.trim().parse::<u32>()?; // an early return closes the span too
+///     Ok(n * 2)
+/// }
+///
+/// // A function that builds a future: the span covers the future's whole run.
+/// #[zipkin_span]
+/// fn later(n: u32) -> impl std::future::Future<Output = u32> {
+///     async move { n + 1 }
+/// }
+/// # let mut cart = Cart { items: vec![] };
+/// # cart.add(2).add(3);
+/// # assert_eq!(cart.total(2u8), 10);
+/// # assert!(parse("x").is_err());
+/// # assert_eq!(tokio::runtime::Runtime::new().unwrap().block_on(later(1)), 2);
+/// ```
+///
+/// With `#[async_trait]`, put `#[async_trait]` on the `impl` block and `#[zipkin_span]` on the
+/// method. The `impl` block's attribute always expands first; the attribute recognises the
+/// `Box::pin(async move { .. })` that `async_trait` turns the method into and traces that future:
+///
+/// ```
+/// use async_trait::async_trait;
+/// use zipkin_rs::zipkin_span;
+///
+/// #[async_trait]
+/// trait Store {
+///     async fn get(&self, key: &str) -> Option<String>;
+/// }
+///
+/// struct Memory;
+///
+/// #[async_trait]
+/// impl Store for Memory {
+///     #[zipkin_span(kind = "client", tags("key" = key))]
+///     async fn get(&self, key: &str) -> Option<String> {
+///         Some(key.to_uppercase())
+///     }
+/// }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # assert_eq!(Memory.get("a").await.as_deref(), Some("A"));
+/// # });
+/// ```
+///
+/// Applying `#[zipkin_span]` to an `async fn` that another attribute rewrites later (the other
+/// order) works as well: the attribute then sees a plain `async fn` and traces its body.
+/// A function that returns a future built some other way than a trailing `async` block (say, by
+/// calling another function) gets a span that covers only building the future; make it an
+/// `async fn` instead.
+///
+/// # Options
+///
+/// All options are optional and may come in any order, each at most once.
+///
+/// ## `service_name = "..."`
+///
+/// The local service of this span and, unless they set their own, of its children. Without it
+/// the span inherits its parent's service, or the tracer's at a root.
+///
+/// ```
+/// #[zipkin_rs::zipkin_span(service_name = "billing")]
+/// fn charge() {}
+/// # charge();
+/// ```
+///
+/// ## `span_name = "..."`
+///
+/// The span name; the function's name by default. Keep it low-cardinality (no ids in it).
+///
+/// ```
+/// #[zipkin_rs::zipkin_span(span_name = "GET /users")]
+/// fn get_users() {}
+/// # get_users();
+/// ```
+///
+/// ## `kind = "client" | "server" | "producer" | "consumer" | "local"`
+///
+/// The Zipkin span kind, case-insensitive; `local` (the default) writes no kind.
+///
+/// ```
+/// #[zipkin_rs::zipkin_span(kind = "CLIENT")]
+/// fn call_inventory() {}
+/// # call_inventory();
+/// ```
+///
+/// ## `tags("key" = expr, ...)`
+///
+/// Tags set when the span opens. Each value is any `Display` expression, which may use the
+/// arguments; it is evaluated only when the span is sampled. A key may also be an identifier
+/// (`tags(user = id)`). Arguments are never recorded otherwise.
+///
+/// ```
+/// #[zipkin_rs::zipkin_span(tags("user.id" = user_id, "retry" = attempt > 0))]
+/// fn load(user_id: u64, attempt: u32, _password: &str) {}
+/// # load(1, 0, "secret");
+/// ```
+///
+/// ## `err`
+///
+/// The function returns `Result<_, E>` with `E: Display`; when it returns an `Err`, the span gets
+/// the tag `error` with the error's Display text. Works for sync and async functions.
+///
+/// ```
+/// #[zipkin_rs::zipkin_span(err)]
+/// fn port(s: &str) -> Result<u16, std::num::ParseIntError> {
+///     s.parse()
+/// }
+/// # assert!(port("http").is_err());
+/// ```
+///
+/// ## `sample_rate = 0..=100`
+///
+/// The percentage of traces sampled when this span starts a trace (it is a root); spans that
+/// continue a trace follow the trace's decision. Without it, the tracer's rate applies.
+///
+/// ```
+/// #[zipkin_rs::zipkin_span(sample_rate = 12.5)]
+/// fn handle() {}
+/// # handle();
+/// ```
+///
+/// ## `port = 1..=65535`
+///
+/// The port of the local endpoint; children inherit it.
+///
+/// ```
+/// #[zipkin_rs::zipkin_span(service_name = "webapp", port = 8080, kind = "server")]
+/// fn serve() {}
+/// # serve();
+/// ```
+///
+/// ## `parent = expr`
+///
+/// Continues a caller's trace instead of the current span: anything that converts into a
+/// [`RemoteContext`] (an extracted B3 context, a [`SpanContext`], or an `Option<RemoteContext>`).
+/// With `kind = "server"` the span joins the caller's span id (`shared`), as Zipkin expects of
+/// the server half of an RPC. A context that carries nothing (no ids, no sampling decision, or
+/// `None`) is ignored: the span nests under the current span or starts a trace.
+///
+/// ```
+/// use zipkin_rs::{RemoteContext, zipkin_span};
+///
+/// #[zipkin_span(kind = "server", parent = caller)]
+/// fn handle_request(caller: Option<RemoteContext>) {}
+/// # handle_request(None);
+/// ```
+///
+/// ## `crate = path`
+///
+/// Where the `zipkin-rs` crate is, when it is renamed or re-exported (default `::zipkin_rs`).
+///
+/// ```
+/// // A crate of shared telemetry helpers that re-exports zipkin-rs:
+/// mod telemetry {
+///     pub mod zipkin {
+///         pub use zipkin_rs::*;
+///     }
+/// }
+///
+/// #[telemetry::zipkin::zipkin_span(crate = telemetry::zipkin)]
+/// fn work() {}
+/// # work();
+/// ```
+///
+/// # Mistakes are compile errors
+///
+/// Each points at the offending token.
+///
+/// An unknown option:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span(name = "x")] // `name` is spelled `span_name`
+/// fn f() {}
+/// ```
+/// A duplicate option:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span(kind = "client", kind = "server")]
+/// fn f() {}
+/// ```
+/// A literal of the wrong type:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span(service_name = webapp)]
+/// fn f() {}
+/// ```
+/// An empty service name:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span(service_name = "")]
+/// fn f() {}
+/// ```
+/// A sample rate outside 0 to 100:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span(sample_rate = 150)]
+/// fn f() {}
+/// ```
+/// An unknown kind:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span(kind = "serve")]
+/// fn f() {}
+/// ```
+/// `err` on a function that does not return a `Result`:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span(err)]
+/// fn f() -> u32 { 1 }
+/// ```
+/// Something that is not a function:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span]
+/// struct Config;
+/// ```
+/// A `const fn`:
+/// ```compile_fail
+/// #[zipkin_rs::zipkin_span]
+/// const fn f() {}
+/// ```
 pub use zipkin_macros::zipkin_span;
 pub use zipkin_runtime::*;

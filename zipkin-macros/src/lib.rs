@@ -1,5 +1,30 @@
+//! The `#[zipkin_span]` attribute of zipkin-rs. Use it through the `zipkin-rs` facade, whose
+//! documentation describes every option with examples.
+//!
+//! This crate only parses, validates and expands: the expansion is a `static` describing the
+//! span and a couple of calls into the runtime, which holds all behaviour.
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
+
+mod args;
+mod expand;
+mod item;
+
+/// Traces a function as a Zipkin span. See the `zipkin-rs` crate for the options.
 #[proc_macro_attribute]
-pub fn zipkin_span(_a: TokenStream, i: TokenStream) -> TokenStream {
-    i
+pub fn zipkin_span(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let result = syn::parse::<args::Args>(attr)
+        .and_then(|args| Ok((args, item::parse(item.clone())?)))
+        .and_then(|(args, f)| expand::expand(args, f));
+    match result {
+        Ok(tokens) => tokens.into(),
+        // Keep the item so that the one error shown is ours, not a cascade of "not found".
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            out.extend(item);
+            out.into()
+        }
+    }
 }
