@@ -2,6 +2,7 @@
 //! that caused it.
 
 use proc_macro2::Span;
+use quote::quote;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, Ident, Lit, LitStr, Path, Token};
@@ -120,13 +121,13 @@ impl Parse for Args {
                 }
                 "sample_rate" => {
                     input.parse::<Token![=]>()?;
-                    let lit: Lit = input.parse()?;
-                    args.sample_rate = Some(sample_rate(&lit)?);
+                    let (neg, lit) = number(input, &name)?;
+                    args.sample_rate = Some(sample_rate(neg, &lit)?);
                 }
                 "port" => {
                     input.parse::<Token![=]>()?;
-                    let lit: Lit = input.parse()?;
-                    args.port = Some(port(&lit)?);
+                    let (neg, lit) = number(input, &name)?;
+                    args.port = Some(port(neg, &lit)?);
                 }
                 "parent" => {
                     input.parse::<Token![=]>()?;
@@ -156,17 +157,31 @@ impl Parse for Args {
 /// `= "literal"`.
 fn value_str(input: ParseStream<'_>, name: &Ident) -> syn::Result<LitStr> {
     input.parse::<Token![=]>()?;
-    let lit: Lit = input.parse()?;
-    match lit {
-        Lit::Str(s) => Ok(s),
-        other => Err(syn::Error::new(
-            other.span(),
-            format!("expected a string literal for `{name}`, such as `{name} = \"...\"`"),
-        )),
+    if input.peek(LitStr) {
+        return input.parse();
     }
+    // Anything else (a number, an identifier, an expression) is reported as a whole.
+    let found: Expr = input.parse()?;
+    Err(syn::Error::new_spanned(
+        found,
+        format!("expected a string literal for `{name}`, such as `{name} = \"...\"`"),
+    ))
 }
 
-fn sample_rate(lit: &Lit) -> syn::Result<f64> {
+/// A literal, possibly negated (so that `-1` gets a range error, not a syntax error).
+fn number(input: ParseStream<'_>, name: &Ident) -> syn::Result<(Option<Token![-]>, Lit)> {
+    let neg: Option<Token![-]> = input.parse()?;
+    if input.peek(Lit) {
+        return Ok((neg, input.parse()?));
+    }
+    let found: Expr = input.parse()?;
+    Err(syn::Error::new_spanned(
+        found,
+        format!("expected a number literal for `{name}`: it is read at compile time"),
+    ))
+}
+
+fn sample_rate(neg: Option<Token![-]>, lit: &Lit) -> syn::Result<f64> {
     let value = match lit {
         Lit::Int(i) => i.base10_parse::<f64>(),
         Lit::Float(f) => f.base10_parse::<f64>(),
@@ -177,25 +192,30 @@ fn sample_rate(lit: &Lit) -> syn::Result<f64> {
             ))
         }
     }?;
+    let value = if neg.is_some() { -value } else { value };
     if !(0.0..=100.0).contains(&value) {
-        return Err(syn::Error::new(
-            lit.span(),
+        return Err(syn::Error::new_spanned(
+            quote!(#neg #lit),
             format!("`sample_rate` is {value}, expected a percentage from 0 to 100"),
         ));
     }
     Ok(value)
 }
 
-fn port(lit: &Lit) -> syn::Result<u16> {
+fn port(neg: Option<Token![-]>, lit: &Lit) -> syn::Result<u16> {
     let expected = "expected a port number from 1 to 65535 for `port`";
     let Lit::Int(i) = lit else {
         return Err(syn::Error::new(lit.span(), expected));
     };
     match i.base10_parse::<u16>() {
-        Ok(p) if p != 0 => Ok(p),
-        _ => Err(syn::Error::new(
-            lit.span(),
-            format!("`port` is {}, {expected}", i.base10_digits()),
+        Ok(p) if p != 0 && neg.is_none() => Ok(p),
+        _ => Err(syn::Error::new_spanned(
+            quote!(#neg #lit),
+            format!(
+                "`port` is {}{}, {expected}",
+                if neg.is_some() { "-" } else { "" },
+                i.base10_digits()
+            ),
         )),
     }
 }

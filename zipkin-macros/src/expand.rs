@@ -6,6 +6,9 @@
 //! - `fn` whose body ends in `async { .. }` (`-> impl Future`) or `Box::pin(async { .. })`
 //!   (`#[async_trait]`): that block is run inside a `Span`, so the span covers the future's run
 //!   and not only its construction.
+//!
+//! Async spans open when the future is first polled, so their parent is the span current then
+//! (the caller awaiting it, or the task's captured context).
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
@@ -66,7 +69,10 @@ pub(crate) fn expand(args: Args, f: Function) -> syn::Result<TokenStream> {
             match args.err {
                 None => quote! { #open #body },
                 Some(err) => {
-                    let record = quote_spanned!(err=> #p::record_err(&mut #guard, &#ret));
+                    // Every token of the check sits on `err`, so a non-`Result` return type is
+                    // reported there.
+                    let (g, r) = (located(&guard, err), located(&ret, err));
+                    let record = quote_spanned!(err=> #p::record_err(&mut #g, &#r));
                     quote! {
                         #open
                         let #ret = #p::call_once(move || { #fake_return #body });
@@ -77,19 +83,23 @@ pub(crate) fn expand(args: Args, f: Function) -> syn::Result<TokenStream> {
             }
         }
         Shape::AsyncFn => {
-            let fut = quote!(async move { #fake_return #body });
-            let run = run(&args, &p, &span, &parent, fut);
-            quote!(#run.await)
+            let open = open_span(&args, &p, &span, &parent);
+            let run = run(&args, &p, &span, quote!(async move { #fake_return #body }));
+            quote!(#open #run.await)
         }
         Shape::AsyncTail {
             prelude,
             tail,
             pinned,
         } => {
-            let run = run(&args, &p, &span, &parent, tail.into_token_stream());
+            // The span opens on the first poll, as for an `async fn`: it covers the future's
+            // run, and its parent is the span current when the future starts running.
+            let open = open_span(&args, &p, &span, &parent);
+            let run = run(&args, &p, &span, tail.into_token_stream());
+            let fut = quote!(async move { #open #run.await });
             match pinned {
-                None => quote!(#(#prelude)* #run),
-                Some(func) => quote!(#(#prelude)* #func(#run)),
+                None => quote!(#(#prelude)* #fut),
+                Some(func) => quote!(#(#prelude)* #func(#fut)),
             }
         }
     };
@@ -111,30 +121,36 @@ pub(crate) fn expand(args: Args, f: Function) -> syn::Result<TokenStream> {
     })
 }
 
-/// `{ open a Span; tag it; run fut inside it }`, as an expression.
-fn run(
-    args: &Args,
-    p: &TokenStream,
-    span: &Ident,
-    parent: &TokenStream,
-    fut: TokenStream,
-) -> TokenStream {
+/// Opens the detached `Span` an async body runs in, and tags it.
+fn open_span(args: &Args, p: &TokenStream, span: &Ident, parent: &TokenStream) -> TokenStream {
     let mutability = (!args.tags.is_empty()).then(|| quote!(mut));
     let tags = tags(args, span);
-    let wrap = match args.err {
+    quote! {
+        let #mutability #span = #p::Span::from_meta(&__ZIPKIN_META, #parent);
+        #tags
+    }
+}
+
+/// `fut` run inside the span (and its `Err` recorded, with `err`), as a future expression.
+fn run(args: &Args, p: &TokenStream, span: &Ident, fut: TokenStream) -> TokenStream {
+    match args.err {
         None => quote!(#p::Span::instrument(#span, #fut)),
         Some(err) => {
-            let call = quote_spanned!(err=> #p::instrument_err);
-            quote!(#call(#span, #fut))
-        }
-    };
-    quote! {
-        {
-            let #mutability #span = #p::Span::from_meta(&__ZIPKIN_META, #parent);
-            #tags
-            #wrap
+            // The call's tokens all sit on `err`, so a non-`Result` output is reported there.
+            let var = Ident::new("__zipkin_fut", Span::mixed_site());
+            let (s, v) = (located(span, err), located(&var, err));
+            let call = quote_spanned!(err=> #p::instrument_err(#s, #v));
+            quote!({
+                let #var = #fut;
+                #call
+            })
         }
     }
+}
+
+/// The same hygienic identifier, reported at `at`.
+fn located(ident: &Ident, at: Span) -> Ident {
+    Ident::new(&ident.to_string(), at.resolved_at(ident.span()))
 }
 
 /// Tag values are computed only when the span is sampled.
@@ -256,7 +272,9 @@ fn fake_return(f: &Function) -> TokenStream {
         }
         ReturnType::Default => (quote!(()), f.sig.ident.span()),
     };
-    let var = Ident::new("__zipkin_fake_return", Span::mixed_site());
+    // Located at the return type, so rustc's "return type inferred to be .. here" points at
+    // the signature.
+    let var = Ident::new("__zipkin_fake_return", span.resolved_at(Span::mixed_site()));
     quote_spanned! {span=>
         #[allow(
             unreachable_code,

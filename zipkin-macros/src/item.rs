@@ -56,21 +56,20 @@ impl Function {
 pub(crate) fn parse(item: TokenStream) -> syn::Result<Function> {
     match syn::parse2::<Function>(item.clone()) {
         Ok(f) => Ok(f),
-        Err(fn_err) => match syn::parse2::<Item>(item) {
-            Ok(Item::Fn(_)) | Err(_) => Err(fn_err),
-            Ok(other) => {
-                let (what, span) = describe(&other);
-                Err(syn::Error::new(
-                    span,
-                    format!("#[zipkin_span] can only be applied to a function, not to {what}"),
-                ))
-            }
+        // Name what it is when syn knows; otherwise (a body-less `fn`, new syntax) the
+        // function parser's error is the useful one.
+        Err(fn_err) => match syn::parse2::<Item>(item).ok().and_then(|i| describe(&i)) {
+            Some((what, span)) => Err(syn::Error::new(
+                span,
+                format!("#[zipkin_span] can only be applied to a function, not to {what}"),
+            )),
+            None => Err(fn_err),
         },
     }
 }
 
-fn describe(item: &Item) -> (&'static str, Span) {
-    match item {
+fn describe(item: &Item) -> Option<(&'static str, Span)> {
+    Some(match item {
         Item::Struct(i) => ("a struct", i.struct_token.span),
         Item::Enum(i) => ("an enum", i.enum_token.span),
         Item::Union(i) => ("a union", i.union_token.span),
@@ -85,6 +84,6 @@ fn describe(item: &Item) -> (&'static str, Span) {
         Item::ExternCrate(i) => ("an `extern crate`", i.extern_token.span),
         Item::ForeignMod(i) => ("an `extern` block", i.abi.extern_token.span),
         Item::Macro(i) => ("a macro", i.mac.path.span()),
-        other => ("this item", other.span()),
-    }
+        _ => return None,
+    })
 }

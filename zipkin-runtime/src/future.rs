@@ -2,6 +2,7 @@
 //! dropped), and ends when the future completes or is dropped before completing.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -121,23 +122,26 @@ pub fn instrument<F: Future>(
 pin_project_lite::pin_project! {
     /// A future that sets the `error` tag of the current span when its output is an `Err`
     /// (what `#[zipkin_span(err)]` wraps async bodies in, inside their [`Instrumented`]).
-    pub struct RecordErr<F> {
+    pub struct RecordErr<F, O> {
         #[pin]
         inner: F,
+        // Chosen where the `ErrResult` bound is checked, so that a function that does not return
+        // a `Result` gets one error (at `instrument_err`), not a second one at its `.await`.
+        error_of: fn(&O) -> Option<&dyn fmt::Display>,
     }
 }
 
-impl<F> Future for RecordErr<F>
+impl<F, O> Future for RecordErr<F, O>
 where
-    F: Future,
-    F::Output: ErrResult,
+    F: Future<Output = O>,
 {
-    type Output = F::Output;
+    type Output = O;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let out = std::task::ready!(self.project().inner.poll(cx));
-        if let Some(e) = out.zipkin_error() {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let Some(e) = (this.error_of)(&out) {
             record_error(e);
         }
         Poll::Ready(out)
@@ -146,12 +150,15 @@ where
 
 /// Wraps `fut` so that an `Err` output sets the `error` tag, then runs it inside `span`.
 #[inline]
-pub fn instrument_err<F>(span: Span, fut: F) -> Instrumented<RecordErr<F>>
+pub fn instrument_err<F>(span: Span, fut: F) -> Instrumented<RecordErr<F, F::Output>>
 where
     F: Future,
     F::Output: ErrResult,
 {
-    span.instrument(RecordErr { inner: fut })
+    span.instrument(RecordErr {
+        inner: fut,
+        error_of: <F::Output as ErrResult>::zipkin_error,
+    })
 }
 
 pin_project_lite::pin_project! {
@@ -246,6 +253,7 @@ fn _assert_send() {
     fn is_send<T: Send>() {}
     is_send::<Span>();
     is_send::<Instrumented<std::future::Ready<()>>>();
-    is_send::<Instrumented<RecordErr<std::future::Ready<Result<(), String>>>>>();
+    is_send::<Instrumented<RecordErr<std::future::Ready<Result<(), String>>, Result<(), String>>>>(
+    );
     is_send::<LiveSpan>();
 }
