@@ -65,9 +65,15 @@ extern crate self as zipkin_rs;
 /// `#[inline]`, ...) and inner attributes are kept.
 ///
 /// The span closes on every exit: return, early return, `?`, and a panic (the span gets the tag
-/// `error = panic`). For async code the span is current during every poll of the function's
-/// future and closes when the future completes, or when it is dropped before completing (tag
-/// `cancelled = true`). The future is `Send` whenever the body is.
+/// `error = panic`).
+///
+/// For async code the span opens when the function's future is first polled, as a child of the
+/// span current then (normally the caller that awaits it; for a task, the span it was spawned
+/// from with [`spawn`] or [`FutureExt::in_current_span`]). It is current during every poll, so
+/// concurrent futures (`join!`, `select!`) and tasks that move between threads each see their
+/// own parent, and it closes when the future completes, or when the future is dropped before
+/// completing (tag `cancelled = true`). A future never polled records nothing. The future is
+/// `Send` whenever the body is.
 ///
 /// ```
 /// use zipkin_rs::zipkin_span;
@@ -102,9 +108,11 @@ extern crate self as zipkin_rs;
 /// # assert_eq!(tokio::runtime::Runtime::new().unwrap().block_on(later(1)), 2);
 /// ```
 ///
-/// With `#[async_trait]`, put `#[async_trait]` on the `impl` block and `#[zipkin_span]` on the
-/// method. The `impl` block's attribute always expands first; the attribute recognises the
-/// `Box::pin(async move { .. })` that `async_trait` turns the method into and traces that future:
+/// With `#[async_trait]`, put `#[async_trait]` on the `trait` or `impl` block and
+/// `#[zipkin_span]` on the method. The block's attribute always expands first (an attribute on
+/// an item expands before the attributes inside it), turning the method into a plain `fn`
+/// returning `Box::pin(async move { .. })`; `#[zipkin_span]` recognises that shape and traces
+/// the boxed future, not its construction:
 ///
 /// ```
 /// use async_trait::async_trait;
@@ -129,9 +137,11 @@ extern crate self as zipkin_rs;
 /// # });
 /// ```
 ///
-/// Applying `#[zipkin_span]` to an `async fn` that another attribute rewrites later (the other
-/// order) works as well: the attribute then sees a plain `async fn` and traces its body.
-/// A function that returns a future built some other way than a trailing `async` block (say, by
+/// The other order, `#[zipkin_span]` expanding before `#[async_trait]`, happens only when both
+/// sit on the same item, which `#[async_trait]` rejects (it takes a trait or an impl block), and
+/// `#[zipkin_span]` on an `impl` block is a compile error. Were an `async fn` traced first and
+/// rewritten by another macro afterwards, it would still be traced over its body, since the span
+/// wraps the body's own future. A function that returns a future built some other way than a trailing `async` block (say, by
 /// calling another function) gets a span that covers only building the future; make it an
 /// `async fn` instead.
 ///
@@ -173,7 +183,7 @@ extern crate self as zipkin_rs;
 /// ## `tags("key" = expr, ...)`
 ///
 /// Tags set when the span opens. Each value is any `Display` expression, which may use the
-/// arguments; it is evaluated only when the span is sampled. A key may also be an identifier
+/// arguments; it is evaluated when the span opens, and only if the span is sampled. A key may also be an identifier
 /// (`tags(user = id)`). Arguments are never recorded otherwise.
 ///
 /// ```

@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use common::{collect, span, tag, tracer};
+use common::{collect, span, tag_of, tracer};
 use zipkin_rs::testing::render_tree;
 use zipkin_rs::*;
 
@@ -151,9 +151,9 @@ fn panic_tags_error_and_closes_every_span() {
         render_tree(&spans),
         "survives_panic (svc)\n  explode (svc)\n    explode (svc)\n  leaf (svc)\n"
     );
-    let errors: Vec<_> = spans.iter().filter_map(|s| tag(s, "error")).collect();
+    let errors: Vec<_> = spans.iter().filter_map(|s| tag_of(s, "error")).collect();
     assert_eq!(errors, ["panic", "panic"], "both unwound spans say so");
-    assert_eq!(tag(span(&spans, "survives_panic"), "error"), None);
+    assert_eq!(tag_of(span(&spans, "survives_panic"), "error"), None);
 }
 
 #[zipkin_span]
@@ -184,7 +184,7 @@ fn early_return_through_question_mark_closes_the_span() {
          parse_pair (svc)\n    leaf (svc)\n  leaf (svc)\n"
     );
     // Without `err`, a returned error is not a span error.
-    assert!(spans.iter().all(|s| tag(s, "error").is_none()));
+    assert!(spans.iter().all(|s| tag_of(s, "error").is_none()));
 }
 
 #[zipkin_span(err)]
@@ -215,7 +215,7 @@ fn err_sets_the_error_tag_to_the_display_text() {
     let errs: Vec<_> = spans
         .iter()
         .filter(|s| s.name.as_deref() != Some("outer"))
-        .map(|s| (s.name.as_deref().unwrap(), tag(s, "error")))
+        .map(|s| (s.name.as_deref().unwrap(), tag_of(s, "error")))
         .collect();
     assert_eq!(
         errs,
@@ -226,7 +226,7 @@ fn err_sets_the_error_tag_to_the_display_text() {
             ("boxed", None),
         ]
     );
-    assert!(tag(span(&spans, "outer"), "error").is_none());
+    assert!(tag_of(span(&spans, "outer"), "error").is_none());
 }
 
 #[test]
@@ -237,7 +237,10 @@ fn err_with_borrowed_mut_self_result() {
         assert_eq!(c.checked_bump(), Err("too big".to_string()));
     });
     let spans = collect(t, &mem);
-    assert_eq!(tag(span(&spans, "checked_bump"), "error"), Some("too big"));
+    assert_eq!(
+        tag_of(span(&spans, "checked_bump"), "error"),
+        Some("too big")
+    );
 }
 
 #[zipkin_span(service_name = "inventory", port = 8081, kind = "Client")]
@@ -349,7 +352,7 @@ fn sample_rate_applies_only_to_roots() {
         render_tree(&spans),
         "root (svc)\n  never_sampled (svc)\n    middle (svc)\n      leaf (svc)\n"
     );
-    assert_eq!(tag(span(&spans, "never_sampled"), "v"), Some("5"));
+    assert_eq!(tag_of(span(&spans, "never_sampled"), "v"), Some("5"));
 }
 
 fn caller() -> RemoteContext {

@@ -39,6 +39,6 @@ pub fn span<'a>(spans: &'a [model::Span], name: &str) -> &'a model::Span {
     found[0]
 }
 
-pub fn tag<'a>(s: &'a model::Span, key: &str) -> Option<&'a str> {
+pub fn tag_of<'a>(s: &'a model::Span, key: &str) -> Option<&'a str> {
     s.tags.get(key).map(String::as_str)
 }
