@@ -35,15 +35,17 @@ async fn step(ms: u64) {
     sync_leaf();
 }
 
+// `left` starts first and also ends first, so the tree's order (start time, then report order)
+// does not depend on whether both start within the same microsecond.
 #[zipkin_span]
 async fn left() {
-    step(5).await;
+    step(1).await;
 }
 
 #[zipkin_span]
 async fn right() {
     tokio::task::yield_now().await;
-    step(1).await;
+    step(10).await;
 }
 
 #[zipkin_span]
