@@ -183,7 +183,9 @@ extern crate self as zipkin_rs;
 /// ## `tags("key" = expr, ...)`
 ///
 /// Tags set when the span opens. Each value is any `Display` expression, which may use the
-/// arguments; it is evaluated when the span opens, and only if the span is sampled. A key may also be an identifier
+/// arguments; it is evaluated when the span opens, and only if the span is sampled. (For a
+/// function that returns a future, that is inside the future, so a value can only use what the
+/// future may capture.) A key may also be an identifier
 /// (`tags(user = id)`). Arguments are never recorded otherwise.
 ///
 /// ```

@@ -60,6 +60,19 @@ fn non_move_block() -> impl Future<Output = u32> {
     async { 1 }
 }
 
+#[zipkin_span(err)]
+fn impl_future_err(n: u32) -> impl Future<Output = Result<u32, String>> + Send {
+    async move { if n == 0 { Err("zero".to_string()) } else { Ok(n) } }
+}
+
+#[zipkin_span]
+async fn recursive(n: u32) -> u32 {
+    if n == 0 {
+        return 0;
+    }
+    Box::pin(recursive(n - 1)).await + 1
+}
+
 #[zipkin_span]
 fn boxed() -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {})
@@ -155,6 +168,8 @@ fn main() {
     assert_send(&impl_future_borrowing("x"));
     assert_send(&non_move_block());
     assert_send(&boxed());
+    assert_send(&impl_future_err(1));
+    assert_send(&recursive(3));
     let mut m = Mem(vec![]);
     assert_send(&m.get(1));
     assert_send(&m.put(1, String::new()));

@@ -66,6 +66,14 @@ unsafe fn unsafe_fn(p: *const u32) -> u32 {
     *p
 }
 
+#[zipkin_span(err)]
+unsafe fn unsafe_err(p: *const u32) -> Result<u32, String> {
+    if p.is_null() {
+        return Err("null".into());
+    }
+    Ok(*p)
+}
+
 #[zipkin_span]
 extern "C" fn extern_c(x: u32) -> u32 {
     x
@@ -112,6 +120,7 @@ fn main() {
     let _ = must_use();
     let _ = inner_attributes();
     let _ = unsafe { unsafe_fn(&1) };
+    let _ = unsafe { unsafe_err(&1) };
     let _ = extern_c(1);
     let _: fn() -> ! = never_returns;
     visibility();
