@@ -65,7 +65,7 @@ impl CollectorEndpoint {
 }
 
 /// A tracer's settings. Read them with [`Tracer::config`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// Service name of spans that name none and have no parent to inherit from.
     pub service_name: &'static str,
@@ -103,6 +103,38 @@ pub struct Config {
     pub close_timeout: Duration,
     /// Reporter limits and timings.
     pub reporter: ReporterConfig,
+}
+
+impl std::fmt::Debug for Config {
+    /// Shows every setting except the auth header's value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("service_name", &self.service_name)
+            .field("sample_rate", &self.sample_rate)
+            .field("trace_id_128bit", &self.trace_id_128bit)
+            .field("port", &self.port)
+            .field("local_ip", &self.local_ip)
+            .field("accept_debug", &self.accept_debug)
+            .field("join_server_spans", &self.join_server_spans)
+            .field("b3_format", &self.b3_format)
+            .field("write_traceparent", &self.write_traceparent)
+            .field("endpoint", &self.endpoint)
+            .field("encoding", &self.encoding)
+            .field("gzip", &self.gzip)
+            .field(
+                "auth_header",
+                &self
+                    .auth_header
+                    .as_ref()
+                    .map(|(name, _)| (name, "<redacted>")),
+            )
+            .field("max_tag_bytes", &self.max_tag_bytes)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("close_timeout", &self.close_timeout)
+            .field("reporter", &self.reporter)
+            .finish()
+    }
 }
 
 impl Default for Config {

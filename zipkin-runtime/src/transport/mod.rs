@@ -3,6 +3,9 @@
 use crate::encode::Encoding;
 use crate::error::TransportError;
 
+pub mod file;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod memory;
 
 /// One message: an encoded list of spans.
@@ -46,15 +49,46 @@ impl Transport for Discard {
     }
 }
 
-/// The transport a configuration's endpoint implies.
-pub(crate) fn from_config(
+/// The transport a configuration's endpoint implies: HTTP (with the configured encoding,
+/// gzip, auth header and timeouts), a file, stdout, or nothing.
+///
+/// ```
+/// use zipkin_runtime::{tracer::Config, transport};
+/// let mut config = Config::default();
+/// config.endpoint = zipkin_runtime::tracer::CollectorEndpoint::parse("http://127.0.0.1:9411").unwrap();
+/// let t = transport::from_config(&config).unwrap();
+/// assert_eq!(t.encoding(), zipkin_runtime::encode::Encoding::Json);
+/// ```
+pub fn from_config(
     config: &crate::tracer::Config,
 ) -> Result<Box<dyn Transport>, crate::error::ConfigError> {
+    use crate::error::ConfigError;
     use crate::tracer::CollectorEndpoint;
     match &config.endpoint {
         CollectorEndpoint::Disabled => Ok(Box::new(Discard)),
-        other => Err(crate::error::ConfigError::Other(format!(
-            "no transport for {other:?} yet"
+        CollectorEndpoint::Stdout => Ok(Box::new(file::StdoutTransport)),
+        CollectorEndpoint::File(path) => file::FileTransport::create(path)
+            .map(|t| Box::new(t) as Box<dyn Transport>)
+            .map_err(|e| {
+                ConfigError::Other(format!(
+                    "cannot create span file {}: {e}; expected a writable path after file:",
+                    path.display()
+                ))
+            }),
+        #[cfg(feature = "http")]
+        CollectorEndpoint::Http(url) => {
+            let mut b = http::HttpTransport::builder(url.as_str())
+                .encoding(config.encoding)
+                .gzip(config.gzip)
+                .timeouts(config.connect_timeout, config.request_timeout);
+            if let Some((name, value)) = &config.auth_header {
+                b = b.auth_header(name.as_str(), value.as_str());
+            }
+            Ok(Box::new(b.build()?))
+        }
+        #[cfg(not(feature = "http"))]
+        CollectorEndpoint::Http(url) => Err(ConfigError::Other(format!(
+            "collector endpoint {url:?} needs the `http` feature of zipkin-runtime"
         ))),
     }
 }

@@ -1,0 +1,283 @@
+//! POSTs messages to a Zipkin collector (`/api/v2/spans`) with reqwest.
+//!
+//! The transport is only called from the reporter's sender thread. On first use it builds a
+//! private current-thread tokio runtime and a reqwest client there, and blocks that thread on
+//! each request: it never uses (or needs) the application's runtime, so it works the same with
+//! none, inside `#[tokio::main]` of any flavour, or at shutdown of one.
+//!
+//! Each request: `Content-Type` of the encoding, optional `Content-Encoding: gzip`, `b3: 0` (so
+//! an instrumented proxy in front of the collector does not trace our export, as the B3 spec
+//! recommends), and the configured auth header (marked sensitive; never logged or shown by
+//! `Debug`). Connect and whole-request timeouts apply; redirects are not followed; no system
+//! proxy is used; at most [`MAX_RESPONSE_BYTES`] of a response body are read.
+
+use std::fmt;
+use std::io::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+
+use crate::encode::Encoding;
+use crate::error::{ConfigError, TransportError};
+use crate::transport::{Message, Transport};
+
+/// The most bytes of a collector's response body read (Zipkin answers 202 with none; a 4xx
+/// carries a short text).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// The path Zipkin collects v2 spans on, appended to a URL given without a path.
+pub const SPANS_PATH: &str = "/api/v2/spans";
+
+/// Sends messages to a Zipkin collector over HTTP(S).
+///
+/// ```
+/// use std::time::Duration;
+/// use zipkin_runtime::encode::Encoding;
+/// use zipkin_runtime::transport::http::HttpTransport;
+/// let t = HttpTransport::builder("http://127.0.0.1:9411")
+///     .encoding(Encoding::Proto)
+///     .gzip(true)
+///     .auth_header("Authorization", "Bearer s3cret")
+///     .timeouts(Duration::from_secs(1), Duration::from_secs(5))
+///     .build()
+///     .unwrap();
+/// assert_eq!(t.url(), "http://127.0.0.1:9411/api/v2/spans");
+/// assert!(!format!("{t:?}").contains("s3cret"));
+/// ```
+pub struct HttpTransport {
+    url: reqwest::Url,
+    encoding: Encoding,
+    gzip: bool,
+    headers: HeaderMap,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    /// Built on first send, on the sender thread.
+    client: Mutex<Option<Client>>,
+}
+
+struct Client {
+    runtime: tokio::runtime::Runtime,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("url", &redact(&self.url))
+            .field("encoding", &self.encoding)
+            .field("gzip", &self.gzip)
+            .field("headers", &self.headers) // sensitive values print as "Sensitive"
+            .finish()
+    }
+}
+
+/// A URL without user and password, for messages.
+fn redact(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+/// Builds an [`HttpTransport`].
+#[derive(Debug, Clone)]
+pub struct HttpTransportBuilder {
+    url: String,
+    encoding: Encoding,
+    gzip: bool,
+    auth: Option<(String, String)>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+}
+
+impl HttpTransportBuilder {
+    /// JSON (default) or proto3.
+    pub fn encoding(mut self, e: Encoding) -> Self {
+        self.encoding = e;
+        self
+    }
+
+    /// Gzip request bodies.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
+        self
+    }
+
+    /// A header sent with every request, such as `Authorization`. Its value is never logged.
+    pub fn auth_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.auth = Some((name.into(), value.into()));
+        self
+    }
+
+    /// Connect timeout and whole-request timeout.
+    pub fn timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.request_timeout = request;
+        self
+    }
+
+    /// Checks the URL and header; no connection is made.
+    pub fn build(self) -> Result<HttpTransport, ConfigError> {
+        let mut url = reqwest::Url::parse(self.url.trim())
+            .map_err(|_| ConfigError::Endpoint(self.url.clone()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ConfigError::Endpoint(self.url));
+        }
+        if url.path().is_empty() || url.path() == "/" {
+            url.set_path(SPANS_PATH);
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(self.encoding.content_type()),
+        );
+        headers.insert(HeaderName::from_static("b3"), HeaderValue::from_static("0"));
+        if self.gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if let Some((name, value)) = self.auth {
+            let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                ConfigError::Other(format!(
+                    "auth header name {name:?} is invalid: expected an HTTP header name such as \"Authorization\""
+                ))
+            })?;
+            let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+                ConfigError::Other(format!(
+                    "value of auth header {name} is invalid: expected visible ASCII without line breaks"
+                ))
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        Ok(HttpTransport {
+            url,
+            encoding: self.encoding,
+            gzip: self.gzip,
+            headers,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            client: Mutex::new(None),
+        })
+    }
+}
+
+impl HttpTransport {
+    /// A builder for the collector at `url` (`http(s)://host:port[/path]`; a URL without a
+    /// path gets `/api/v2/spans`).
+    pub fn builder(url: impl Into<String>) -> HttpTransportBuilder {
+        HttpTransportBuilder {
+            url: url.into(),
+            encoding: Encoding::Json,
+            gzip: false,
+            auth: None,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The URL spans are posted to.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    fn client(&self) -> Result<std::sync::MutexGuard<'_, Option<Client>>, TransportError> {
+        let mut guard = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| TransportError::Io(format!("cannot start the HTTP runtime: {e}")))?;
+            let http = reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.request_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .default_headers(self.headers.clone())
+                .build()
+                .map_err(|e| TransportError::Io(describe(e)))?;
+            *guard = Some(Client { runtime, http });
+        }
+        Ok(guard)
+    }
+}
+
+/// An error and its causes on one line, without the URL (which may hold credentials).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut s = String::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !s.contains(&text) {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&text);
+        }
+        cur = err.source();
+    }
+    s
+}
+
+fn gzip(body: &[u8]) -> Result<Vec<u8>, TransportError> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(body)
+        .and_then(|_| enc.finish())
+        .map_err(|e| TransportError::Io(format!("gzip failed: {e}")))
+}
+
+impl Transport for HttpTransport {
+    fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    fn send(&self, msg: &Message) -> Result<(), TransportError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Blocking here would stall the caller's runtime; the reporter never does this.
+            return Err(TransportError::Io(
+                "HttpTransport::send was called inside an async runtime; it runs on the reporter thread".into(),
+            ));
+        }
+        let body = if self.gzip {
+            gzip(&msg.body)?
+        } else {
+            msg.body.clone()
+        };
+        let guard = self.client()?;
+        let Some(client) = guard.as_ref() else {
+            return Err(TransportError::Closed);
+        };
+        client.runtime.block_on(async {
+            let mut resp = client
+                .http
+                .post(self.url.clone())
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| TransportError::Io(describe(e)))?;
+            let status = resp.status();
+            // Read (and discard) at most the cap, so a hostile or broken endpoint cannot make
+            // us buffer or wait for an endless body; the connection is dropped if more follows.
+            let mut read = 0usize;
+            while read <= MAX_RESPONSE_BYTES {
+                match resp.chunk().await {
+                    Ok(Some(c)) => read += c.len(),
+                    Ok(None) => break,
+                    // The status is what counts; a broken body after it does not.
+                    Err(_) => break,
+                }
+            }
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(TransportError::Status {
+                    status: status.as_u16(),
+                })
+            }
+        })
+    }
+}
