@@ -6,23 +6,16 @@
 //! - proto3 output decodes with zipkin.proto (compiled at test time) into the same span.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
+mod support;
+
 use proptest::prelude::*;
-use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, Value as PValue};
 use serde_json::{json, Value};
+use support::{decode_proto, spec};
 use zipkin_runtime::encode::{encode_list, Encoding, SpanEncoder};
 use zipkin_runtime::{clock, model, Endpoint, Extra, Kind, SpanId, SpanRecord, TraceId};
-
-fn spec(file: &str) -> PathBuf {
-    let dir = std::env::var_os("ZIPKIN_SPEC_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec"));
-    dir.join(file)
-}
 
 /// `ListOfSpans` from zipkin2-api.yaml, with `additionalProperties: false` added to the
 /// object definitions that list their properties, so a misspelt field fails too.
@@ -388,114 +381,6 @@ proptest! {
         let proto = decode_proto(&encode_list(Encoding::Proto, &recs, ip));
         prop_assert_eq!(proto, json);
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// proto3, decoded with the official zipkin.proto.
-
-fn pool() -> &'static DescriptorPool {
-    static P: OnceLock<DescriptorPool> = OnceLock::new();
-    P.get_or_init(|| {
-        let file = spec("zipkin.proto");
-        let fds =
-            protox::compile([&file], [file.parent().unwrap()]).expect("zipkin.proto compiles");
-        DescriptorPool::from_file_descriptor_set(fds).unwrap()
-    })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn get<'a>(m: &'a DynamicMessage, field: &str) -> Option<Cow<'a, PValue>> {
-    m.has_field_by_name(field)
-        .then(|| m.get_field_by_name(field))
-        .flatten()
-}
-
-fn proto_endpoint(m: &DynamicMessage) -> model::Endpoint {
-    let s = |f| get(m, f).map(|v| v.as_str().unwrap().to_owned());
-    let bytes = |f| get(m, f).map(|v| v.as_bytes().unwrap().to_vec());
-    model::Endpoint {
-        service_name: s("service_name"),
-        ipv4: bytes("ipv4").map(|b| Ipv4Addr::from(<[u8; 4]>::try_from(b).unwrap()).to_string()),
-        ipv6: bytes("ipv6").map(|b| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap()).to_string()),
-        port: get(m, "port").map(|v| u16::try_from(v.as_i32().unwrap()).unwrap()),
-    }
-}
-
-/// Decodes a `ListOfSpans` into the model, field by field.
-fn decode_proto(body: &[u8]) -> Vec<model::Span> {
-    let desc = pool()
-        .get_message_by_name("zipkin.proto3.ListOfSpans")
-        .unwrap();
-    let list = DynamicMessage::decode(desc, body).expect("valid ListOfSpans");
-    assert!(
-        body.is_empty() || body[0] == 0x0a,
-        "starts with field 1, as detectors expect"
-    );
-    let spans = list.get_field_by_name("spans").unwrap();
-    spans
-        .as_list()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let m = v.as_message().unwrap();
-            let bytes = |f| get(m, f).map(|v| v.as_bytes().unwrap().to_vec());
-            let trace = bytes("trace_id").unwrap();
-            assert!(trace.len() == 8 || trace.len() == 16);
-            let kind = get(m, "kind").map(|k| {
-                let n = k.as_enum_number().unwrap();
-                use prost_reflect::ReflectMessage;
-                let d = m.descriptor().get_field_by_name("kind").unwrap();
-                let e = d.kind();
-                e.as_enum().unwrap().get_value(n).unwrap().name().to_owned()
-            });
-            let mut tags = BTreeMap::new();
-            if let Some(t) = get(m, "tags") {
-                for (k, v) in t.as_map().unwrap() {
-                    let MapKey::String(k) = k else {
-                        panic!("tag key")
-                    };
-                    tags.insert(k.clone(), v.as_str().unwrap().to_owned());
-                }
-            }
-            model::Span {
-                trace_id: hex(&trace),
-                parent_id: bytes("parent_id").map(|b| {
-                    assert_eq!(b.len(), 8);
-                    hex(&b)
-                }),
-                id: hex(&bytes("id").unwrap()),
-                kind,
-                name: get(m, "name").map(|v| v.as_str().unwrap().to_owned()),
-                timestamp: get(m, "timestamp").map(|v| v.as_u64().unwrap()),
-                duration: get(m, "duration").map(|v| v.as_u64().unwrap()),
-                debug: get(m, "debug").map(|v| v.as_bool().unwrap()),
-                shared: get(m, "shared").map(|v| v.as_bool().unwrap()),
-                local_endpoint: get(m, "local_endpoint")
-                    .map(|v| proto_endpoint(v.as_message().unwrap())),
-                remote_endpoint: get(m, "remote_endpoint")
-                    .map(|v| proto_endpoint(v.as_message().unwrap())),
-                annotations: get(m, "annotations")
-                    .map(|v| {
-                        v.as_list()
-                            .unwrap()
-                            .iter()
-                            .map(|a| {
-                                let a = a.as_message().unwrap();
-                                model::Annotation {
-                                    timestamp: get(a, "timestamp").unwrap().as_u64().unwrap(),
-                                    value: get(a, "value").unwrap().as_str().unwrap().to_owned(),
-                                }
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                tags,
-            }
-        })
-        .collect()
 }
 
 #[test]
