@@ -396,7 +396,14 @@ impl Drop for DefaultGuard {
 }
 
 /// Returned by [`TracerBuilder::install`] and [`init`]: flushes and stops the reporter when
-/// dropped, waiting at most the configured close timeout.
+/// dropped, waiting at most the configured close timeout (what is still unsent then is dropped
+/// and counted in [`Tracer::metrics`]). Dropping it inside an async runtime of any flavour is
+/// safe: the reporter does not need that runtime.
+///
+/// Spans not yet sent are lost when the process ends without the guard being dropped (or
+/// [`Tracer::shutdown`] being called): `std::process::exit`, `abort`, a fatal signal or a panic
+/// with `panic = "abort"` run no destructors, and the reporter threads do not keep the process
+/// alive. Keep the guard in `main` and return from `main`, or call `shutdown` before `exit`.
 #[must_use = "dropping the guard flushes and stops the tracer"]
 pub struct TracerGuard {
     tracer: Tracer,
