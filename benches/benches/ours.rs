@@ -1,0 +1,169 @@
+//! zipkin-rs on the same workload as the peers (`benches/peers.rs`): an `#[inline(never)]`
+//! function whose body is `black_box(())`, wrapped in exactly what `#[zipkin_span]` expands to.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::criterion_main;
+use zipkin_bench::{chunked, minor_faults, quick, record_extra, CHUNK};
+use zipkin_runtime::transport::Discard;
+use zipkin_runtime::{ReporterConfig, Span, SpanGuard, SpanMeta, Tracer};
+
+static META: SpanMeta = SpanMeta::new("traced");
+static ROOT: SpanMeta = SpanMeta::new("root");
+
+/// `#[zipkin_span] fn traced() {}` as the macro expands it.
+#[inline(never)]
+fn traced() {
+    let _span = SpanGuard::from_meta(&META, None);
+    black_box(());
+}
+
+/// `#[zipkin_span] async fn traced_async() {}` as the macro expands it.
+#[inline(never)]
+fn traced_async() -> impl std::future::Future<Output = ()> {
+    Span::from_meta(&META, None).instrument(async move {
+        black_box(());
+    })
+}
+
+#[inline(always)]
+fn root() -> SpanGuard {
+    SpanGuard::from_meta(&ROOT, None)
+}
+
+fn tracer(sample_rate: f64, reporter: ReporterConfig) -> Tracer {
+    Tracer::builder()
+        .service_name("bench")
+        .sample_rate(sample_rate)
+        .reporter(reporter)
+        .transport(Discard)
+        .build()
+        .expect("bench tracer")
+}
+
+/// A reporter that never drains on its own: the calling thread's cost alone. Rings hold a
+/// whole chunk (and its root) below the half-full wake-up mark.
+fn idle_reporter() -> ReporterConfig {
+    ReporterConfig {
+        thread_buffer_spans: 4 * CHUNK as usize,
+        drain_interval: Duration::from_secs(3600),
+        batch_timeout: Duration::from_secs(3600),
+        ..ReporterConfig::default()
+    }
+}
+
+fn ours(c: &mut criterion::Criterion) {
+    zipkin_runtime::clock::warm_up();
+    let unsampled = tracer(0.0, ReporterConfig::default());
+    let calling = tracer(100.0, idle_reporter());
+    let handoff = tracer(100.0, ReporterConfig::default());
+
+    let mut g = c.benchmark_group("ours");
+    {
+        let _d = unsampled.set_default();
+        // No current span: each call starts a trace that the sampler (0%) does not sample.
+        g.bench_function("unsampled_root", |b| b.iter(traced));
+        // Inside an unsampled trace (a caller sent `X-B3-Sampled: 0`).
+        g.bench_function("unsampled_child", |b| {
+            b.iter_custom(|iters| chunked(iters, root, traced))
+        });
+    }
+    {
+        let _d = calling.set_default();
+        // Spans go into this thread's ring with the reporter parked; it drains between chunks,
+        // outside the timed region.
+        g.bench_function("sampled_calling_thread", |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(CHUNK);
+                    spent += chunked(n, root, traced);
+                    calling.flush(Duration::from_secs(10));
+                    left -= n;
+                }
+                spent
+            })
+        });
+        g.bench_function("async_calling_thread", |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(CHUNK);
+                    let t = Instant::now();
+                    let r = root();
+                    pollster::block_on(async {
+                        for _ in 0..n {
+                            traced_async().await
+                        }
+                    });
+                    drop(r);
+                    spent += t.elapsed();
+                    calling.flush(Duration::from_secs(10));
+                    left -= n;
+                }
+                spent
+            })
+        });
+    }
+    {
+        let _d = handoff.set_default();
+        // The reporter thread runs and drains to a null sender while we produce.
+        g.bench_function("sampled_handoff", |b| {
+            b.iter_custom(|iters| chunked(iters, root, traced))
+        });
+        g.bench_function("async_handoff", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(CHUNK);
+                    let r = root();
+                    pollster::block_on(async {
+                        for _ in 0..n {
+                            traced_async().await
+                        }
+                    });
+                    drop(r);
+                    left -= n;
+                }
+                t.elapsed()
+            })
+        });
+    }
+    g.finish();
+
+    // Side measurements of the hand-off path: page faults and drops per span, steady state.
+    let _d = handoff.set_default();
+    handoff.flush(Duration::from_secs(10));
+    let n: u64 = if quick() { 1_000_000 } else { 10_000_000 };
+    chunked(n / 10, root, traced); // warm: rings, batches and allocator pools exist
+    handoff.flush(Duration::from_secs(10));
+    let m0 = handoff.metrics();
+    let f0 = minor_faults();
+    let t = chunked(n, root, traced);
+    let f1 = minor_faults();
+    handoff.flush(Duration::from_secs(10));
+    let m1 = handoff.metrics();
+    let offered = m1.spans_offered - m0.spans_offered;
+    let dropped = m1.spans_dropped - m0.spans_dropped;
+    record_extra(
+        "ours_handoff_faults_per_10k",
+        (f1 - f0) as f64 * 10_000.0 / offered as f64,
+    );
+    record_extra("ours_handoff_spans_offered", offered as f64);
+    record_extra("ours_handoff_spans_dropped", dropped as f64);
+    record_extra(
+        "ours_handoff_ns_per_span_run",
+        t.as_nanos() as f64 / n as f64,
+    );
+}
+
+fn benches() {
+    let mut c = zipkin_bench::criterion();
+    ours(&mut c);
+}
+
+criterion_main!(benches);
