@@ -136,6 +136,9 @@ fn ours(c: &mut criterion::Criterion) {
     g.finish();
 
     // Side measurements of the hand-off path: page faults and drops per span, steady state.
+    if std::env::var_os("ZIPKIN_BENCH_NO_EXTRA").is_some() {
+        return;
+    }
     let _d = handoff.set_default();
     handoff.flush(Duration::from_secs(10));
     let n: u64 = if quick() { 1_000_000 } else { 10_000_000 };

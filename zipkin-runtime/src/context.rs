@@ -167,6 +167,68 @@ pub(crate) fn restore(prev: Option<Current>) {
     let _ = CURRENT.try_with(|c| c.set(prev));
 }
 
+/// What an unsampled child changes in the current span when it opens in place, and restores
+/// when it closes: copying the whole `Current` in and out costs more than the rest of the span.
+/// (Service and port stay the parent's: nothing of an unsampled trace is recorded.)
+#[derive(Clone, Copy)]
+pub(crate) struct Saved {
+    pub span_id: SpanId,
+    pub parent_id: Option<SpanId>,
+}
+
+/// If the current span is not sampled, turns it into a child of itself in place (new span id,
+/// parent = the old id) and returns what to restore; otherwise leaves it alone.
+#[inline]
+pub(crate) fn enter_unsampled_child() -> Option<(SpanId, Saved)> {
+    CURRENT
+        .try_with(|c| {
+            // SAFETY: the cell is only touched by this thread, and no reference into it is held
+            // across this call (every other accessor copies in or out).
+            let cur = unsafe { &mut *c.as_ptr() };
+            match cur {
+                Some(cur) if !cur.ctx.is_sampled() => {
+                    // Volatile, one id at a time: if the compiler fuses the two 8-byte ids into
+                    // one 16-byte access, the next span's 8-byte reads stall on store forwarding
+                    // (measured: 7.7 ns vs the floor's 2).
+                    // SAFETY: plain reads and writes of initialised fields of a live value.
+                    unsafe {
+                        let saved = Saved {
+                            span_id: std::ptr::read_volatile(&cur.ctx.span_id),
+                            parent_id: std::ptr::read_volatile(&cur.ctx.parent_id),
+                        };
+                        let own = SpanId::random();
+                        std::ptr::write_volatile(&mut cur.ctx.parent_id, Some(saved.span_id));
+                        std::ptr::write_volatile(&mut cur.ctx.span_id, own);
+                        Some((own, saved))
+                    }
+                }
+                _ => None,
+            }
+        })
+        .unwrap_or(None)
+}
+
+/// Undoes [`enter_unsampled_child`].
+#[inline]
+pub(crate) fn restore_saved(saved: &Saved) {
+    let _ = CURRENT.try_with(|c| {
+        // SAFETY: as in enter_unsampled_child; volatile for the same reason.
+        if let Some(cur) = unsafe { &mut *c.as_ptr() } {
+            unsafe {
+                std::ptr::write_volatile(
+                    &mut cur.ctx.span_id,
+                    std::ptr::read_volatile(&saved.span_id),
+                );
+                std::ptr::write_volatile(
+                    &mut cur.ctx.parent_id,
+                    std::ptr::read_volatile(&saved.parent_id),
+                );
+            }
+        }
+    });
+}
+
+
 #[inline]
 pub(crate) fn current_inner() -> Option<Current> {
     CURRENT.try_with(|c| c.get()).unwrap_or(None)

@@ -152,6 +152,29 @@ impl TraceId {
     }
 }
 
+/// Ids for a new trace. The sampler sees the random low half before anything else is drawn; an
+/// unsampled trace, of which nothing is recorded, then takes its root span id from that same
+/// draw (as Brave and the `zipkin` crate do for every root) and its upper half from a mix of it,
+/// so starting an unsampled trace costs one random number.
+#[inline]
+pub(crate) fn root_ids(wide: bool, sample: impl FnOnce(TraceId) -> bool) -> (TraceId, SpanId, bool) {
+    let low = next_nonzero_u64();
+    let sampled = sample(TraceId { high: 0, low });
+    if sampled {
+        let high = if wide { next_nonzero_u64() } else { 0 };
+        (TraceId { high, low }, SpanId::random(), true)
+    } else {
+        let high = if wide {
+            low.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) | 1
+        } else {
+            0
+        };
+        // `low` is non-zero, so this is always Some.
+        let span = SpanId::new(low).unwrap_or(SpanId(NonZeroU64::MIN));
+        (TraceId { high, low }, span, false)
+    }
+}
+
 /// Hex text of an id, kept on the stack. Derefs to `&str`.
 #[derive(Clone, Copy)]
 pub struct HexId {
@@ -276,7 +299,7 @@ pub(crate) fn next_u64() -> u64 {
 }
 
 #[inline]
-fn next_nonzero_u64() -> u64 {
+pub(crate) fn next_nonzero_u64() -> u64 {
     loop {
         let v = next_u64();
         if v != 0 {

@@ -167,7 +167,7 @@ pub(crate) struct LiveSpan {
 
 impl LiveSpan {
     /// Opens a span: a child of `parent`, else of the current span, else a new root.
-    #[inline]
+    #[inline(always)]
     pub fn open(
         name: Cow<'static, str>,
         meta_service: Option<&'static str>,
@@ -205,14 +205,16 @@ impl LiveSpan {
                 ),
                 None => {
                     let tracer = Tracer::current();
-                    let trace_id = TraceId::random(tracer.config().trace_id_128bit);
-                    let sampled =
-                        tracer.sample(trace_id, sample_rate.unwrap_or(tracer.config().sample_rate));
+                    let rate = sample_rate.unwrap_or(tracer.config().sample_rate);
+                    let (trace_id, span_id, sampled) =
+                        crate::id::root_ids(tracer.config().trace_id_128bit, |id| {
+                            tracer.sample(id, rate)
+                        });
                     (
                         Current {
                             ctx: SpanContext {
                                 trace_id,
-                                span_id: SpanId::random(),
+                                span_id,
                                 parent_id: None,
                                 sampling: Sampling::from_decision(Some(sampled)),
                                 debug: false,
@@ -248,7 +250,7 @@ impl LiveSpan {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> LiveSpan {
         LiveSpan::open(
             Cow::Borrowed(meta.name),
@@ -291,7 +293,7 @@ impl LiveSpan {
     }
 
     /// Ends the span and hands its record to the tracer's reporter.
-    #[inline]
+    #[inline(always)]
     pub fn finish(self) {
         if !self.is_recording() {
             return;
@@ -523,8 +525,16 @@ fn is_current_sampled() -> bool {
 /// ```
 pub struct SpanGuard {
     span: Option<LiveSpan>,
-    prev: Option<Current>,
+    restore: Restore,
     _not_send: PhantomData<*const ()>,
+}
+
+/// How a guard puts the current span back when it drops.
+enum Restore {
+    /// The whole previous current span.
+    Prev(Option<Current>),
+    /// An unsampled child opened in place: its own id, and the parent's ids to put back.
+    Ids(SpanId, context::Saved),
 }
 
 impl SpanGuard {
@@ -539,24 +549,49 @@ impl SpanGuard {
     }
 
     /// Opens the span described by a macro's static metadata.
-    #[inline]
+    #[inline(always)]
     pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
+        if parent.is_none() {
+            // Inside an unsampled trace a span only needs an id of its own for propagation.
+            if let Some((own, saved)) = context::enter_unsampled_child() {
+                return SpanGuard {
+                    span: None,
+                    restore: Restore::Ids(own, saved),
+                    _not_send: PhantomData,
+                };
+            }
+        }
+        SpanGuard::open_meta(meta, parent)
+    }
+
+    /// Everything but the unsampled child: out of line, so that the instrumented function
+    /// stays small on the unsampled path; the guard is built in place in the caller's slot.
+    #[inline(always)]
+    fn open_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         SpanGuard::enter(LiveSpan::from_meta(meta, parent))
     }
 
-    #[inline]
+    #[inline(always)]
     fn enter(span: LiveSpan) -> SpanGuard {
         let prev = context::replace(Some(span.cur));
         SpanGuard {
             span: Some(span),
-            prev,
+            restore: Restore::Prev(prev),
             _not_send: PhantomData,
         }
     }
 
     /// This span's context.
     pub fn context(&self) -> Option<SpanContext> {
-        self.span.as_ref().map(|s| s.cur.ctx)
+        match (&self.span, &self.restore) {
+            (Some(s), _) => Some(s.cur.ctx),
+            (None, Restore::Ids(own, saved)) => context::current_context().map(|c| SpanContext {
+                span_id: *own,
+                parent_id: Some(saved.span_id),
+                ..c
+            }),
+            (None, Restore::Prev(_)) => None,
+        }
     }
 
     /// Whether this span is sampled, so that tags and annotations are kept. Check it before
@@ -613,18 +648,44 @@ impl SpanGuard {
     }
 }
 
-impl Drop for SpanGuard {
-    #[inline]
-    fn drop(&mut self) {
-        context::restore(self.prev);
+impl SpanGuard {
+    /// Ends a sampled span. Out of line so that the unsampled drop stays a few instructions
+    /// inlined at the call site; the span is read in place from the guard.
+    #[inline(never)]
+    fn end_recording(&mut self) {
         if let Some(mut span) = self.span.take() {
-            if span.is_recording() {
-                span.take_pending();
-                if std::thread::panicking() {
-                    span.set_tag(Cow::Borrowed("error"), "panic".to_owned());
-                }
+            span.take_pending();
+            if std::thread::panicking() {
+                span.set_tag(Cow::Borrowed("error"), "panic".to_owned());
             }
             span.finish();
+        }
+    }
+}
+
+impl Drop for SpanGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Restore::Ids(_, ref saved) = self.restore {
+            // Unsampled child: nothing else to do (it never holds a span).
+            context::restore_saved(saved);
+            return;
+        }
+        self.close();
+    }
+}
+
+impl SpanGuard {
+    #[inline(never)]
+    fn close(&mut self) {
+        if let Restore::Prev(prev) = self.restore {
+            context::restore(prev);
+        }
+        match &self.span {
+            Some(span) if span.is_recording() => self.end_recording(),
+            // An unsampled span owns nothing that needs dropping but its name.
+            Some(_) => self.span = None,
+            None => {}
         }
     }
 }
