@@ -228,7 +228,6 @@ pub(crate) fn restore_saved(saved: &Saved) {
     });
 }
 
-
 #[inline]
 pub(crate) fn current_inner() -> Option<Current> {
     CURRENT.try_with(|c| c.get()).unwrap_or(None)

@@ -157,7 +157,10 @@ impl TraceId {
 /// draw (as Brave and the `zipkin` crate do for every root) and its upper half from a mix of it,
 /// so starting an unsampled trace costs one random number.
 #[inline]
-pub(crate) fn root_ids(wide: bool, sample: impl FnOnce(TraceId) -> bool) -> (TraceId, SpanId, bool) {
+pub(crate) fn root_ids(
+    wide: bool,
+    sample: impl FnOnce(TraceId) -> bool,
+) -> (TraceId, SpanId, bool) {
     let low = next_nonzero_u64();
     let sampled = sample(TraceId { high: 0, low });
     if sampled {
