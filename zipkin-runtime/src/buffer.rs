@@ -13,7 +13,8 @@ use crate::span::SpanRecord;
 struct Padded<T>(T);
 
 pub(crate) struct Ring {
-    slots: Box<[UnsafeCell<MaybeUninit<SpanRecord>>]>,
+    /// Emptied by [`Ring::release_storage`] once the consumer is gone (the counters stay).
+    slots: UnsafeCell<Box<[UnsafeCell<MaybeUninit<SpanRecord>>]>>,
     mask: usize,
     /// Next slot the consumer reads. Written only by the consumer.
     head: Padded<AtomicUsize>,
@@ -41,7 +42,7 @@ impl Ring {
             .collect::<Vec<_>>()
             .into_boxed_slice();
         Ring {
-            slots,
+            slots: UnsafeCell::new(slots),
             mask: cap - 1,
             head: Padded(AtomicUsize::new(0)),
             tail: Padded(AtomicUsize::new(0)),
@@ -66,8 +67,9 @@ impl Ring {
             self.dropped_full.0.store(d + 1, Ordering::Relaxed);
             return None;
         }
-        // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it.
-        unsafe { (*self.slots[tail & self.mask].get()).write(rec) };
+        // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it; the
+        // storage is only released by this producer, after its last push.
+        unsafe { (*(&(*self.slots.get()))[tail & self.mask].get()).write(rec) };
         self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
         Some(len + 1)
     }
@@ -80,12 +82,17 @@ impl Ring {
         let head = self.head.0.load(Ordering::Relaxed);
         let tail = self.tail.0.load(Ordering::Acquire);
         let n = tail.wrapping_sub(head);
+        // SAFETY: the storage is released only after the consumer has stopped for good.
+        let slots = unsafe { &*self.slots.get() };
+        if slots.is_empty() {
+            return 0;
+        }
         out.reserve(n);
         for i in 0..n {
             let idx = head.wrapping_add(i) & self.mask;
             // SAFETY: slots in head..tail were initialised by the producer and published by the
             // acquire load of `tail`; we take each exactly once before advancing `head`.
-            out.push(unsafe { (*self.slots[idx].get()).assume_init_read() });
+            out.push(unsafe { (*slots[idx].get()).assume_init_read() });
         }
         self.head.0.store(tail, Ordering::Release);
         n
@@ -104,6 +111,13 @@ impl Ring {
         let tail = self.tail.0.load(Ordering::Acquire);
         let head = self.head.0.load(Ordering::Acquire);
         (tail as u64, tail.wrapping_sub(head) as u64, dropped)
+    }
+
+    /// Slots still allocated (0 after [`Ring::release_storage`]).
+    #[cfg(test)]
+    pub fn storage_len(&self) -> usize {
+        // SAFETY: test-only read while no producer or consumer runs.
+        unsafe { (&(*self.slots.get())).len() }
     }
 
     #[cfg(test)]
@@ -125,6 +139,31 @@ impl Ring {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Producer side, once the ring is orphaned: drops the spans stranded in it and frees the
+    /// slots, keeping the counters (so metrics still count the stranded spans as dropped).
+    /// Without this, every stopped reporter would keep one full-size buffer per thread that
+    /// reported to it, for as long as the process runs (the reporter is never freed).
+    ///
+    /// # Safety
+    /// Only the ring's producer may call it, after [`Ring::is_orphaned`] returned true (the
+    /// consumer has stopped for good), and it must never push to the ring again.
+    pub unsafe fn release_storage(&self) {
+        let head = self.head.0.load(Ordering::Acquire);
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        // SAFETY: the consumer has stopped and the caller is the only producer, so nothing
+        // else touches the slots.
+        let slots = unsafe { &mut *self.slots.get() };
+        if slots.is_empty() {
+            return;
+        }
+        for i in 0..tail.wrapping_sub(head) {
+            let idx = head.wrapping_add(i) & self.mask;
+            // SAFETY: slots in head..tail are initialised and were never taken by a consumer.
+            unsafe { (*slots[idx].get()).assume_init_drop() };
+        }
+        *slots = Box::new([]);
     }
 }
 
@@ -176,6 +215,26 @@ mod tests {
             vec![0, 1, 2, 3]
         );
         assert_eq!(unsafe { r.push(rec(9)) }, Some(1));
+    }
+
+    #[test]
+    fn release_storage_frees_the_slots_and_keeps_the_counts() {
+        let r = Ring::with_capacity(8);
+        for i in 0..5 {
+            unsafe { r.push(rec(i)) };
+        }
+        let mut out = Vec::new();
+        assert_eq!(unsafe { r.drain_into(&mut out) }, 5);
+        for i in 0..3 {
+            unsafe { r.push(rec(i)) }; // stranded: never drained
+        }
+        r.orphan();
+        unsafe { r.release_storage() };
+        assert_eq!(r.storage_len(), 0);
+        assert_eq!(r.counts(), (8, 3, 0), "stranded spans still counted");
+        assert_eq!(unsafe { r.drain_into(&mut out) }, 0);
+        unsafe { r.release_storage() }; // twice is harmless
+        drop(r); // and dropping after release does not touch the freed slots
     }
 
     #[test]

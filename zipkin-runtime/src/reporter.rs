@@ -230,8 +230,24 @@ struct LocalRing {
 
 struct LocalRings(Vec<LocalRing>);
 
+impl LocalRings {
+    /// Forgets the rings of reporters that have stopped, freeing their buffers.
+    fn forget_orphans(&mut self) {
+        self.0.retain(|r| {
+            if !r.ring.is_orphaned() {
+                return true;
+            }
+            // SAFETY: this thread is the ring's only producer, its consumer has stopped, and
+            // the ring is forgotten here, so it is never pushed to again.
+            unsafe { r.ring.release_storage() };
+            false
+        });
+    }
+}
+
 impl Drop for LocalRings {
     fn drop(&mut self) {
+        self.forget_orphans();
         for r in &self.0 {
             r.ring.close();
         }
@@ -336,7 +352,7 @@ impl Reporter {
                 None => {
                     // Forget rings of reporters that have stopped, so threads that outlive many
                     // tracers (tests, init/shutdown cycles) do not accumulate buffers.
-                    rings.0.retain(|r| !r.ring.is_orphaned());
+                    rings.forget_orphans();
                     let ring = Arc::new(Ring::with_capacity(s.config.thread_buffer_spans));
                     lock(&s.rings).push(ring.clone());
                     rings.0.push(LocalRing {
@@ -868,5 +884,56 @@ impl Sender {
                 self.shared.give_up(&batch, cause);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{SpanId, TraceId};
+    use crate::span::Kind;
+    use std::borrow::Cow;
+
+    fn rec() -> SpanRecord {
+        SpanRecord {
+            trace_id: TraceId::new(0, 1).unwrap(),
+            span_id: SpanId::new(2).unwrap(),
+            parent_id: None,
+            name: Cow::Borrowed("s"),
+            kind: Kind::Local,
+            service_name: "svc",
+            port: 0,
+            start: 1,
+            end: 2,
+            debug: false,
+            shared: false,
+            extra: None,
+        }
+    }
+
+    /// Regression: every stopped reporter kept the full-size buffer of each thread that had
+    /// reported to it for the rest of the process (about 100 KiB per tracer built and shut
+    /// down), because the reporter itself is never freed.
+    #[test]
+    fn stopped_reporters_do_not_keep_a_thread_buffer_each() {
+        let cfg = ReporterConfig {
+            drain_interval: Duration::from_millis(1),
+            ..Default::default()
+        };
+        let first = Reporter::start(cfg.clone(), Box::new(crate::transport::Discard), None);
+        first.record(rec(), true);
+        assert!(!first.shutdown(Duration::from_secs(10)).timed_out);
+        let ring = lock(&first.shared.rings)[0].clone();
+        assert!(
+            ring.storage_len() > 0,
+            "freed only when this thread moves on"
+        );
+        // This thread reports to a new reporter: it forgets the stopped one's ring.
+        let second = Reporter::start(cfg, Box::new(crate::transport::Discard), None);
+        second.record(rec(), true);
+        assert_eq!(ring.storage_len(), 0);
+        let m = first.metrics();
+        assert_eq!((m.spans_offered, m.spans_sent, m.spans_queued), (1, 1, 0));
+        second.shutdown(Duration::from_secs(10));
     }
 }
