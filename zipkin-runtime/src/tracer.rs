@@ -93,6 +93,8 @@ pub struct Config {
     pub gzip: bool,
     /// An `Authorization` (or other) header sent to the collector: (name, value). Never logged.
     pub auth_header: Option<(String, String)>,
+    /// Extra root certificates (PEM bundles) trusted for an HTTPS collector.
+    pub tls_root_certificates: Vec<Vec<u8>>,
     /// Tag values longer than this many bytes are truncated (and counted).
     pub max_tag_bytes: usize,
     /// Connect timeout to the collector.
@@ -128,6 +130,7 @@ impl std::fmt::Debug for Config {
                     .as_ref()
                     .map(|(name, _)| (name, "<redacted>")),
             )
+            .field("tls_root_certificates", &self.tls_root_certificates.len())
             .field("max_tag_bytes", &self.max_tag_bytes)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
@@ -153,6 +156,7 @@ impl Default for Config {
             encoding: Encoding::Json,
             gzip: false,
             auth_header: None,
+            tls_root_certificates: Vec::new(),
             max_tag_bytes: 16 * 1024,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
@@ -469,6 +473,7 @@ impl TracerBuilder {
     /// | `ZIPKIN_ENCODING` | `json` or `proto` | `json` |
     /// | `ZIPKIN_GZIP` | gzip request bodies | `false` |
     /// | `ZIPKIN_AUTH_HEADER` | `Name: value` sent to the collector | none |
+    /// | `ZIPKIN_TLS_CA_FILE` | PEM file of extra root certificates for an HTTPS collector | none |
     /// | `ZIPKIN_LOCAL_IP` | local endpoint IP | first non-loopback interface |
     pub fn from_env(mut self) -> Result<TracerBuilder, ConfigError> {
         if let Ok(v) = std::env::var("ZIPKIN_ENDPOINT") {
@@ -536,6 +541,16 @@ impl TracerBuilder {
                         expected: "a header as `Name: value`",
                     })
                 }
+            }
+        }
+        if let Ok(path) = std::env::var("ZIPKIN_TLS_CA_FILE") {
+            if !path.trim().is_empty() {
+                let pem = std::fs::read(path.trim()).map_err(|e| {
+                    ConfigError::Other(format!(
+                        "ZIPKIN_TLS_CA_FILE={path:?} cannot be read ({e}): expected a readable PEM file"
+                    ))
+                })?;
+                self.config.tls_root_certificates.push(pem);
             }
         }
         if let Some(ip) = env_parse!("ZIPKIN_LOCAL_IP", IpAddr, "an IPv4 or IPv6 address") {
@@ -623,6 +638,26 @@ impl TracerBuilder {
     /// A header sent with every report request (for example an `Authorization` bearer token).
     pub fn auth_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.auth_header = Some((name.into(), value.into()));
+        self
+    }
+
+    /// Also trusts the root certificates of this PEM bundle for an HTTPS collector (a private
+    /// CA, or a collector's self-signed certificate). The system's roots stay trusted; a TLS
+    /// failure is a counted send failure, never a fallback to plain HTTP. Checked at `build`.
+    ///
+    /// ```
+    /// use zipkin_runtime::Tracer;
+    /// let built = Tracer::builder()
+    ///     .endpoint("https://zipkin.internal:9411")
+    ///     .unwrap()
+    ///     .tls_root_certificate("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+    ///     .build();
+    /// assert!(built.is_err());
+    /// ```
+    pub fn tls_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.config
+            .tls_root_certificates
+            .push(pem.as_ref().to_vec());
         self
     }
 

@@ -10,6 +10,10 @@
 //! recommends), and the configured auth header (marked sensitive; never logged or shown by
 //! `Debug`). Connect and whole-request timeouts apply; redirects are not followed; no system
 //! proxy is used; at most [`MAX_RESPONSE_BYTES`] of a response body are read.
+//!
+//! HTTPS uses rustls with the system's root certificates, plus any root given with
+//! [`HttpTransportBuilder::tls_root_certificate`] (a private CA or a self-signed collector).
+//! A TLS failure is a failed send (counted); it never falls back to plain HTTP.
 
 use std::fmt;
 use std::io::Write as _;
@@ -52,6 +56,7 @@ pub struct HttpTransport {
     headers: HeaderMap,
     connect_timeout: Duration,
     request_timeout: Duration,
+    root_certificates: Vec<reqwest::Certificate>,
     /// Built on first send, on the sender thread.
     client: Mutex<Option<Client>>,
 }
@@ -89,6 +94,7 @@ pub struct HttpTransportBuilder {
     auth: Option<(String, String)>,
     connect_timeout: Duration,
     request_timeout: Duration,
+    root_pems: Vec<Vec<u8>>,
 }
 
 impl HttpTransportBuilder {
@@ -117,7 +123,23 @@ impl HttpTransportBuilder {
         self
     }
 
-    /// Checks the URL and header; no connection is made.
+    /// Also trusts the certificates of this PEM bundle as roots for HTTPS (for a collector
+    /// behind a private CA or with a self-signed certificate). The system's roots stay trusted.
+    ///
+    /// ```
+    /// use zipkin_runtime::transport::http::HttpTransport;
+    /// let err = HttpTransport::builder("https://zipkin.internal:9411")
+    ///     .tls_root_certificate("not a certificate")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("PEM"));
+    /// ```
+    pub fn tls_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_pems.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Checks the URL, header and certificates; no connection is made.
     pub fn build(self) -> Result<HttpTransport, ConfigError> {
         let mut url = reqwest::Url::parse(self.url.trim())
             .map_err(|_| ConfigError::Endpoint(self.url.clone()))?;
@@ -150,6 +172,17 @@ impl HttpTransportBuilder {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
+        let mut root_certificates = Vec::new();
+        for pem in &self.root_pems {
+            match reqwest::Certificate::from_pem_bundle(pem) {
+                Ok(certs) if !certs.is_empty() => root_certificates.extend(certs),
+                _ => {
+                    return Err(ConfigError::Other(
+                        "TLS root certificate is invalid: expected a PEM bundle with at least one \"-----BEGIN CERTIFICATE-----\" block".into(),
+                    ))
+                }
+            }
+        }
         Ok(HttpTransport {
             url,
             encoding: self.encoding,
@@ -157,6 +190,7 @@ impl HttpTransportBuilder {
             headers,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
+            root_certificates,
             client: Mutex::new(None),
         })
     }
@@ -173,6 +207,7 @@ impl HttpTransport {
             auth: None,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
+            root_pems: Vec::new(),
         }
     }
 
@@ -188,7 +223,13 @@ impl HttpTransport {
                 .enable_all()
                 .build()
                 .map_err(|e| TransportError::Io(format!("cannot start the HTTP runtime: {e}")))?;
-            let http = reqwest::Client::builder()
+            // The system's root store is read (hundreds of files) only when it can be used.
+            let mut http =
+                reqwest::Client::builder().tls_built_in_root_certs(self.url.scheme() == "https");
+            for cert in &self.root_certificates {
+                http = http.add_root_certificate(cert.clone());
+            }
+            let http = http
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
                 .redirect(reqwest::redirect::Policy::none())

@@ -84,6 +84,9 @@ pub fn from_config(
             if let Some((name, value)) = &config.auth_header {
                 b = b.auth_header(name.as_str(), value.as_str());
             }
+            for pem in &config.tls_root_certificates {
+                b = b.tls_root_certificate(pem);
+            }
             Ok(Box::new(b.build()?))
         }
         #[cfg(not(feature = "http"))]
