@@ -24,8 +24,8 @@ use crate::transport::{self, Transport};
 /// The default collector URL.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
 
-/// Where spans are sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where spans are sent. `Debug` hides the user and password of a URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum CollectorEndpoint {
     /// POST to a Zipkin collector URL (`http://host:9411/api/v2/spans`).
     Http(String),
@@ -35,6 +35,36 @@ pub enum CollectorEndpoint {
     Stdout,
     /// Report nothing (ids still propagate).
     Disabled,
+}
+
+impl std::fmt::Debug for CollectorEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CollectorEndpoint::Http(url) => f.debug_tuple("Http").field(&redact_url(url)).finish(),
+            CollectorEndpoint::File(p) => f.debug_tuple("File").field(p).finish(),
+            CollectorEndpoint::Stdout => f.write_str("Stdout"),
+            CollectorEndpoint::Disabled => f.write_str("Disabled"),
+        }
+    }
+}
+
+/// The URL with any `user:password@` replaced by `<redacted>@`, for messages and `Debug`.
+///
+/// ```
+/// use zipkin_runtime::tracer::redact_url;
+/// assert_eq!(redact_url("https://u:pw@zipkin:9411/api"), "https://<redacted>@zipkin:9411/api");
+/// assert_eq!(redact_url("http://zipkin:9411"), "http://zipkin:9411");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://<redacted>{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 impl CollectorEndpoint {
@@ -51,7 +81,7 @@ impl CollectorEndpoint {
             Ok(CollectorEndpoint::Http(t.to_owned()))
         } else if let Some(p) = t.strip_prefix("file:") {
             if p.is_empty() {
-                return Err(ConfigError::Endpoint(s.to_owned()));
+                return Err(ConfigError::Endpoint(redact_url(s)));
             }
             Ok(CollectorEndpoint::File(p.into()))
         } else if t.eq_ignore_ascii_case("stdout") {
@@ -59,7 +89,7 @@ impl CollectorEndpoint {
         } else if t.is_empty() || t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("off") {
             Ok(CollectorEndpoint::Disabled)
         } else {
-            Err(ConfigError::Endpoint(s.to_owned()))
+            Err(ConfigError::Endpoint(redact_url(s)))
         }
     }
 }

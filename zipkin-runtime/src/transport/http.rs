@@ -111,6 +111,8 @@ impl HttpTransportBuilder {
     }
 
     /// A header sent with every request, such as `Authorization`. Its value is never logged.
+    /// It replaces credentials given in the URL (`https://user:password@host`), which are
+    /// otherwise sent as basic authentication.
     pub fn auth_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.auth = Some((name.into(), value.into()));
         self
@@ -141,10 +143,16 @@ impl HttpTransportBuilder {
 
     /// Checks the URL, header and certificates; no connection is made.
     pub fn build(self) -> Result<HttpTransport, ConfigError> {
-        let mut url = reqwest::Url::parse(self.url.trim())
-            .map_err(|_| ConfigError::Endpoint(self.url.clone()))?;
+        let invalid = || ConfigError::Endpoint(crate::tracer::redact_url(&self.url));
+        let mut url = reqwest::Url::parse(self.url.trim()).map_err(|_| invalid())?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(ConfigError::Endpoint(self.url));
+            return Err(invalid());
+        }
+        if self.auth.is_some() {
+            // reqwest turns URL credentials into an Authorization header that replaces the
+            // configured one; the header that was configured explicitly wins.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
         }
         if url.path().is_empty() || url.path() == "/" {
             url.set_path(SPANS_PATH);
