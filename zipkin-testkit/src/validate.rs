@@ -1,0 +1,398 @@
+//! Decodes a request body the way a Zipkin collector must accept it, and says exactly what is
+//! wrong when it would not.
+//!
+//! JSON is checked against `ListOfSpans` of zipkin2-api.yaml (read from the spec directory at
+//! run time, made strict: no property the schema does not define), proto3 is decoded with
+//! zipkin.proto (compiled at run time, unknown fields refused). On top of the schema, the
+//! rules Zipkin's decoders enforce: ids are lower-case hex of the exact lengths (16 or 32 for a
+//! trace id, 16 for span and parent ids; 8/16 and 8 bytes in proto3), ids are not all zeros,
+//! a parent differs from the span, annotations are complete and tag values are strings.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, ReflectMessage, Value as PValue};
+use serde_json::{json, Value};
+
+/// The largest decompressed body accepted (Zipkin's own limit is of the same order).
+pub const MAX_DECODED_BYTES: u64 = 64 << 20;
+
+/// What the collector learned about one span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpanSummary {
+    /// Lower-hex trace id.
+    pub trace_id: String,
+    /// Lower-hex span id.
+    pub id: String,
+    /// Lower-hex parent id.
+    pub parent_id: Option<String>,
+    /// Span name.
+    pub name: Option<String>,
+    /// `CLIENT`, `SERVER`, ...
+    pub kind: Option<String>,
+    /// `debug: true`.
+    pub debug: bool,
+    /// `shared: true`.
+    pub shared: bool,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl SpanSummary {
+    /// What makes a span unique in Zipkin's storage: a shared server span reuses the client's id.
+    pub fn key(&self) -> (String, String, bool) {
+        (self.trace_id.clone(), self.id.clone(), self.shared)
+    }
+}
+
+/// The directory of the official spec files (`$ZIPKIN_SPEC_DIR`, else `../../shared/spec` from
+/// this crate).
+pub fn spec_dir() -> PathBuf {
+    std::env::var_os("ZIPKIN_SPEC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec"))
+}
+
+/// Decodes one request body by its `Content-Type` and `Content-Encoding`.
+pub fn decode(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<SpanSummary>, String> {
+    let plain;
+    let body = match content_encoding.map(str::trim) {
+        None | Some("") | Some("identity") => body,
+        Some(e) if e.eq_ignore_ascii_case("gzip") => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(body)
+                .take(MAX_DECODED_BYTES + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("invalid gzip body: {e}"))?;
+            if out.len() as u64 > MAX_DECODED_BYTES {
+                return Err(format!(
+                    "gzip body expands beyond {MAX_DECODED_BYTES} bytes"
+                ));
+            }
+            plain = out;
+            &plain
+        }
+        Some(other) => return Err(format!("unsupported Content-Encoding {other:?}")),
+    };
+    let ct = content_type
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    match ct.as_str() {
+        "application/json" => decode_json(body),
+        "application/x-protobuf" | "application/protobuf" => decode_proto(body),
+        other => Err(format!(
+            "Content-Type {other:?}: expected application/json or application/x-protobuf"
+        )),
+    }
+}
+
+fn validator() -> &'static Result<jsonschema::Validator, String> {
+    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    V.get_or_init(|| {
+        let path = spec_dir().join("zipkin2-api.yaml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let api: Value = serde_yaml::from_str(&text).map_err(|e| e.to_string())?;
+        let mut defs = api["definitions"].clone();
+        for name in ["Span", "Endpoint", "Annotation"] {
+            let d = defs[name]
+                .as_object_mut()
+                .ok_or(format!("definition {name} missing from zipkin2-api.yaml"))?;
+            d.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        let schema = json!({ "$ref": "#/definitions/ListOfSpans", "definitions": defs });
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(true)
+            .build(&schema)
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn check_hex_id(what: &str, s: &str, lens: &[usize]) -> Result<(), String> {
+    if !lens.contains(&s.len()) {
+        return Err(format!(
+            "{what} {s:?} has {} characters, expected {lens:?}",
+            s.len()
+        ));
+    }
+    if !is_lower_hex(s) {
+        return Err(format!("{what} {s:?} is not lower-case hex"));
+    }
+    if s.bytes().all(|b| b == b'0') {
+        return Err(format!("{what} is all zeros"));
+    }
+    Ok(())
+}
+
+/// Decodes a JSON `ListOfSpans` by the schema and Zipkin's id rules.
+pub fn decode_json(body: &[u8]) -> Result<Vec<SpanSummary>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    let validator = validator().as_ref().map_err(Clone::clone)?;
+    if let Some(e) = validator.iter_errors(&v).next() {
+        return Err(format!("schema: {e} at {}", e.instance_path));
+    }
+    let list = v.as_array().ok_or("not a JSON array")?;
+    let mut out = Vec::with_capacity(list.len());
+    for span in list {
+        let s = |f: &str| span.get(f).and_then(Value::as_str).map(str::to_owned);
+        let trace_id = s("traceId").ok_or("span without traceId")?;
+        let id = s("id").ok_or("span without id")?;
+        check_hex_id("traceId", &trace_id, &[16, 32])?;
+        check_hex_id("id", &id, &[16])?;
+        let parent_id = s("parentId");
+        if let Some(p) = &parent_id {
+            check_hex_id("parentId", p, &[16])?;
+            if *p == id {
+                return Err(format!("span {id} is its own parent"));
+            }
+        }
+        let mut tags = BTreeMap::new();
+        if let Some(t) = span.get("tags").and_then(Value::as_object) {
+            for (k, v) in t {
+                let v = v.as_str().ok_or(format!("tag {k:?} is not a string"))?;
+                tags.insert(k.clone(), v.to_owned());
+            }
+        }
+        out.push(SpanSummary {
+            trace_id,
+            id,
+            parent_id,
+            name: s("name"),
+            kind: s("kind"),
+            debug: span.get("debug") == Some(&Value::Bool(true)),
+            shared: span.get("shared") == Some(&Value::Bool(true)),
+            tags,
+        });
+    }
+    Ok(out)
+}
+
+fn pool() -> &'static Result<DescriptorPool, String> {
+    static P: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
+    P.get_or_init(|| {
+        let file = spec_dir().join("zipkin.proto");
+        let dir = file.parent().map(PathBuf::from).unwrap_or_default();
+        let fds = protox::compile([&file], [dir]).map_err(|e| format!("zipkin.proto: {e}"))?;
+        DescriptorPool::from_file_descriptor_set(fds).map_err(|e| e.to_string())
+    })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn field<'a>(m: &'a DynamicMessage, name: &str) -> Option<std::borrow::Cow<'a, PValue>> {
+    m.has_field_by_name(name)
+        .then(|| m.get_field_by_name(name))
+        .flatten()
+}
+
+fn no_unknown_fields(m: &DynamicMessage, what: &str) -> Result<(), String> {
+    match m.unknown_fields().next() {
+        Some(f) => Err(format!("{what} has unknown field {}", f.number())),
+        None => Ok(()),
+    }
+}
+
+fn bytes_id(m: &DynamicMessage, name: &str, lens: &[usize]) -> Result<Option<String>, String> {
+    let Some(v) = field(m, name) else {
+        return Ok(None);
+    };
+    let b = v.as_bytes().ok_or(format!("{name} is not bytes"))?;
+    if !lens.contains(&b.len()) {
+        return Err(format!("{name} has {} bytes, expected {lens:?}", b.len()));
+    }
+    if b.iter().all(|&x| x == 0) {
+        return Err(format!("{name} is all zeros"));
+    }
+    Ok(Some(hex(b)))
+}
+
+/// Decodes a proto3 `ListOfSpans` with zipkin.proto and Zipkin's id rules.
+pub fn decode_proto(body: &[u8]) -> Result<Vec<SpanSummary>, String> {
+    let pool = pool().as_ref().map_err(Clone::clone)?;
+    let desc = pool
+        .get_message_by_name("zipkin.proto3.ListOfSpans")
+        .ok_or("zipkin.proto3.ListOfSpans missing from zipkin.proto")?;
+    let list = DynamicMessage::decode(desc, body).map_err(|e| format!("invalid proto3: {e}"))?;
+    no_unknown_fields(&list, "ListOfSpans")?;
+    let mut out = Vec::new();
+    let Some(spans) = field(&list, "spans") else {
+        return Ok(out);
+    };
+    for v in spans.as_list().ok_or("spans is not repeated")? {
+        let m = v.as_message().ok_or("span is not a message")?;
+        no_unknown_fields(m, "Span")?;
+        let trace_id = bytes_id(m, "trace_id", &[8, 16])?.ok_or("span without trace_id")?;
+        let id = bytes_id(m, "id", &[8])?.ok_or("span without id")?;
+        let parent_id = bytes_id(m, "parent_id", &[8])?;
+        if parent_id.as_ref() == Some(&id) {
+            return Err(format!("span {id} is its own parent"));
+        }
+        for ep in ["local_endpoint", "remote_endpoint"] {
+            if let Some(e) = field(m, ep) {
+                let e = e.as_message().ok_or("endpoint is not a message")?;
+                no_unknown_fields(e, ep)?;
+                for (f, len) in [("ipv4", 4), ("ipv6", 16)] {
+                    if let Some(ip) = field(e, f) {
+                        let n = ip.as_bytes().map(|b| b.len()).unwrap_or(0);
+                        if n != len {
+                            return Err(format!("{ep}.{f} has {n} bytes, expected {len}"));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(anns) = field(m, "annotations") {
+            for a in anns.as_list().ok_or("annotations is not repeated")? {
+                let a = a.as_message().ok_or("annotation is not a message")?;
+                no_unknown_fields(a, "Annotation")?;
+                if field(a, "timestamp").is_none() || field(a, "value").is_none() {
+                    return Err("annotation without timestamp or value".into());
+                }
+            }
+        }
+        let mut tags = BTreeMap::new();
+        if let Some(t) = field(m, "tags") {
+            for (k, v) in t.as_map().ok_or("tags is not a map")? {
+                let MapKey::String(k) = k else {
+                    return Err("tag key is not a string".into());
+                };
+                let v = v.as_str().ok_or(format!("tag {k:?} is not a string"))?;
+                tags.insert(k.clone(), v.to_owned());
+            }
+        }
+        let kind = match field(m, "kind") {
+            Some(k) => {
+                let n = k.as_enum_number().ok_or("kind is not an enum")?;
+                let fd = m
+                    .descriptor()
+                    .get_field_by_name("kind")
+                    .ok_or("Span.kind missing from zipkin.proto")?;
+                let name = fd
+                    .kind()
+                    .as_enum()
+                    .and_then(|e| e.get_value(n))
+                    .map(|v| v.name().to_owned())
+                    .ok_or(format!("kind {n} is not a Kind"))?;
+                Some(name)
+            }
+            None => None,
+        };
+        let s = |f: &str| field(m, f).and_then(|v| v.as_str().map(str::to_owned));
+        let b = |f: &str| field(m, f).and_then(|v| v.as_bool()).unwrap_or(false);
+        out.push(SpanSummary {
+            trace_id,
+            id,
+            parent_id,
+            name: s("name"),
+            kind,
+            debug: b("debug"),
+            shared: b("shared"),
+            tags,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "463ac35c9f6413ad48485a3953bb6124";
+
+    fn json(span: Value) -> Result<Vec<SpanSummary>, String> {
+        decode_json(serde_json::to_vec(&json!([span])).unwrap().as_slice())
+    }
+
+    #[test]
+    fn valid_json_decodes() {
+        let s = json(json!({"traceId": T, "id": "a2fb4a1d1a96d312", "name": "x",
+            "tags": {"k": "v"}, "debug": true}))
+        .unwrap();
+        assert_eq!(s[0].trace_id, T);
+        assert!(s[0].debug);
+        assert_eq!(s[0].tags["k"], "v");
+    }
+
+    #[test]
+    fn json_that_zipkin_rejects_is_refused() {
+        let bad = [
+            json!({"traceId": T.to_uppercase(), "id": "a2fb4a1d1a96d312"}),
+            json!({"traceId": &T[..15], "id": "a2fb4a1d1a96d312"}),
+            json!({"traceId": "00000000000000000000000000000000", "id": "a2fb4a1d1a96d312"}),
+            json!({"traceId": T, "id": "0000000000000000"}),
+            json!({"traceId": T, "id": "a2fb4a1d1a96d31"}),
+            json!({"traceId": T, "id": "a2fb4a1d1a96d312", "parentId": "a2fb4a1d1a96d312"}),
+            json!({"traceId": T, "id": "a2fb4a1d1a96d312", "tags": {"n": 1}}),
+            json!({"traceId": T, "id": "a2fb4a1d1a96d312", "bogus": 1}),
+            json!({"traceId": T, "id": "a2fb4a1d1a96d312", "annotations": [{"value": "x"}]}),
+            json!({"id": "a2fb4a1d1a96d312"}),
+        ];
+        for b in bad {
+            assert!(json(b.clone()).is_err(), "accepted {b}");
+        }
+        assert!(decode_json(b"{}").is_err());
+        assert!(decode_json(b"[").is_err());
+    }
+
+    #[test]
+    fn proto_rules() {
+        // ListOfSpans { spans: [Span { trace_id: 8 bytes, id: 8 bytes }] }
+        let span = |trace: &[u8], id: &[u8]| {
+            let mut s = vec![0x0a, trace.len() as u8];
+            s.extend_from_slice(trace);
+            s.extend_from_slice(&[0x1a, id.len() as u8]);
+            s.extend_from_slice(id);
+            let mut l = vec![0x0a, s.len() as u8];
+            l.extend(s);
+            l
+        };
+        let ok = decode_proto(&span(&[1; 8], &[2; 8])).unwrap();
+        assert_eq!(ok[0].id, "0202020202020202");
+        assert!(decode_proto(&span(&[0; 8], &[2; 8])).is_err(), "zero trace");
+        assert!(
+            decode_proto(&span(&[1; 7], &[2; 8])).is_err(),
+            "short trace"
+        );
+        assert!(decode_proto(&span(&[1; 8], &[2; 9])).is_err(), "long id");
+        let mut unknown = span(&[1; 8], &[2; 8]);
+        unknown.extend_from_slice(&[0x10, 0x01]); // field 2 varint in ListOfSpans
+        assert!(decode_proto(&unknown).is_err(), "unknown field");
+    }
+
+    #[test]
+    fn gzip_and_content_type_are_honoured() {
+        use std::io::Write;
+        let body = serde_json::to_vec(&json!([{"traceId": T, "id": "a2fb4a1d1a96d312"}])).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&body).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(
+            decode(Some("application/json"), Some("gzip"), &gz)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(decode(Some("text/plain"), None, &body).is_err());
+        assert!(decode(Some("application/json"), Some("br"), &body).is_err());
+    }
+}

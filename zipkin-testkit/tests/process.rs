@@ -1,0 +1,257 @@
+//! F10 and X3 in child processes: how a process that ends keeps (or loses) its spans, and what
+//! the library writes to stderr. The parent runs this same test binary with `child_main` and
+//! `RELIABILITY_CHILD=<mode>`; without that variable `child_main` does nothing.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use zipkin_runtime::{SpanGuard, Tracer};
+use zipkin_testkit::probe::fmt_dur;
+use zipkin_testkit::{Collector, Mode, Report};
+
+const SPANS: usize = 1000;
+const SECRET: &str = "Bearer child-s3cret-token";
+const URL_PASSWORD: &str = "url-pa55word";
+
+/// 10 requests of 100 spans each (a root and 99 children), on the current thread's tracer.
+fn emit_on_current() {
+    for _ in 0..SPANS / 100 {
+        let _root = SpanGuard::new("request");
+        for _ in 0..99 {
+            drop(SpanGuard::new("work"));
+        }
+    }
+}
+
+fn child_tracer(url: &str) -> zipkin_runtime::TracerBuilder {
+    Tracer::builder()
+        .service_name("child")
+        .endpoint(url)
+        .unwrap()
+        .close_timeout(Duration::from_secs(10))
+}
+
+#[test]
+fn child_main() {
+    let Ok(mode) = std::env::var("RELIABILITY_CHILD") else {
+        return;
+    };
+    let url = std::env::var("RELIABILITY_URL").unwrap();
+    match mode.as_str() {
+        "shutdown" => {
+            let t = child_tracer(&url).build().unwrap();
+            t.in_scope(emit_on_current);
+            let started = Instant::now();
+            let f = t.shutdown(Duration::from_secs(10));
+            println!("CHILD shutdown {} {:?}", started.elapsed().as_micros(), f);
+        }
+        "guard" => {
+            let guard = child_tracer(&url).install().unwrap();
+            emit_on_current(); // no thread default: the global tracer of the guard
+            let started = Instant::now();
+            drop(guard);
+            println!("CHILD guard {}", started.elapsed().as_micros());
+        }
+        "exit" => {
+            let t = child_tracer(&url).build().unwrap();
+            t.in_scope(emit_on_current);
+            std::process::exit(0);
+        }
+        "exit-after-100ms" => {
+            let t = child_tracer(&url).build().unwrap();
+            t.in_scope(emit_on_current);
+            std::thread::sleep(Duration::from_millis(100));
+            std::process::exit(0);
+        }
+        "logs" => {
+            // Auth header and a password in the URL, a collector that refuses: the library
+            // logs its one warning; print every Debug a user might log too.
+            let url = url.replace("://", &format!("://user:{URL_PASSWORD}@"));
+            let t = child_tracer(&url)
+                .auth_header("Authorization", SECRET)
+                .build()
+                .unwrap();
+            t.in_scope(emit_on_current);
+            t.flush(Duration::from_secs(10));
+            eprintln!("{:?}\n{:?}\n{:?}", t, t.config(), t.metrics());
+            t.shutdown(Duration::from_secs(10));
+        }
+        "init-from-env" => {
+            // Everything from ZIPKIN_* (the parent sets ZIPKIN_ENDPOINT, ZIPKIN_TLS_CA_FILE).
+            let guard = zipkin_runtime::init().unwrap();
+            emit_on_current();
+            drop(guard);
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+struct Child {
+    stdout: String,
+    stderr: String,
+    took: Duration,
+    ok: bool,
+}
+
+fn run_child(mode: &str, url: &str) -> Child {
+    run_child_with(mode, url, &[])
+}
+
+fn run_child_with(mode: &str, url: &str, env: &[(&str, &str)]) -> Child {
+    let started = Instant::now();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .envs(env.iter().copied())
+        .args(["child_main", "--exact", "--nocapture", "--test-threads=1"])
+        .env("RELIABILITY_CHILD", mode)
+        .env("RELIABILITY_URL", url)
+        .env_remove("RELIABILITY_FIGURES")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Child {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: started.elapsed(),
+        ok: out.status.success(),
+    }
+}
+
+/// Spans the collector holds once it has stopped receiving for a while.
+fn settled(c: &Collector) -> u64 {
+    let mut last = c.accepted_spans();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = c.accepted_spans();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[test]
+fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
+    let mut r = Report::new("F10 process exit paths (1000 spans, healthy collector)");
+    for mode in ["shutdown", "guard"] {
+        let c = Collector::start(Mode::Accept);
+        let child = run_child(mode, &c.url());
+        let got = settled(&c);
+        // libtest may print "test child_main ... " on the same line first.
+        let micros: u64 = child
+            .stdout
+            .split("CHILD ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0);
+        r.check(
+            &format!("{mode}: spans at the collector / ended"),
+            format!("{got} / {SPANS}"),
+            child.ok && got == SPANS as u64,
+        );
+        r.figure(
+            &format!("{mode}: time in shutdown / guard drop"),
+            fmt_dur(Duration::from_micros(micros)),
+        );
+        r.figure(
+            &format!("{mode}: child process run time"),
+            fmt_dur(child.took),
+        );
+        check_requests_as(&mut r, mode, &c);
+    }
+    for mode in ["exit", "exit-after-100ms"] {
+        let c = Collector::start(Mode::Accept);
+        let child = run_child(mode, &c.url());
+        let got = settled(&c);
+        r.check(&format!("{mode}: child exited"), child.ok, child.ok);
+        r.figure(
+            &format!("std::process::exit ({mode}): spans lost (documented)"),
+            format!(
+                "{} of {SPANS} lost ({got} arrived)",
+                SPANS as u64 - got.min(SPANS as u64)
+            ),
+        );
+        check_requests_as(&mut r, mode, &c);
+    }
+    r.finish();
+}
+
+#[test]
+fn the_auth_header_and_url_password_never_reach_stderr() {
+    let mut r = Report::new("X3 auth header never logged");
+    let c = Collector::start(Mode::Status(401));
+    let child = run_child("logs", &c.url());
+    r.check("child ran", child.ok, child.ok);
+    r.check(
+        "the library logged its warning",
+        child.stderr.contains("zipkin: dropped"),
+        child.stderr.contains("zipkin: dropped"),
+    );
+    let leaked = [SECRET, "child-s3cret-token", URL_PASSWORD]
+        .iter()
+        .filter(|s| child.stderr.contains(*s) || child.stdout.contains(*s))
+        .count();
+    r.check(
+        "secrets in the child's stdout/stderr (Debug of Tracer, Config, metrics; warnings)",
+        leaked,
+        leaked == 0,
+    );
+    let reqs = c.requests();
+    r.check(
+        "auth header reached the collector",
+        reqs.first()
+            .and_then(|q| q.header("authorization"))
+            .unwrap_or("none")
+            == SECRET,
+        reqs.iter()
+            .all(|q| q.header("authorization") == Some(SECRET))
+            && !reqs.is_empty(),
+    );
+    r.finish();
+}
+
+#[test]
+fn zipkin_tls_ca_file_makes_an_https_collector_trusted() {
+    let mut r = Report::new("X5 TLS: ZIPKIN_TLS_CA_FILE (init from the environment)");
+    let ca = zipkin_testkit::tls::test_ca();
+    let c = Collector::builder(Mode::Accept)
+        .tls(ca.server.clone())
+        .start();
+    let path = std::env::temp_dir().join(format!("zipkin-testkit-ca-{}.pem", std::process::id()));
+    std::fs::write(&path, &ca.ca_pem).unwrap();
+    let url = c.url_localhost();
+    let child = run_child_with(
+        "init-from-env",
+        &url,
+        &[
+            ("ZIPKIN_ENDPOINT", url.as_str()),
+            ("ZIPKIN_TLS_CA_FILE", path.to_str().unwrap()),
+            ("ZIPKIN_SERVICE_NAME", "from-env"),
+        ],
+    );
+    let got = settled(&c);
+    let _ = std::fs::remove_file(&path);
+    r.check(
+        "spans at the https collector / ended",
+        format!("{got} / {SPANS}"),
+        child.ok && got == SPANS as u64,
+    );
+    check_requests(&mut r, &c);
+    // A missing file is a configuration error that says which variable and what was expected.
+    let child = run_child_with(
+        "init-from-env",
+        &url,
+        &[
+            ("ZIPKIN_ENDPOINT", url.as_str()),
+            ("ZIPKIN_TLS_CA_FILE", "/nonexistent/ca.pem"),
+        ],
+    );
+    r.check(
+        "missing ZIPKIN_TLS_CA_FILE: init() fails with a message naming it",
+        !child.ok && child.stderr.contains("ZIPKIN_TLS_CA_FILE"),
+        !child.ok && child.stderr.contains("ZIPKIN_TLS_CA_FILE"),
+    );
+    r.finish();
+}
