@@ -41,6 +41,7 @@ pub use error::{ConfigError, IdError, TransportError};
 pub use future::spawn;
 pub use future::{instrument, spawn_thread, FutureExt, Instrumented, WithContext};
 pub use id::{HexId, SpanId, TraceId};
+pub use propagation::{extract, extract_from, inject_context, inject_headers, inject_into};
 pub use reporter::{FlushReport, ReporterConfig, ReporterMetrics};
 pub use span::{
     annotate, record_error, set_remote_endpoint, tag, Endpoint, Extra, Kind, Span, SpanBuilder,

@@ -331,6 +331,13 @@ fn continue_remote(
 ) -> (Current, bool, bool) {
     let cfg = tracer.config();
     let debug = remote.debug && cfg.accept_debug;
+    // A refused debug request must not force sampling either: B3 peers fold debug into the
+    // sampled state (`b3: d`, `X-B3-Flags: 1`), so the local sampler decides instead.
+    let requested = if remote.debug && !debug {
+        Sampling::Deferred
+    } else {
+        remote.sampling
+    };
     let rate = sample_rate.unwrap_or(cfg.sample_rate);
     let mk = |ctx| Current {
         ctx,
@@ -343,7 +350,7 @@ fn continue_remote(
             let sampling = if debug {
                 Sampling::Sampled
             } else {
-                match remote.sampling {
+                match requested {
                     Sampling::Deferred => {
                         Sampling::from_decision(Some(tracer.sample(ids.trace_id, rate)))
                     }
@@ -377,7 +384,7 @@ fn continue_remote(
             let sampling = if debug {
                 Sampling::Sampled
             } else {
-                match remote.sampling {
+                match requested {
                     Sampling::Deferred => {
                         Sampling::from_decision(Some(tracer.sample(trace_id, rate)))
                     }
