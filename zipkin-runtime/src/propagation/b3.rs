@@ -188,8 +188,9 @@ pub fn parse_multi<E: Extractor + ?Sized>(
     }))
 }
 
-/// The single `b3` header for `ctx`: `{trace}-{span}[-{1|0|d}][-{parent}]`, written on the stack.
-/// Debug is written as `d`; a deferred decision writes no sampling field.
+/// The single `b3` header for `ctx`: `{trace}-{span}[-{1|0|d}[-{parent}]]`, written on the stack.
+/// Debug is written as `d`. A deferred decision writes no sampling field and so no parent
+/// (`{trace}-{span}`), the form every B3 reader accepts.
 ///
 /// ```
 /// use zipkin_runtime::{propagation::b3, Sampling, SpanContext};
@@ -229,11 +230,13 @@ pub fn write_single(ctx: &SpanContext) -> HeaderText {
         buf[pos] = b'-';
         buf[pos + 1] = f;
         pos += 2;
-    }
-    if let Some(p) = ctx.parent_id {
-        buf[pos] = b'-';
-        write_hex_u64(p.get(), &mut buf[pos + 1..pos + 17]);
-        pos += 17;
+        // Without a sampling field the parent would sit in its position: Brave reads that,
+        // but py_zipkin and zipkin-go reject the header, so a deferred context omits the parent.
+        if let Some(p) = ctx.parent_id {
+            buf[pos] = b'-';
+            write_hex_u64(p.get(), &mut buf[pos + 1..pos + 17]);
+            pos += 17;
+        }
     }
     out.len = pos as u8;
     out
