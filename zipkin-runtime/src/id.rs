@@ -214,29 +214,104 @@ impl AsRef<[u8]> for HexId {
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Writes `v` as 16 lower-case hex digits into `out` (which must be 16 bytes).
+/// Writes `v` as 16 lower-case hex digits into `out[..16]`. Branch-free, eight bytes at a time:
+/// ids are written on every injection and every encoded span.
 #[inline]
 pub(crate) fn write_hex_u64(v: u64, out: &mut [u8]) {
-    for (i, slot) in out.iter_mut().enumerate().take(16) {
-        *slot = HEX[((v >> (60 - i * 4)) & 0xf) as usize];
-    }
+    out[..8].copy_from_slice(&hex8((v >> 32) as u32).to_be_bytes());
+    out[8..16].copy_from_slice(&hex8(v as u32).to_be_bytes());
 }
 
-/// Parses up to 16 lower-case hex digits. Upper case is rejected, as Brave does.
+/// The 8 hex digits of `v` as ASCII bytes, most significant digit in the top byte.
+#[inline]
+fn hex8(v: u32) -> u64 {
+    // Spread each nibble into its own byte.
+    let mut x = v as u64;
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in each byte whose nibble is 10 or more; no byte carries into the next.
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    x + 0x3030_3030_3030_3030 + letters * (b'a' - b'0' - 10) as u64
+}
+
+const NOT_HEX: u8 = 0x80;
+
+/// Digit value of each byte; `NOT_HEX` for anything but `0-9a-f`.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Parses up to 16 lower-case hex digits. Upper case is rejected, as Brave does. Ids (exactly
+/// 16 digits) are parsed eight bytes at a time; other lengths digit by digit.
 #[inline]
 pub(crate) fn parse_hex_u64(b: &[u8]) -> Result<u64, IdError> {
-    let mut v: u64 = 0;
-    for &c in b {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return Err(IdError::NotLowerHex),
+    if let Ok(b16) = <&[u8; 16]>::try_from(b) {
+        let (hi, lo) = b16.split_at(8);
+        return match (unhex8(hi), unhex8(lo)) {
+            (Some(h), Some(l)) => Ok((h as u64) << 32 | l as u64),
+            _ => Err(IdError::NotLowerHex),
         };
-        v = (v << 4) | d as u64;
+    }
+    parse_hex_bytewise(b)
+}
+
+/// Digit by digit, branch-free over the digits: the check happens once at the end.
+#[inline]
+fn parse_hex_bytewise(b: &[u8]) -> Result<u64, IdError> {
+    let mut v: u64 = 0;
+    let mut seen: u8 = 0;
+    for &c in b {
+        let d = HEX_VALUE[c as usize];
+        seen |= d;
+        v = (v << 4) | (d & 0x0f) as u64;
+    }
+    if seen & NOT_HEX != 0 {
+        return Err(IdError::NotLowerHex);
     }
     Ok(v)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` (all below 0x80) that lies in `lo..=hi`. No byte carries.
+#[inline]
+fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    let at_least_lo = x + (0x80 - lo as u64) * ONES;
+    let above_hi = x + (0x7f - hi as u64) * ONES;
+    at_least_lo & !above_hi & HIGH_BITS
+}
+
+/// Eight lower-case hex digits (exactly 8 bytes) as a number; `None` if any byte is not one.
+#[inline]
+fn unhex8(b: &[u8]) -> Option<u32> {
+    let x = u64::from_be_bytes(b.try_into().ok()?);
+    if x & HIGH_BITS != 0 {
+        return None;
+    }
+    let letters = in_range(x, b'a', b'f');
+    if (in_range(x, b'0', b'9') | letters) != HIGH_BITS {
+        return None;
+    }
+    // '0'-'9' keep their low nibble; 'a'-'f' have 1-6 there, plus 9.
+    let mut n = (x & 0x0f0f_0f0f_0f0f_0f0f) + (letters >> 7) * 9;
+    // Gather the nibbles: pairs into bytes, bytes into halves, halves into the word.
+    n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+    n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+    n = (n | (n >> 16)) & 0x0000_0000_ffff_ffff;
+    Some(n as u32)
 }
 
 impl fmt::Display for SpanId {
@@ -351,6 +426,47 @@ mod tests {
             Err(IdError::Zero)
         );
         assert!(TraceId::from_hex("463ac35c9f6413ad-8485a3953bb6124").is_err());
+    }
+
+    #[test]
+    fn hex_matches_a_naive_formatter_and_parser() {
+        let mut vals = vec![
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            u64::MAX,
+            0x0123_4567_89ab_cdef,
+            0xa0a0_a0a0_9f9f_9f9f,
+        ];
+        vals.extend((0..10_000).map(|_| next_u64()));
+        for v in vals {
+            let mut out = [0u8; 16];
+            write_hex_u64(v, &mut out);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), format!("{v:016x}"));
+            assert_eq!(parse_hex_u64(&out), Ok(v));
+        }
+        // Every byte in every position, through the 16-digit path and the bytewise one.
+        let naive = |s: &[u8]| -> Option<u64> {
+            s.iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+                .then(|| u64::from_str_radix(std::str::from_utf8(s).unwrap(), 16).unwrap())
+        };
+        for pos in 0..16 {
+            for b in 0..=255u8 {
+                let mut s = *b"0123456789abcdef";
+                s[pos] = b;
+                assert_eq!(parse_hex_u64(&s).ok(), naive(&s), "byte {b} at {pos}");
+                assert_eq!(parse_hex_bytewise(&s).ok(), naive(&s), "byte {b} at {pos}");
+                assert_eq!(
+                    parse_hex_u64(&s[..15]).ok(),
+                    naive(&s[..15]),
+                    "byte {b} at {pos}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -107,7 +107,9 @@ pub struct Config {
     pub port: u16,
     /// Local endpoint IP, found once at start.
     pub local_ip: Option<IpAddr>,
-    /// Honour debug requests from callers. Off stops an untrusted caller forcing 100% sampling.
+    /// Honour debug requests from callers. Off stops an untrusted caller forcing 100% sampling:
+    /// a caller's debug flag (`b3: …-d`, `X-B3-Flags: 1`) is then ignored and the local sampler
+    /// decides. Plain `X-B3-Sampled` decisions are still followed.
     pub accept_debug: bool,
     /// A server span continuing a caller joins the caller's span id (`shared: true`).
     pub join_server_spans: bool,

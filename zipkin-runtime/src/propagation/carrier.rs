@@ -95,6 +95,12 @@ impl Field {
     }
 
     /// Whether `name` names this field, ignoring ASCII case.
+    ///
+    /// ```
+    /// use zipkin_runtime::propagation::Field;
+    /// assert!(Field::ParentSpanId.matches(b"X-B3-Parentspanid")); // as Go sends it
+    /// assert!(!Field::ParentSpanId.matches(b"X-B3-SpanId"));
+    /// ```
     #[inline]
     pub fn matches(self, name: &[u8]) -> bool {
         name.eq_ignore_ascii_case(self.lowercase_name().as_bytes())

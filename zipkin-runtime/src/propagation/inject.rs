@@ -83,6 +83,7 @@ impl InjectOptions {
 /// assert_eq!(request.headers()["x-b3-sampled"], "1");
 /// assert_eq!(request.headers()["x-b3-flags"], "0");
 /// ```
+#[must_use = "send the headers with the outgoing request"]
 pub fn inject_headers() -> HeaderMap {
     match context::current_inner() {
         None => HeaderMap::new(),
