@@ -1,0 +1,531 @@
+//! The demo in one call: both services in this process, the post's two requests, the spans
+//! flushed, and each trace drawn from what Zipkin stored (or, with no Zipkin, from the file the
+//! spans were written to).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zipkin_rs::encode::Encoding;
+use zipkin_rs::model::Span;
+use zipkin_rs::transport::file::FileTransport;
+use zipkin_rs::transport::{Message, Transport};
+use zipkin_rs::{Tracer, TransportError};
+
+use super::config::{self, Setting, SettingError};
+use super::waterfall::{self, Style};
+use super::{serve, service1, webapp, TRACE_ID_HEADER};
+
+/// Spans per trace: index and do_stuff from webapp, index_service1 and service1_do_stuff from
+/// service1.
+pub const SPANS_PER_TRACE: usize = 4;
+
+/// The demo's settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The webapp's port (it falls back to a free port when this one is taken).
+    pub webapp_port: u16,
+    /// service1's port (same fallback).
+    pub service1_port: u16,
+    pub do_stuff_sleep: Duration,
+    pub index_sleep: Duration,
+    /// Requests to `GET /`, one trace each.
+    pub requests: usize,
+    /// `ZIPKIN_ENDPOINT`: a collector URL, or `file:<path>`.
+    pub endpoint: String,
+    /// Where the span files go when no Zipkin answers.
+    pub out_dir: PathBuf,
+    /// How long to wait for Zipkin to store every span of a trace.
+    pub read_timeout: Duration,
+    pub style: Style,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            webapp_port: 5000,
+            service1_port: 6000,
+            do_stuff_sleep: config::DO_STUFF_SLEEP,
+            index_sleep: config::INDEX_SLEEP,
+            requests: 2,
+            endpoint: zipkin_rs::tracer::DEFAULT_ENDPOINT.into(),
+            out_dir: default_out_dir(),
+            read_timeout: Duration::from_secs(15),
+            style: Style::default(),
+        }
+    }
+}
+
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        flag: "--webapp-port",
+        env: Some("DEMO_PORT"),
+        help: "webapp's port (default 5000; a free one if taken)",
+    },
+    Setting {
+        flag: "--service1-port",
+        env: Some("SERVICE1_PORT"),
+        help: "service1's port (default 6000; a free one if taken)",
+    },
+    Setting {
+        flag: "--do-stuff-sleep",
+        env: Some("DO_STUFF_SLEEP"),
+        help: "seconds each do_stuff sleeps (default 0.05; the post: 5)",
+    },
+    Setting {
+        flag: "--index-sleep",
+        env: Some("INDEX_SLEEP"),
+        help: "seconds index sleeps after do_stuff (default 0.1; the post: 10)",
+    },
+    Setting {
+        flag: "--requests",
+        env: None,
+        help: "requests to the webapp, one trace each (default 2)",
+    },
+    Setting {
+        flag: "--zipkin",
+        env: Some("ZIPKIN_ENDPOINT"),
+        help: "collector URL or file:<path> (default http://localhost:9411/api/v2/spans)",
+    },
+    Setting {
+        flag: "--out-dir",
+        env: None,
+        help: "where span files go without Zipkin (default target/zipkin-demo)",
+    },
+];
+
+impl Options {
+    /// From flags and the environment; `Ok(None)` when `--help` was asked for.
+    pub fn from_args(args: &[String]) -> Result<Option<Options>, SettingError> {
+        let Some(v) = config::read(args, SETTINGS)? else {
+            return Ok(None);
+        };
+        let d = Options::default();
+        Ok(Some(Options {
+            webapp_port: config::port(&v, "--webapp-port", SETTINGS, d.webapp_port)?,
+            service1_port: config::port(&v, "--service1-port", SETTINGS, d.service1_port)?,
+            do_stuff_sleep: config::seconds(&v, "--do-stuff-sleep", SETTINGS, d.do_stuff_sleep)?,
+            index_sleep: config::seconds(&v, "--index-sleep", SETTINGS, d.index_sleep)?,
+            requests: config::count(&v, "--requests", SETTINGS, d.requests)?,
+            endpoint: v.get("--zipkin").cloned().unwrap_or(d.endpoint),
+            out_dir: v.get("--out-dir").map(PathBuf::from).unwrap_or(d.out_dir),
+            ..d
+        }))
+    }
+}
+
+/// `target/zipkin-demo` beside the demo's executable (`target/<profile>/examples/demo`), else
+/// a folder in the temporary directory.
+fn default_out_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let examples = exe.parent()?;
+            (examples.file_name()? == "examples")
+                .then(|| Some(examples.parent()?.parent()?.join("zipkin-demo")))?
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("zipkin-demo"))
+}
+
+/// Where the spans went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sink {
+    /// A Zipkin server; `base` is its root URL (`http://127.0.0.1:9411`).
+    Zipkin { endpoint: String, base: String },
+    /// A Zipkin JSON file (one array of every span), written through the file transport.
+    File { path: PathBuf, why: String },
+}
+
+/// One request's trace as read back.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub id: String,
+    pub spans: Vec<Span>,
+    /// Its page in the Zipkin UI.
+    pub url: Option<String>,
+    /// A file with only this trace, for the UI's "Upload JSON".
+    pub file: Option<PathBuf>,
+}
+
+/// What the demo did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sink: Sink,
+    pub webapp_port: u16,
+    pub service1_port: u16,
+    pub traces: Vec<Trace>,
+}
+
+/// A transport shared by both services' tracers, so both write one file.
+struct SharedFile(Arc<FileTransport>);
+
+impl Transport for SharedFile {
+    fn encoding(&self) -> Encoding {
+        self.0.encoding()
+    }
+
+    fn send(&self, msg: &Message) -> Result<(), TransportError> {
+        self.0.send(msg)
+    }
+}
+
+/// The root URL of a collector endpoint (`.../api/v2/spans` removed).
+pub fn base_url(endpoint: &str) -> String {
+    let e = endpoint.trim().trim_end_matches('/');
+    e.strip_suffix("/api/v2/spans").unwrap_or(e).to_owned()
+}
+
+/// Whether a Zipkin server answers `/health` at `base`; the reason when not.
+pub async fn probe(client: &reqwest::Client, base: &str) -> Result<(), String> {
+    let r = client
+        .get(format!("{base}/health"))
+        .timeout(Duration::from_millis(1500))
+        .send()
+        .await
+        .map_err(|e| root_cause(&e))?;
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    if status.is_success() && body.contains("UP") {
+        Ok(())
+    } else {
+        Err(format!("/health answered {status}"))
+    }
+}
+
+/// The innermost cause of an error ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut e = e;
+    while let Some(c) = e.source() {
+        e = c;
+    }
+    e.to_string()
+}
+
+/// A reqwest error with its causes (its Display alone says only "error sending request").
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+fn listen(service: &str, port: u16, out: &mut dyn Write) -> Result<(TcpListener, u16), String> {
+    let listener = match serve::bind(port) {
+        Ok(l) => l,
+        Err(e) if port != 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+            let l = serve::bind(0).map_err(|e| format!("{service}: cannot listen: {e}"))?;
+            let _ = writeln!(
+                out,
+                "port {port} is taken, so {service} listens on a free port instead"
+            );
+            l
+        }
+        Err(e) => return Err(format!("{service}: cannot listen on port {port}: {e}")),
+    };
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("{service}: {e}"))?
+        .port();
+    Ok((listener, port))
+}
+
+fn tracer(
+    service: &'static str,
+    port: u16,
+    sink: &Sink,
+    file: Option<&Arc<FileTransport>>,
+) -> Result<Tracer, String> {
+    // The other ZIPKIN_* settings (encoding, gzip, ...) apply as in any traced service.
+    let b = Tracer::builder()
+        .from_env()
+        .map_err(|e| e.to_string())?
+        .service_name(service)
+        .port(port);
+    let b = match (sink, file) {
+        (_, Some(f)) => b.transport(SharedFile(f.clone())),
+        (Sink::Zipkin { endpoint, .. }, None) => b.endpoint(endpoint).map_err(|e| e.to_string())?,
+        (Sink::File { .. }, None) => return Err("no span file".into()),
+    };
+    b.build().map_err(|e| format!("{service}: {e}"))
+}
+
+/// Runs the demo, writing what it does to `out`.
+pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String> {
+    let client = reqwest::Client::new();
+    let endpoint = opts.endpoint.trim().to_owned();
+    let sink = if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+        let base = base_url(&endpoint);
+        match probe(&client, &base).await {
+            Ok(()) => Sink::Zipkin { endpoint, base },
+            Err(why) => Sink::File {
+                path: opts.out_dir.join("spans.json"),
+                why: format!("no Zipkin server answers at {base} ({why})"),
+            },
+        }
+    } else if let Some(path) = endpoint.strip_prefix("file:").filter(|p| !p.is_empty()) {
+        Sink::File {
+            path: PathBuf::from(path),
+            why: format!("ZIPKIN_ENDPOINT is {endpoint}"),
+        }
+    } else {
+        Sink::File {
+            path: opts.out_dir.join("spans.json"),
+            why: format!(
+                "ZIPKIN_ENDPOINT is {endpoint:?}, and the demo needs the spans back to draw them"
+            ),
+        }
+    };
+    let file = match &sink {
+        Sink::File { path, why } => {
+            let _ = writeln!(out, "{why}: the spans go to a file.");
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let f = FileTransport::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            Some(Arc::new(f))
+        }
+        Sink::Zipkin { base, .. } => {
+            let _ = writeln!(out, "Zipkin answers at {base}: the spans go there.");
+            None
+        }
+    };
+
+    let (s1_listener, service1_port) = listen("service1", opts.service1_port, out)?;
+    let (web_listener, webapp_port) = listen("webapp", opts.webapp_port, out)?;
+    let s1_tracer = tracer("service1", service1_port, &sink, file.as_ref())?;
+    let web_tracer = tracer("webapp", webapp_port, &sink, file.as_ref())?;
+    let service1 = serve::spawn(
+        "service1",
+        s1_listener,
+        s1_tracer,
+        service1::router(service1::Config {
+            port: service1_port,
+            do_stuff_sleep: opts.do_stuff_sleep,
+        }),
+    )
+    .map_err(|e| format!("service1: {e}"))?;
+    let webapp = serve::spawn(
+        "webapp",
+        web_listener,
+        web_tracer,
+        webapp::router(webapp::Config {
+            port: webapp_port,
+            service1_url: format!("http://localhost:{service1_port}/service1/"),
+            do_stuff_sleep: opts.do_stuff_sleep,
+            index_sleep: opts.index_sleep,
+        }),
+    )
+    .map_err(|e| format!("webapp: {e}"))?;
+    let _ = writeln!(
+        out,
+        "webapp on http://127.0.0.1:{webapp_port}/ calls service1 on http://localhost:{service1_port}/service1/"
+    );
+
+    let mut ids = Vec::new();
+    let mut failure = None;
+    for _ in 0..opts.requests {
+        let url = format!("http://127.0.0.1:{webapp_port}/");
+        let started = Instant::now();
+        let r = client
+            .get(&url)
+            .timeout(Duration::from_secs(120) + 4 * (opts.do_stuff_sleep + opts.index_sleep))
+            .send()
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                failure = Some(format!("GET {url} failed: {}", describe(&e)));
+                break;
+            }
+        };
+        let status = r.status();
+        let id = r
+            .headers()
+            .get(TRACE_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = r.text().await.unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "GET {url} -> {status} {:?} in {}, trace {id}",
+            body.trim(),
+            waterfall::duration(started.elapsed().as_micros() as u64)
+        );
+        if !status.is_success() || id.is_empty() {
+            failure = Some(format!("GET {url} answered {status}: {}", body.trim()));
+            break;
+        }
+        ids.push(id);
+    }
+
+    // Every span has finished: each ended before its service answered. Send them now.
+    let mut lost = Vec::new();
+    for (service, t) in [("webapp", web_tracer), ("service1", s1_tracer)] {
+        let r = t.shutdown(Duration::from_secs(10));
+        if r.dropped > 0 || r.queued > 0 || r.timed_out {
+            lost.push(format!(
+                "{service}: {} spans dropped, {} not sent in time (metrics: {:?})",
+                r.dropped,
+                r.queued,
+                t.metrics()
+            ));
+        }
+    }
+    let stopped = [webapp.stop(), service1.stop()];
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    if !lost.is_empty() {
+        return Err(format!("spans were lost: {}", lost.join("; ")));
+    }
+    for s in stopped {
+        s?;
+    }
+
+    let traces = match &sink {
+        Sink::Zipkin { base, .. } => {
+            read_from_zipkin(&client, base, &ids, opts.read_timeout).await?
+        }
+        Sink::File { path, .. } => read_from_file(path, &ids)?,
+    };
+    for (k, t) in traces.iter().enumerate() {
+        let (t0, t1) = waterfall::bounds(&t.spans);
+        let _ = writeln!(
+            out,
+            "\nTrace {} of {}: {} ({} spans; services: {}; {})",
+            k + 1,
+            traces.len(),
+            t.id,
+            t.spans.len(),
+            waterfall::services(&t.spans).join(", "),
+            waterfall::duration(t1 - t0)
+        );
+        let _ = write!(out, "{}", waterfall::render(&t.spans, opts.style));
+        if let Some(url) = &t.url {
+            let _ = writeln!(out, "In Zipkin: {url}");
+        }
+        if let Some(file) = &t.file {
+            let _ = writeln!(out, "This trace alone: {}", shown(file));
+        }
+    }
+    if let Sink::File { path, .. } = &sink {
+        let _ = writeln!(
+            out,
+            "\nEvery span is in {} (Zipkin v2 JSON).\n\
+             To see a trace in the Zipkin UI: start Zipkin (`bash scripts/zipkin-server.sh start`, \
+             or any Zipkin on port 9411), open http://127.0.0.1:9411/zipkin/, press \"Upload JSON\" \
+             and choose one of the trace-<id>.json files above.\n\
+             Or run the demo again while Zipkin is up: it then sends the spans there.",
+            shown(path)
+        );
+    }
+    Ok(Outcome {
+        sink,
+        webapp_port,
+        service1_port,
+        traces,
+    })
+}
+
+/// A path relative to the current directory when it is inside it.
+fn shown(p: &Path) -> String {
+    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| abs.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or(abs)
+        .display()
+        .to_string()
+}
+
+/// Reads each trace back from Zipkin. The collector answers 202 before it stores, so this polls
+/// until every span of the trace is there.
+pub async fn read_from_zipkin(
+    client: &reqwest::Client,
+    base: &str,
+    ids: &[String],
+    timeout: Duration,
+) -> Result<Vec<Trace>, String> {
+    let mut out = Vec::new();
+    for id in ids {
+        let deadline = Instant::now() + timeout;
+        let url = format!("{base}/api/v2/trace/{id}");
+        let spans = loop {
+            let spans = match client
+                .get(&url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => {
+                    let body = r.bytes().await.map_err(|e| describe(&e))?;
+                    serde_json::from_slice::<Vec<Span>>(&body)
+                        .map_err(|e| format!("{url} did not give a list of spans: {e}"))?
+                }
+                Ok(_) => Vec::new(), // 404 until the first span is stored
+                Err(e) => return Err(format!("GET {url}: {}", describe(&e))),
+            };
+            if spans.len() >= SPANS_PER_TRACE {
+                break spans;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "Zipkin stored {} of the {SPANS_PER_TRACE} spans of trace {id} within {:?}",
+                    spans.len(),
+                    timeout
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        out.push(Trace {
+            id: id.clone(),
+            spans,
+            url: Some(format!("{base}/zipkin/traces/{id}")),
+            file: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads the span file and writes one file per trace beside it (the UI loads one trace per
+/// upload).
+pub fn read_from_file(path: &Path, ids: &[String]) -> Result<Vec<Trace>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let spans: Vec<Span> = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} is not a JSON list of spans: {e}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for id in ids {
+        let mine: Vec<Span> = spans
+            .iter()
+            .filter(|s| &s.trace_id == id)
+            .cloned()
+            .collect();
+        if mine.len() != SPANS_PER_TRACE {
+            return Err(format!(
+                "{} holds {} spans of trace {id}; expected {SPANS_PER_TRACE}",
+                path.display(),
+                mine.len()
+            ));
+        }
+        let file = dir.join(format!("trace-{id}.json"));
+        let json = serde_json::to_vec_pretty(&mine).map_err(|e| e.to_string())?;
+        std::fs::write(&file, json).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        out.push(Trace {
+            id: id.clone(),
+            spans: mine,
+            url: None,
+            file: Some(file),
+        });
+    }
+    Ok(out)
+}
