@@ -1,8 +1,91 @@
 #!/usr/bin/env bash
 # The project's test entry point (the README's test command, and what .ci/run calls).
-# It installs and starts everything the tests need, runs every test, and stops what it started.
+# It installs and starts everything the tests need, runs every test, and stops what it started:
+#
+#   1. the real Zipkin server (scripts/zipkin-server.sh; reuses one already up on 127.0.0.1:9411)
+#   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
+#   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
+#   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
+#   5. the demo (the README's first command) against Zipkin, and once into a file
+#   6. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
+#
+# Downloads are cached under ${ZIPKIN_RS_CACHE:-~/.cache/zipkin-rs} (the Zipkin jar, the peers),
+# ~/.npm, ~/.cargo and apt's archive, so a second run fetches nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 
-echo "== cargo test --workspace"
-cargo test --workspace --locked 2>&1
+export ZIPKIN_URL="${ZIPKIN_URL:-http://127.0.0.1:9411}"
+export ZIPKIN_E2E=1
+LOGS="$ROOT/target/test-logs"
+mkdir -p "$LOGS"
+
+T0=$SECONDS
+step() { echo; echo "== $* (at $((SECONDS - T0))s)"; }
+
+STOP_ZIPKIN=0
+cleanup() {
+  local rc=$?
+  if ((STOP_ZIPKIN)); then
+    step "stopping the Zipkin server this script started"
+    bash scripts/zipkin-server.sh stop || true
+  fi
+  echo "scripts/test.sh: exit $rc after $((SECONDS - T0))s"
+}
+trap cleanup EXIT
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+step "Zipkin server"
+if bash scripts/zipkin-server.sh status >/dev/null 2>&1; then
+  echo "a Zipkin server is already up at $ZIPKIN_URL; using it (and leaving it running)"
+else
+  STOP_ZIPKIN=1
+  bash scripts/zipkin-server.sh start
+fi
+
+step "interop peers (py_zipkin, Brave, zipkin-go)"
+bash scripts/peers.sh install all
+
+step "Chromium and playwright-core"
+if [[ ! -x /usr/bin/chromium ]]; then
+  as_root apt-get update -qq
+  # With its recommended packages (fonts-liberation among them: the screenshots need fonts).
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+    >"$LOGS/apt-chromium.log" 2>&1 || { tail -n 30 "$LOGS/apt-chromium.log" >&2; exit 1; }
+fi
+/usr/bin/chromium --version 2>/dev/null || true
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+step "cargo test --workspace"
+cargo test --workspace --locked 2>&1 | tee "$LOGS/cargo-test.log"
+
+step "the demo against Zipkin (cargo run --example demo)"
+cargo run -q --locked --example demo -- --zipkin "$ZIPKIN_URL/api/v2/spans" 2>&1 |
+  tee "$LOGS/demo-zipkin.log"
+TRACE_IDS="$(sed -n 's#^In Zipkin: .*/zipkin/traces/\([0-9a-f]*\)$#\1#p' "$LOGS/demo-zipkin.log" | paste -sd, -)"
+[[ -n "$TRACE_IDS" ]] || { echo "the demo printed no Zipkin trace URL" >&2; exit 1; }
+
+step "the demo into a file (as on a machine without Zipkin)"
+FILE_DIR="$ROOT/target/zipkin-demo-file"
+rm -rf "$FILE_DIR"
+cargo run -q --locked --example demo -- --zipkin "file:$FILE_DIR/spans.json" 2>&1 |
+  tee "$LOGS/demo-file.log"
+TRACE_FILES="$(find "$FILE_DIR" -name 'trace-*.json' | sort | paste -sd, -)"
+
+step "browser check: Chromium opens the traces in the Zipkin UI"
+rm -rf "$ROOT/target/browser"
+DEMO_TRACE_IDS="$TRACE_IDS" DEMO_TRACE_FILES="$TRACE_FILES" SCREENSHOT_DIR="$ROOT/target/browser" \
+  node --test tests/browser/ 2>&1 | tee "$LOGS/browser.log"
+echo "screenshots: $(ls "$ROOT"/target/browser/*.png | paste -sd' ' -)"
+
+# One closing line over every runner above.
+sum() { awk -v re="$1" '/^test result:/ { if (match($0, re)) { split(substr($0, RSTART, RLENGTH), w, " "); n += w[1] } } END { print n + 0 }' "$2"; }
+passed=$(sum '[0-9]+ passed' "$LOGS/cargo-test.log")
+failed=$(sum '[0-9]+ failed' "$LOGS/cargo-test.log")
+bpass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$LOGS/browser.log")
+bfail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$LOGS/browser.log")
+echo
+echo "total: $((passed + ${bpass:-0})) passed, $((failed + ${bfail:-0})) failed"

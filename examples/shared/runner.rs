@@ -422,8 +422,8 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
             out,
             "\nEvery span is in {} (Zipkin v2 JSON).\n\
              To see a trace in the Zipkin UI: start Zipkin (`bash scripts/zipkin-server.sh start`, \
-             or any Zipkin on port 9411), open http://127.0.0.1:9411/zipkin/, press \"Upload JSON\" \
-             and choose one of the trace-<id>.json files above.\n\
+             or any Zipkin on port 9411), open http://127.0.0.1:9411/zipkin/, press the upload button \
+             at the top right (\"Upload JSON\") and choose one of the trace-<id>.json files above.\n\
              Or run the demo again while Zipkin is up: it then sends the spans there.",
             shown(path)
         );
