@@ -2,11 +2,11 @@
 //! its parent, with its service, a bar for when it ran within the trace, and its duration.
 //!
 //! ```text
-//! SERVICE   SPAN                   0ms                    100.9ms                   201.8ms
-//! webapp    index                 │████████████████████████████████████████████████│ 201.8ms
-//! webapp    └─ do_stuff           │████████████████████████▌                       │ 101.2ms
-//! service1     └─ index_service1  │            ████████████                        │  50.6ms
-//! service1        └─ service1_do… │            ████████████                        │  50.4ms
+//! SERVICE   SPAN                        0ms                  105.1ms             210.1ms
+//! webapp    index                      │████████████████████████████████████████████████│ 210.1ms
+//! webapp    └─ do_stuff                │█████████████████████████                       │ 108.4ms
+//! service1     └─ index_service1       │            █████████████                       │  51.4ms
+//! service1        └─ service1_do_stuff │            █████████████                       │  51.3ms
 //! ```
 
 use std::collections::HashMap;
