@@ -23,22 +23,21 @@ pub fn render_tree(spans: &[Span]) -> String {
     let ids: HashSet<&str> = spans.iter().map(|s| s.id.as_str()).collect();
     let mut children: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
     let mut roots = Vec::new();
+    // A shared server span hangs under its client half (same id), whether or not its parent
+    // (the client's parent too) is in the trace.
+    let mut shared_under: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
     for s in spans {
+        let client_exists =
+            s.shared == Some(true) && spans.iter().any(|o| o.id == s.id && o.shared != Some(true));
+        if client_exists {
+            shared_under.entry(s.id.as_str()).or_default().push(s);
+            continue;
+        }
         match s.parent_id.as_deref() {
             Some(p) if ids.contains(p) && p != s.id => children.entry(p).or_default().push(s),
             _ => roots.push(s),
         }
     }
-    // A shared server span hangs under its client half (same id).
-    let mut shared_under: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
-    roots.retain(|s| {
-        let client_exists =
-            s.shared == Some(true) && spans.iter().any(|o| o.id == s.id && o.shared != Some(true));
-        if client_exists {
-            shared_under.entry(s.id.as_str()).or_default().push(s);
-        }
-        !client_exists
-    });
     // Siblings often start within the same microsecond: a stable sort on the start keeps them
     // in the order they were reported (the order they finished), never reorders them by name.
     let key = |s: &&Span| s.timestamp.unwrap_or(0);
@@ -119,6 +118,29 @@ mod tests {
         assert_eq!(
             render_tree(&spans),
             "root ()\n  second ()\n  zeta ()\n  alpha ()\nroot2 ()\n"
+        );
+    }
+
+    /// Brave-style RPCs: each server half joins its client's id and has the client's parent.
+    /// The server half was drawn beside its client, and the children of the shared id under
+    /// both halves.
+    #[test]
+    fn a_chain_of_joined_rpcs_nests_each_server_under_its_client_once() {
+        let mut spans = vec![
+            span('a', None, "server0", 1),
+            span('b', Some('a'), "client0", 2),
+            span('b', Some('a'), "server1", 3),
+            span('c', Some('b'), "client1", 4),
+            span('c', Some('b'), "server2", 5),
+        ];
+        for s in &mut spans {
+            if s.name.as_deref().is_some_and(|n| n.starts_with("server")) && s.parent_id.is_some() {
+                s.shared = Some(true);
+            }
+        }
+        assert_eq!(
+            render_tree(&spans),
+            "server0 ()\n  client0 ()\n    server1 () shared\n      client1 ()\n        server2 () shared\n"
         );
     }
 
