@@ -1,0 +1,275 @@
+//! The Rust interop peer: the "chain" protocol of `tests/interop/README.md`, spoken by the
+//! py_zipkin, Brave and zipkin-go peers there, built on zipkin-rs with axum and reqwest.
+//!
+//! ```sh
+//! PORT=8084 SERVICE_NAME=rust-peer B3_FORMAT=single cargo run --example peer
+//! curl 'http://127.0.0.1:8084/chain?hops=http://127.0.0.1:8082/chain'
+//! ```
+//!
+//! - `GET /health`: 200 `OK`, not traced.
+//! - `GET /chain?hops=<comma-separated URLs>`: a SERVER span (`get`) continuing the caller's
+//!   B3 context (`extract`: single `b3` first, then `X-B3-*`); it joins the caller's span id.
+//!   With hops left, a CLIENT span (`get`, a child of the SERVER span) GETs the first one with
+//!   `?hops=<the rest>`. Answers JSON: `service`, `traceId`, `spanId` (the SERVER span's),
+//!   `sampled` (true/false), `debug`, `receivedHeaders` (incoming `b3`/`x-b3-*`, lower-cased),
+//!   `downstream` (the next hop's answer or null); 502 with `error` when the next hop failed.
+//!
+//! The CLIENT span's own ids are what goes downstream, as Brave, zipkin-go and py_zipkin's
+//! `create_http_headers()` do: the next hop's SERVER span joins that id, so Zipkin holds one RPC
+//! span with a client half and a server half (merged in the UI and by the dependency linker,
+//! showing client and server latency side by side). `inject_headers()` would instead invent a
+//! child id that no client half carries (py_zipkin's `create_http_headers_for_new_span()`,
+//! right for a call made from a LOCAL span, as in the blog demo's `do_stuff`); inside a CLIENT
+//! span that would leave a client half without a server and a server half without a client.
+//!
+//! Environment: `PORT` (default 8084; 0 picks a free port), `SERVICE_NAME` (default
+//! `rust-peer`), `ZIPKIN_ENDPOINT` (default `http://localhost:9411/api/v2/spans`), `B3_FORMAT`
+//! `multi` (default) or `single` for outgoing headers, and the other `ZIPKIN_*` variables.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use zipkin_rs::propagation::{inject_context, B3Format, InjectOptions};
+use zipkin_rs::{current_context, extract, zipkin_span, Tracer};
+
+struct Settings {
+    port: u16,
+    service: String,
+    b3_format: B3Format,
+}
+
+fn settings() -> Result<Settings, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let port = match var("PORT") {
+        None => 8084,
+        Some(p) => p
+            .trim()
+            .parse()
+            .map_err(|_| format!("PORT is {p:?}; expected a port number from 0 to 65535"))?,
+    };
+    let b3_format = match var("B3_FORMAT").as_deref().map(str::trim) {
+        None | Some("multi") => B3Format::Multi,
+        Some("single") => B3Format::Single,
+        Some(other) => return Err(format!("B3_FORMAT is {other:?}; expected multi or single")),
+    };
+    Ok(Settings {
+        port,
+        service: var("SERVICE_NAME").unwrap_or_else(|| "rust-peer".into()),
+        b3_format,
+    })
+}
+
+struct Peer {
+    service: String,
+    tracer: Tracer,
+    client: reqwest::Client,
+}
+
+fn main() -> ExitCode {
+    let s = match settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("peer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, s.port))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("peer: cannot listen on 127.0.0.1:{}: {e}", s.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = listener.local_addr().map_or(s.port, |a| a.port());
+    // The guard flushes what is left when main returns (after SIGTERM or Ctrl-C).
+    let zipkin = match Tracer::builder().from_env().and_then(|b| {
+        b.service_name(s.service.clone())
+            .port(port)
+            .b3_format(s.b3_format)
+            .install()
+    }) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("peer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let peer = Arc::new(Peer {
+        service: s.service,
+        tracer: zipkin.tracer(),
+        client: reqwest::Client::new(),
+    });
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("peer: cannot start tokio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        eprintln!(
+            "zipkin-rs peer {} listening on {} (b3 out: {:?}, zipkin: {:?})",
+            peer.service,
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            peer.tracer.config().b3_format,
+            peer.tracer.config().endpoint,
+        );
+        let app = Router::new()
+            .route("/health", get(|| async { "OK\n" }))
+            .route("/chain", get(chain))
+            .with_state(peer);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop_signal())
+            .await
+    });
+    drop(zipkin);
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("peer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn chain(
+    State(peer): State<Arc<Peer>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let hops: Vec<String> = query
+        .get("hops")
+        .map(|h| {
+            h.split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let (status, body) = serve_chain(&peer, &hops, headers).await;
+    (status, Json(body))
+}
+
+/// The SERVER span: continues the caller (joining its span id) or starts a trace.
+#[zipkin_span(
+    kind = "server",
+    span_name = "get",
+    parent = extract(&headers),
+    tags("http.method" = "GET", "http.path" = "/chain")
+)]
+async fn serve_chain(peer: &Peer, hops: &[String], headers: HeaderMap) -> (StatusCode, Value) {
+    let received: serde_json::Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| name.as_str() == "b3" || name.as_str().starts_with("x-b3-"))
+        .map(|(name, value)| {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), Value::String(v))
+        })
+        .collect();
+    let ctx = current_context();
+    let mut body = json!({
+        "service": peer.service,
+        "traceId": ctx.map(|c| c.trace_id.to_string()),
+        "spanId": ctx.map(|c| c.span_id.to_string()),
+        "sampled": ctx.and_then(|c| c.sampling.decision()),
+        "debug": ctx.is_some_and(|c| c.debug),
+        "receivedHeaders": received,
+        "downstream": null,
+    });
+    let mut status = StatusCode::OK;
+    if let Some((next, rest)) = hops.split_first() {
+        let (downstream, error) = call_next(peer, next, rest).await;
+        body["downstream"] = downstream;
+        if let Some(e) = error {
+            status = StatusCode::BAD_GATEWAY;
+            body["error"] = Value::String(e);
+        }
+    }
+    (status, body)
+}
+
+/// The CLIENT span of the call to the next hop; its own ids go downstream.
+#[zipkin_span(
+    kind = "client",
+    span_name = "get",
+    tags("http.method" = "GET", "http.path" = path_of(next))
+)]
+async fn call_next(peer: &Peer, next: &str, rest: &[String]) -> (Value, Option<String>) {
+    let mut headers = HeaderMap::new();
+    if let Some(ctx) = current_context() {
+        let opts = InjectOptions::from_config(peer.tracer.config());
+        inject_context(&ctx, &mut headers, opts);
+    }
+    let (downstream, error) = get_next(peer, next, rest, headers).await;
+    if let Some(e) = &error {
+        zipkin_rs::tag("error", e.clone());
+    }
+    (downstream, error)
+}
+
+async fn get_next(
+    peer: &Peer,
+    next: &str,
+    rest: &[String],
+    headers: HeaderMap,
+) -> (Value, Option<String>) {
+    let url = match reqwest::Url::parse_with_params(next, [("hops", rest.join(","))]) {
+        Ok(u) => u,
+        Err(e) => return (Value::Null, Some(format!("GET {next}: bad URL: {e}"))),
+    };
+    let resp = peer
+        .client
+        .get(url)
+        .headers(headers)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => return (Value::Null, Some(format!("GET {next}: {e}"))),
+    };
+    let code = resp.status();
+    let downstream = match resp.bytes().await {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+        Err(e) => {
+            return (
+                Value::Null,
+                Some(format!("GET {next}: reading the body: {e}")),
+            )
+        }
+    };
+    let error = (code != StatusCode::OK).then(|| format!("GET {next}: status {code}"));
+    (downstream, error)
+}
+
+fn path_of(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| url.to_owned(), |u| u.path().to_owned())
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
