@@ -1056,10 +1056,68 @@ async fn rust_single_b3_into_each_peer() {
 // ---------------------------------------------------------------------------------------------
 // Sampling and debug.
 
+/// The peers of the sampling and debug chains, which between them cross every direction
+/// (into Rust and out of it) with every peer, in both B3 forms.
+struct Fleet {
+    py: Peer,
+    java: Peer,
+    go: Peer,
+    rust: [Peer; 3],
+    java_single: Peer,
+    go_single: Peer,
+    rust_single: [Peer; 2],
+}
+
+async fn start_fleet(client: &reqwest::Client) -> Fleet {
+    let (py, java, go, r0, r1, r2) = tokio::join!(
+        start_peer(client, Lang::Python, Fmt::Multi),
+        start_peer(client, Lang::Java, Fmt::Multi),
+        start_peer(client, Lang::Go, Fmt::Multi),
+        start_peer(client, Lang::Rust, Fmt::Multi),
+        start_peer(client, Lang::Rust, Fmt::Multi),
+        start_peer(client, Lang::Rust, Fmt::Multi),
+    );
+    let (java_single, go_single, rs0, rs1) = tokio::join!(
+        start_peer(client, Lang::Java, Fmt::Single),
+        start_peer(client, Lang::Go, Fmt::Single),
+        start_peer(client, Lang::Rust, Fmt::Single),
+        start_peer(client, Lang::Rust, Fmt::Single),
+    );
+    Fleet {
+        py,
+        java,
+        go,
+        rust: [r0, r1, r2],
+        java_single,
+        go_single,
+        rust_single: [rs0, rs1],
+    }
+}
+
+impl Fleet {
+    /// Chains with their root request's B3 form: multi headers hop to hop (py_zipkin -> Rust ->
+    /// Brave -> Rust -> zipkin-go -> Rust, Rust -> Brave, Rust -> py_zipkin), then single
+    /// headers (zipkin-go -> Rust -> Brave -> Rust -> py_zipkin, Rust -> zipkin-go).
+    fn chains(&self) -> Vec<(Vec<&Peer>, Fmt)> {
+        let [r0, r1, r2] = &self.rust;
+        let [rs0, rs1] = &self.rust_single;
+        vec![
+            (vec![&self.py, r0, &self.java, r1, &self.go, r2], Fmt::Multi),
+            (vec![r0, &self.java], Fmt::Multi),
+            (vec![r1, &self.py], Fmt::Multi),
+            (
+                vec![&self.go_single, rs0, &self.java_single, rs1, &self.py],
+                Fmt::Single,
+            ),
+            (vec![rs0, &self.go_single], Fmt::Single),
+        ]
+    }
+}
+
 /// `sampled = 0` from upstream, in multi and in single form: every hop answers unsampled and
 /// passes the decision on (each echoes the headers it got), and nothing of the trace reaches
 /// Zipkin. The same chains sampled are the control: once their spans are stored, and a second
-/// more has passed (every reporter here flushes within 100 ms of a request), the unsampled
+/// more has passed (every reporter here sends within about 100 ms of a request), the unsampled
 /// traces must still be missing.
 #[tokio::test]
 async fn unsampled_from_upstream_is_passed_on_and_never_reported() {
@@ -1073,20 +1131,11 @@ async fn unsampled_from_upstream_is_passed_on_and_never_reported() {
         return;
     }
     let since = now_ms();
-    let (go, rust, py, java, rust_single, java_single) = tokio::join!(
-        start_peer(&client, Lang::Go, Fmt::Multi),
-        start_peer(&client, Lang::Rust, Fmt::Multi),
-        start_peer(&client, Lang::Python, Fmt::Multi),
-        start_peer(&client, Lang::Java, Fmt::Multi),
-        start_peer(&client, Lang::Rust, Fmt::Single),
-        start_peer(&client, Lang::Java, Fmt::Single),
-    );
-    let multi: &[&Peer] = &[&go, &rust, &py, &java];
-    let single: &[&Peer] = &[&rust_single, &java_single, &rust];
+    let fleet = start_fleet(&client).await;
     let mut unsampled = Vec::new();
-    for (peers, fmt) in [(multi, Fmt::Multi), (single, Fmt::Single)] {
-        unsampled.push(run_chain(&client, peers, Root::Unsampled, fmt).await);
-        let control = run_chain(&client, peers, Root::Sampled, fmt).await;
+    for (peers, fmt) in fleet.chains() {
+        unsampled.push(run_chain(&client, &peers, Root::Unsampled, fmt).await);
+        let control = run_chain(&client, &peers, Root::Sampled, fmt).await;
         check_stored(&client, &control, since).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -1104,8 +1153,8 @@ async fn unsampled_from_upstream_is_passed_on_and_never_reported() {
 
 /// Debug from upstream: every hop reports, and our spans carry `debug: true`. py_zipkin reads
 /// the flag (its peer answers `debug: true`) but drops it: its spans carry no `debug`, and it
-/// sends `X-B3-Flags: 0` with `X-B3-Sampled: 1` downstream, so the hops after it report a
-/// plainly sampled trace.
+/// sends `X-B3-Flags: 0` with `X-B3-Sampled: 1` (or `b3: …-1-…`) downstream, so the hops after
+/// it report a plainly sampled trace (`run_chain` and `check_stored` expect exactly that).
 #[tokio::test]
 async fn debug_from_upstream_reaches_every_hop() {
     let client = reqwest::Client::new();
@@ -1113,33 +1162,37 @@ async fn debug_from_upstream_reaches_every_hop() {
         return;
     }
     let since = now_ms();
-    let (java, rust, py, rust2, go, rust_single) = tokio::join!(
-        start_peer(&client, Lang::Java, Fmt::Multi),
-        start_peer(&client, Lang::Rust, Fmt::Multi),
-        start_peer(&client, Lang::Python, Fmt::Multi),
-        start_peer(&client, Lang::Rust, Fmt::Multi),
-        start_peer(&client, Lang::Go, Fmt::Multi),
-        start_peer(&client, Lang::Rust, Fmt::Single),
-    );
-    let chain = run_chain(
-        &client,
-        &[&java, &rust, &py, &rust2, &go],
-        Root::Debug,
+    let fleet = start_fleet(&client).await;
+    // py_zipkin first: debug dies at once, every later hop reports a sampled trace.
+    let mut chains = vec![(vec![&fleet.py, &fleet.rust[2], &fleet.go], Fmt::Multi)];
+    // Rust first, so debug crosses every other hop.
+    chains.push((
+        vec![
+            &fleet.rust[0],
+            &fleet.java,
+            &fleet.rust[1],
+            &fleet.go,
+            &fleet.rust[2],
+            &fleet.py,
+        ],
         Fmt::Multi,
-    )
-    .await;
-    let spans = check_stored(&client, &chain, since).await;
-    let ours: Vec<&Span> = spans
-        .iter()
-        .filter(|s| s.service() == rust.service)
-        .collect();
-    assert_eq!(ours.len(), 2);
-    assert!(ours.iter().all(|s| s.debug == Some(true)), "{ours:#?}");
-
-    // `b3: …-d` into Rust, whose single header carries `d` on to Brave and zipkin-go.
-    for next in [&java, &go] {
-        let chain = run_chain(&client, &[&rust_single, next], Root::Debug, Fmt::Single).await;
+    ));
+    chains.extend(fleet.chains().into_iter().skip(1));
+    for (peers, fmt) in chains {
+        let chain = run_chain(&client, &peers, Root::Debug, fmt).await;
         let spans = check_stored(&client, &chain, since).await;
-        assert!(spans.iter().all(|s| s.debug == Some(true)), "{spans:#?}");
+        // Our spans carry `debug: true` exactly where debug reached (check_stored checks every
+        // peer's spans the same way).
+        for (i, p) in chain.peers.iter().enumerate() {
+            if p.lang == Lang::Rust {
+                let ours: Vec<&Span> = spans.iter().filter(|s| s.service() == p.service).collect();
+                assert!(
+                    ours.iter()
+                        .all(|s| (s.debug == Some(true)) == chain.debug_at(i)),
+                    "{}: hop {i}: {ours:#?}",
+                    chain.label()
+                );
+            }
+        }
     }
 }
