@@ -669,6 +669,17 @@ async fn run_chain<'a>(
             "{at}: parent sent = the caller's SERVER span: {got:?}"
         );
         assert_eq!(got.debug, debug, "{at}: debug sent: {got:?}");
+        if caller.lang == Lang::Rust && caller.fmt == Fmt::Multi {
+            // py_zipkin's five headers, which hand-written py_zipkin services read directly.
+            let rh = &a["receivedHeaders"];
+            let want = [
+                (chain.sampled() || debug, "x-b3-sampled"),
+                (debug, "x-b3-flags"),
+            ];
+            for (on, name) in want {
+                assert_eq!(rh[name], if on { "1" } else { "0" }, "{at}: {name}: {rh}");
+            }
+        }
         if debug {
             // Brave and zipkin-go send Flags: 1 alone; we also send X-B3-Sampled: 1, which
             // py_zipkin reads.
