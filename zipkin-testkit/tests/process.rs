@@ -79,6 +79,12 @@ fn child_main() {
             eprintln!("{:?}\n{:?}\n{:?}", t, t.config(), t.metrics());
             t.shutdown(Duration::from_secs(10));
         }
+        "proxy-env" => {
+            // The parent points HTTP(S)_PROXY and ALL_PROXY at a second collector.
+            let t = child_tracer(&url).build().unwrap();
+            t.in_scope(emit_on_current);
+            t.shutdown(Duration::from_secs(10));
+        }
         "init-from-env" => {
             // Everything from ZIPKIN_* (the parent sets ZIPKIN_ENDPOINT, ZIPKIN_TLS_CA_FILE).
             let guard = zipkin_runtime::init().unwrap();
@@ -252,6 +258,36 @@ fn zipkin_tls_ca_file_makes_an_https_collector_trusted() {
         "missing ZIPKIN_TLS_CA_FILE: init() fails with a message naming it",
         !child.ok && child.stderr.contains("ZIPKIN_TLS_CA_FILE"),
         !child.ok && child.stderr.contains("ZIPKIN_TLS_CA_FILE"),
+    );
+    r.finish();
+}
+
+#[test]
+fn proxy_environment_variables_are_ignored() {
+    let mut r = Report::new("X5 proxy variables in the environment are ignored");
+    let c = Collector::start(Mode::Accept);
+    let proxy = Collector::start(Mode::Accept);
+    let p = format!("http://{}", proxy.addr());
+    let child = run_child_with(
+        "proxy-env",
+        &c.url(),
+        &[
+            ("HTTP_PROXY", p.as_str()),
+            ("http_proxy", p.as_str()),
+            ("HTTPS_PROXY", p.as_str()),
+            ("ALL_PROXY", p.as_str()),
+        ],
+    );
+    let got = settled(&c);
+    r.check(
+        "spans at the collector / ended",
+        format!("{got} / {SPANS}"),
+        child.ok && got == SPANS as u64,
+    );
+    r.check(
+        "requests that reached the proxy",
+        proxy.request_count(),
+        proxy.request_count() == 0,
     );
     r.finish();
 }
