@@ -20,6 +20,9 @@ pub(crate) struct Ring {
     head: Padded<AtomicUsize>,
     /// Next slot the producer writes. Written only by the producer.
     tail: Padded<AtomicUsize>,
+    /// `head` as the producer last read it. Only the producer touches it: it re-reads `head`
+    /// only when the ring looks full, instead of pulling the consumer's cache line every push.
+    head_cache: Padded<UnsafeCell<usize>>,
     /// Spans the producer could not push because the ring was full. Written only by the producer.
     dropped_full: Padded<AtomicU64>,
     /// Set when the producing thread has exited; the consumer then drains and forgets the ring.
@@ -46,6 +49,7 @@ impl Ring {
             mask: cap - 1,
             head: Padded(AtomicUsize::new(0)),
             tail: Padded(AtomicUsize::new(0)),
+            head_cache: Padded(UnsafeCell::new(0)),
             dropped_full: Padded(AtomicU64::new(0)),
             closed: AtomicBool::new(false),
             orphaned: AtomicBool::new(false),
@@ -57,20 +61,31 @@ impl Ring {
     ///
     /// # Safety
     /// Only one thread may ever call `push` on a given ring.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn push(&self, rec: SpanRecord) -> Option<usize> {
         let tail = self.tail.0.load(Ordering::Relaxed);
-        let head = self.head.0.load(Ordering::Acquire);
-        let len = tail.wrapping_sub(head);
-        if len > self.mask {
-            let d = self.dropped_full.0.load(Ordering::Relaxed);
-            self.dropped_full.0.store(d + 1, Ordering::Relaxed);
-            return None;
+        // SAFETY: only the producer (the caller, per this function's contract) uses head_cache.
+        let cached = unsafe { &mut *self.head_cache.0.get() };
+        let mut len = tail.wrapping_sub(*cached);
+        // Re-read `head` when the ring looks full, and as it looks about to cross half full:
+        // the reporter wakes its drainer when a push returns exactly half, which a stale view
+        // would never report again after the first drain.
+        if len > self.mask || len == self.mask / 2 {
+            *cached = self.head.0.load(Ordering::Acquire);
+            len = tail.wrapping_sub(*cached);
+            if len > self.mask {
+                let d = self.dropped_full.0.load(Ordering::Relaxed);
+                self.dropped_full.0.store(d + 1, Ordering::Relaxed);
+                return None;
+            }
         }
         // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it; the
         // storage is only released by this producer, after its last push.
         unsafe { (*(&(*self.slots.get()))[tail & self.mask].get()).write(rec) };
         self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
+        // The next slot was last read by the consumer on another core: ask for it now, so the
+        // next push does not wait for the cache lines to come back.
+        prefetch_for_write(self.slots[tail.wrapping_add(1) & self.mask].get());
         Some(len + 1)
     }
 
@@ -165,6 +180,22 @@ impl Ring {
         }
         *slots = Box::new([]);
     }
+}
+
+#[inline(always)]
+fn prefetch_for_write<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+        let p = p as *const i8;
+        _mm_prefetch::<_MM_HINT_ET0>(p);
+        if std::mem::size_of::<T>() > 64 {
+            _mm_prefetch::<_MM_HINT_ET0>(p.wrapping_add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl Drop for Ring {

@@ -336,7 +336,7 @@ impl Reporter {
 
     /// Hands a finished span to this thread's buffer. Never blocks; no lock, allocation or
     /// syscall except the first time a thread reports to this reporter.
-    #[inline]
+    #[inline(always)]
     pub fn record(&self, rec: SpanRecord, local_root: bool) {
         let s = &*self.shared;
         if s.closed.load(Ordering::Acquire) {

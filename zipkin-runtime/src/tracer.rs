@@ -382,7 +382,7 @@ impl Tracer {
         crate::sampler::is_sampled(trace_id, rate)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(self, rec: SpanRecord, local_root: bool) {
         self.inner.reporter.record(rec, local_root);
     }
