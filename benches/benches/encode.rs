@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_main, Throughput};
 use serde::Serialize;
-use zipkin_runtime::encode::Encoding;
+use zipkin_runtime::encode::{Encoding, SpanEncoder};
 use zipkin_runtime::{Extra, Kind, SpanId, SpanRecord};
 
 /// The reference: Zipkin v2 JSON as serde_json writes it, fields in the order we write them.
@@ -121,7 +121,13 @@ fn zipkin_types_span(rec: &SpanRecord) -> zipkin_types::Span {
 }
 
 fn ours_json(rec: &SpanRecord, out: &mut Vec<u8>) {
-    Encoding::Json.encode_span(rec, None, out);
+    JSON.with(|e| e.encode_span(rec, out));
+}
+
+thread_local! {
+    // What the reporter uses: an encoder per encoding, local address rendered once.
+    static JSON: SpanEncoder = SpanEncoder::new(Encoding::Json, None);
+    static PROTO: SpanEncoder = SpanEncoder::new(Encoding::Proto, None);
 }
 
 fn encode(c: &mut criterion::Criterion) {
@@ -144,6 +150,15 @@ fn encode(c: &mut criterion::Criterion) {
     zipkin_bench::record_extra("json_identical_to_serde", 1.0);
     zipkin_bench::record_extra("json_bytes_per_span", ours.len() as f64);
 
+    let mut proto = Vec::new();
+    PROTO.with(|e| e.encode_span(&rec, &mut proto));
+    assert_eq!(
+        zipkin_bench::sink::count_spans(&proto),
+        1,
+        "one ListOfSpans entry"
+    );
+    zipkin_bench::record_extra("proto_bytes_per_span", proto.len() as f64);
+
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Elements(1));
     let mut buf = Vec::with_capacity(4096);
@@ -151,6 +166,13 @@ fn encode(c: &mut criterion::Criterion) {
         b.iter(|| {
             buf.clear();
             ours_json(black_box(&rec), &mut buf);
+            black_box(buf.len())
+        })
+    });
+    g.bench_function("ours_proto", |b| {
+        b.iter(|| {
+            buf.clear();
+            PROTO.with(|e| e.encode_span(black_box(&rec), &mut buf));
             black_box(buf.len())
         })
     });

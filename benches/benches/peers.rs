@@ -77,7 +77,9 @@ fn block_on_chunks<F: std::future::Future<Output = ()>, R>(
 
 fn unset(c: &mut criterion::Criterion) {
     let mut g = c.benchmark_group("unset");
-    g.bench_function("fastrace_no_reporter_no_parent", |b| b.iter(fastrace_traced));
+    g.bench_function("fastrace_no_reporter_no_parent", |b| {
+        b.iter(fastrace_traced)
+    });
     g.bench_function("tracing_no_subscriber", |b| b.iter(tracing_traced));
     g.bench_function("zipkin_no_tracer", |b| b.iter(zipkin_traced));
     g.finish();
@@ -113,7 +115,12 @@ fn tracing_registry(c: &mut criterion::Criterion) {
 
 fn zipkin_crate(c: &mut criterion::Criterion) {
     let endpoint = zipkin::Endpoint::builder().service_name("bench").build();
-    zipkin::set_tracer(zipkin::sample::AlwaysSampler, zipkin::report::NopReporter, endpoint).expect("first tracer");
+    zipkin::set_tracer(
+        zipkin::sample::AlwaysSampler,
+        zipkin::report::NopReporter,
+        endpoint,
+    )
+    .expect("first tracer");
     let mut g = c.benchmark_group("zipkin");
     g.bench_function("unsampled_in_root", |b| {
         b.iter_custom(|iters| {

@@ -166,14 +166,9 @@ fn serve(stream: TcpStream, counts: Arc<Counts>, stop: Arc<AtomicBool>) {
             return;
         }
         counts.requests.fetch_add(1, Ordering::Relaxed);
-        counts
-            .bytes
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
-        counts
-            .spans
-            .fetch_add(count_spans(&body), Ordering::AcqRel);
-        if w
-            .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+        counts.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        counts.spans.fetch_add(count_spans(&body), Ordering::AcqRel);
+        if w.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
             .is_err()
         {
             return;

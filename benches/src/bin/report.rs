@@ -35,7 +35,10 @@ fn collect(dir: &Path, base: &Path, out: &mut Run) {
             } else {
                 collect(&p, base, out);
             }
-        } else if p.parent().and_then(|d| d.file_name()).is_some_and(|n| n == "extra")
+        } else if p
+            .parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|n| n == "extra")
             && p.extension().is_some_and(|x| x == "txt")
         {
             if let (Some(stem), Ok(s)) = (p.file_stem(), std::fs::read_to_string(&p)) {
@@ -85,50 +88,124 @@ fn targets() -> Vec<Target> {
     use Check::*;
     let t = |case, what, check| Target { case, what, check };
     vec![
-        t("unsampled (no current span, 0% sampler)", "≤ 1.0× fastrace (no local parent)",
-          RatioMax("ours/unsampled_root", "fastrace/unsampled_no_local_parent", 1.0)),
-        t("unsampled (no current span, 0% sampler)", "≤ empty fn + 2 ns",
-          DiffMax("ours/unsampled_root", "floor/empty_fn", 2.0)),
-        t("unsampled (child of a sampled=0 span)", "≤ 1.0× fastrace (no local parent)",
-          RatioMax("ours/unsampled_child", "fastrace/unsampled_no_local_parent", 1.0)),
-        t("unsampled (child of a sampled=0 span)", "≤ empty fn + 2 ns",
-          DiffMax("ours/unsampled_child", "floor/empty_fn", 2.0)),
-        t("sampled, calling thread", "≤ 0.8× fastrace LocalCollector",
-          RatioMax("ours/sampled_calling_thread", "fastrace/local_collector_per_span", 0.8)),
-        t("sampled, calling thread", "≤ 1.5× floor (span_model_tsc)",
-          RatioMax("ours/sampled_calling_thread", "floor/span_model_tsc", 1.5)),
-        t("sampled incl. hand-off", "≤ 2× floor (span_model_tsc)",
-          RatioMax("ours/sampled_handoff", "floor/span_model_tsc", 2.0)),
-        t("sampled incl. hand-off", "≤ 0.35× tracing + registry",
-          RatioMax("ours/sampled_handoff", "tracing/registry_in_root", 0.35)),
-        t("sampled incl. hand-off", "≤ 0.2× zipkin crate",
-          RatioMax("ours/sampled_handoff", "zipkin/sampled_in_root", 0.2)),
-        t("sampled incl. hand-off", "≤ 1 page fault per 10,000 spans",
-          ValueMax("extra/ours_handoff_faults_per_10k", 1.0)),
-        t("async", "≤ 1.25× our sync figure (hand-off)",
-          RatioMax("ours/async_handoff", "ours/sampled_handoff", 1.25)),
-        t("async", "≤ 0.5× tracing async",
-          RatioMax("ours/async_handoff", "tracing/registry_async_in_root", 0.5)),
-        t("inject_headers()", "≤ 20 ns plus the map insertion",
-          DiffMax("b3/inject_headers", "b3/header_map_insert_only", 20.0)),
-        t("extraction (multi)", "allocates nothing",
-          ValueMax("extra/b3_extract_multi_allocs_per_call", 0.0)),
-        t("extraction (single)", "allocates nothing",
-          ValueMax("extra/b3_extract_single_allocs_per_call", 0.0)),
-        t("JSON encode", "≥ 4M spans/s per core (≤ 250 ns/span)",
-          ValueMax("encode/ours_json", 250.0)),
-        t("JSON encode", "≥ 4× zipkin-types with serde",
-          SpeedupMin("encode/ours_json", "encode/zipkin_types_serde", 4.0)),
-        t("JSON encode", "byte-identical to serde_json (asserted by the bench)",
-          ValueMin("extra/json_identical_to_serde", 1.0)),
-        t("end to end", "≥ 1M spans/s to a loopback sink",
-          ValueMin("extra/e2e_delivered_spans_per_s", 1_000_000.0)),
-        t("end to end", "0 drops",
-          ValueMax("extra/e2e_dropped", 0.0)),
-        t("stalled collector", "peak RSS ≤ baseline + queue + 1 MiB",
-          ValueMax("extra/stall_rss_over_bound_bytes", 0.0)),
-        t("stalled collector", "exact drop count (offered = sent + dropped + queued)",
-          ValueMin("extra/stall_accounting_exact", 1.0)),
+        t(
+            "unsampled (no current span, 0% sampler)",
+            "≤ 1.0× fastrace (no local parent)",
+            RatioMax(
+                "ours/unsampled_root",
+                "fastrace/unsampled_no_local_parent",
+                1.0,
+            ),
+        ),
+        t(
+            "unsampled (no current span, 0% sampler)",
+            "≤ empty fn + 2 ns",
+            DiffMax("ours/unsampled_root", "floor/empty_fn", 2.0),
+        ),
+        t(
+            "unsampled (child of a sampled=0 span)",
+            "≤ 1.0× fastrace (no local parent)",
+            RatioMax(
+                "ours/unsampled_child",
+                "fastrace/unsampled_no_local_parent",
+                1.0,
+            ),
+        ),
+        t(
+            "unsampled (child of a sampled=0 span)",
+            "≤ empty fn + 2 ns",
+            DiffMax("ours/unsampled_child", "floor/empty_fn", 2.0),
+        ),
+        t(
+            "sampled, calling thread",
+            "≤ 0.8× fastrace LocalCollector",
+            RatioMax(
+                "ours/sampled_calling_thread",
+                "fastrace/local_collector_per_span",
+                0.8,
+            ),
+        ),
+        t(
+            "sampled, calling thread",
+            "≤ 1.5× floor (span_model_tsc)",
+            RatioMax("ours/sampled_calling_thread", "floor/span_model_tsc", 1.5),
+        ),
+        t(
+            "sampled incl. hand-off",
+            "≤ 2× floor (span_model_tsc)",
+            RatioMax("ours/sampled_handoff", "floor/span_model_tsc", 2.0),
+        ),
+        t(
+            "sampled incl. hand-off",
+            "≤ 0.35× tracing + registry",
+            RatioMax("ours/sampled_handoff", "tracing/registry_in_root", 0.35),
+        ),
+        t(
+            "sampled incl. hand-off",
+            "≤ 0.2× zipkin crate",
+            RatioMax("ours/sampled_handoff", "zipkin/sampled_in_root", 0.2),
+        ),
+        t(
+            "sampled incl. hand-off",
+            "≤ 1 page fault per 10,000 spans",
+            ValueMax("extra/ours_handoff_faults_per_10k", 1.0),
+        ),
+        t(
+            "async",
+            "≤ 1.25× our sync figure (hand-off)",
+            RatioMax("ours/async_handoff", "ours/sampled_handoff", 1.25),
+        ),
+        t(
+            "async",
+            "≤ 0.5× tracing async",
+            RatioMax("ours/async_handoff", "tracing/registry_async_in_root", 0.5),
+        ),
+        t(
+            "inject_headers()",
+            "≤ 20 ns plus the map insertion",
+            DiffMax("b3/inject_headers", "b3/header_map_insert_only", 20.0),
+        ),
+        t(
+            "extraction (multi)",
+            "allocates nothing",
+            ValueMax("extra/b3_extract_multi_allocs_per_call", 0.0),
+        ),
+        t(
+            "extraction (single)",
+            "allocates nothing",
+            ValueMax("extra/b3_extract_single_allocs_per_call", 0.0),
+        ),
+        t(
+            "JSON encode",
+            "≥ 4M spans/s per core (≤ 250 ns/span)",
+            ValueMax("encode/ours_json", 250.0),
+        ),
+        t(
+            "JSON encode",
+            "≥ 4× zipkin-types with serde",
+            SpeedupMin("encode/ours_json", "encode/zipkin_types_serde", 4.0),
+        ),
+        t(
+            "JSON encode",
+            "byte-identical to serde_json (asserted by the bench)",
+            ValueMin("extra/json_identical_to_serde", 1.0),
+        ),
+        t(
+            "end to end",
+            "≥ 1M spans/s to a loopback sink",
+            ValueMin("extra/e2e_delivered_spans_per_s", 1_000_000.0),
+        ),
+        t("end to end", "0 drops", ValueMax("extra/e2e_dropped", 0.0)),
+        t(
+            "stalled collector",
+            "peak RSS ≤ baseline + queue + 1 MiB",
+            ValueMax("extra/stall_rss_over_bound_bytes", 0.0),
+        ),
+        t(
+            "stalled collector",
+            "exact drop count (offered = sent + dropped + queued)",
+            ValueMin("extra/stall_accounting_exact", 1.0),
+        ),
     ]
 }
 
@@ -216,7 +293,8 @@ fn main() {
 
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n");
-    let _ = writeln!(
+    let _ =
+        writeln!(
         md,
         "Written by `scripts/bench.sh`{}. Every number below comes from {} invocation(s) of the \
          whole suite on this machine; a ratio is computed within one invocation and the table \
@@ -249,7 +327,11 @@ fn main() {
                 if !ok {
                     failed += 1;
                 }
-                let runs_s = vals.iter().map(|v| shown(*v)).collect::<Vec<_>>().join(", ");
+                let runs_s = vals
+                    .iter()
+                    .map(|v| shown(*v))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} | {} |",
@@ -262,11 +344,7 @@ fn main() {
             }
             None => {
                 missing += 1;
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | — | — | not measured |",
-                    t.case, t.what
-                );
+                let _ = writeln!(md, "| {} | {} | — | — | not measured |", t.case, t.what);
             }
         }
     }
@@ -277,7 +355,10 @@ fn main() {
     );
 
     // Raw medians.
-    let _ = writeln!(md, "## Raw medians (criterion median per run, ns per span/op)\n");
+    let _ = writeln!(
+        md,
+        "## Raw medians (criterion median per run, ns per span/op)\n"
+    );
     let ids: BTreeSet<&String> = runs.iter().flat_map(|r| r.keys()).collect();
     let mut header = String::from("| bench |");
     let mut rule = String::from("|---|");
@@ -326,6 +407,7 @@ fn main() {
         ("ours/unsampled_child", "zipkin/unsampled_in_root"),
         ("ours/unsampled_root", "otel/always_off"),
         ("encode/ours_json", "encode/serde_json_reference"),
+        ("encode/ours_proto", "encode/ours_json"),
     ];
     for (a, b) in pairs {
         let rs: Vec<f64> = runs
@@ -340,7 +422,11 @@ fn main() {
     if !notes.trim().is_empty() {
         let _ = writeln!(md, "\n{}", notes.trim());
     }
-    let _ = writeln!(md, "\n## Machine and versions\n\n```\n{}\n```", machine.trim());
+    let _ = writeln!(
+        md,
+        "\n## Machine and versions\n\n```\n{}\n```",
+        machine.trim()
+    );
     if let Err(e) = std::fs::write(&out, md) {
         eprintln!("cannot write {}: {e}", out.display());
         std::process::exit(2);
