@@ -67,10 +67,10 @@ impl Ring {
         // SAFETY: only the producer (the caller, per this function's contract) uses head_cache.
         let cached = unsafe { &mut *self.head_cache.0.get() };
         let mut len = tail.wrapping_sub(*cached);
-        // Re-read `head` when the ring looks full, and as it looks about to cross half full:
-        // the reporter wakes its drainer when a push returns exactly half, which a stale view
-        // would never report again after the first drain.
-        if len > self.mask || len == self.mask / 2 {
+        // Re-read `head` whenever the ring looks at least half full: the fill level returned
+        // is then exact from half up, so the reporter's wake-up at exactly half (and the
+        // full check) see the truth; below half a stale view only overestimates.
+        if len >= self.mask / 2 {
             *cached = self.head.0.load(Ordering::Acquire);
             len = tail.wrapping_sub(*cached);
             if len > self.mask {
@@ -81,11 +81,14 @@ impl Ring {
         }
         // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it; the
         // storage is only released by this producer, after its last push.
-        unsafe { (*(&(*self.slots.get()))[tail & self.mask].get()).write(rec) };
+        let slots = unsafe { &*self.slots.get() };
+        unsafe { (*slots[tail & self.mask].get()).write(rec) };
         self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
         // The next slot was last read by the consumer on another core: ask for it now, so the
         // next push does not wait for the cache lines to come back.
-        prefetch_for_write(self.slots[tail.wrapping_add(1) & self.mask].get());
+        if let Some(next) = slots.get(tail.wrapping_add(1) & self.mask) {
+            prefetch_for_write(next.get());
+        }
         Some(len + 1)
     }
 
@@ -266,6 +269,35 @@ mod tests {
         assert_eq!(unsafe { r.drain_into(&mut out) }, 0);
         unsafe { r.release_storage() }; // twice is harmless
         drop(r); // and dropping after release does not touch the freed slots
+    }
+
+    #[test]
+    fn half_full_is_reported_again_after_every_drain() {
+        // The reporter wakes its drainer when a push returns exactly half the capacity; the
+        // producer's cached view of `head` must not hide that crossing after a drain.
+        let r = Ring::with_capacity(8);
+        let mut out = Vec::new();
+        for round in 0..4 {
+            let mut levels = Vec::new();
+            for i in 0..(3 + round) {
+                levels.push(unsafe { r.push(rec(i)) });
+            }
+            unsafe { r.drain_into(&mut out) };
+            for i in 0..8 {
+                levels.push(unsafe { r.push(rec(i)) });
+            }
+            assert!(
+                levels[(3 + round) as usize..].contains(&Some(4)),
+                "round {round}: {levels:?}"
+            );
+            assert_eq!(
+                levels.last(),
+                Some(&Some(8)),
+                "full after 8 pushes past a drain"
+            );
+            unsafe { r.drain_into(&mut out) };
+        }
+        assert_eq!(r.dropped_full(), 0);
     }
 
     #[test]
