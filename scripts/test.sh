@@ -81,6 +81,11 @@ DEMO_TRACE_IDS="$TRACE_IDS" DEMO_TRACE_FILES="$TRACE_FILES" SCREENSHOT_DIR="$ROO
   node --test tests/browser/ 2>&1 | tee "$LOGS/browser.log"
 echo "screenshots: $(ls "$ROOT"/target/browser/*.png | paste -sd' ' -)"
 
+step "benchmark smoke run (scripts/bench.sh --quick: never gates on targets, fails on a crash)"
+bash scripts/bench.sh --quick > "$LOGS/bench-quick.log" 2>&1 ||
+  { tail -n 40 "$LOGS/bench-quick.log"; echo "the benchmark smoke run crashed" >&2; exit 1; }
+sed -n '/^## Targets/,/not measured/p' benches/target/BENCHMARKS.quick.md
+
 # One closing line over every runner above.
 sum() { awk -v re="$1" '/^test result:/ { if (match($0, re)) { split(substr($0, RSTART, RLENGTH), w, " "); n += w[1] } } END { print n + 0 }' "$2"; }
 passed=$(sum '[0-9]+ passed' "$LOGS/cargo-test.log")
