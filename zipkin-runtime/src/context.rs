@@ -55,6 +55,7 @@ impl Sampling {
 /// assert!(ctx.is_sampled());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct SpanContext {
     /// The trace this span belongs to.
     pub trace_id: TraceId,
@@ -144,6 +145,7 @@ impl From<Option<RemoteContext>> for RemoteContext {
 
 /// The current span as the runtime keeps it: its context plus what children inherit.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct Current {
     pub ctx: SpanContext,
     pub tracer: Tracer,
@@ -167,62 +169,123 @@ pub(crate) fn restore(prev: Option<Current>) {
     let _ = CURRENT.try_with(|c| c.set(prev));
 }
 
-/// What an unsampled child changes in the current span when it opens in place, and restores
-/// when it closes: copying the whole `Current` in and out costs more than the rest of the span.
-/// (Service and port stay the parent's: nothing of an unsampled trace is recorded.)
+/// What a child opened in place changes in the current span, and restores when it closes:
+/// copying the whole `Current` in and out of TLS costs more than the rest of an unsampled span,
+/// and a third of a sampled one (store-forwarding stalls on the wide copies).
 #[derive(Clone, Copy)]
 pub(crate) struct Saved {
     pub span_id: SpanId,
     pub parent_id: Option<SpanId>,
 }
 
-/// If the current span is not sampled, turns it into a child of itself in place (new span id,
-/// parent = the old id) and returns what to restore; otherwise leaves it alone.
-#[inline]
-pub(crate) fn enter_unsampled_child() -> Option<(SpanId, Saved)> {
+/// What a sampled child also changes: the service and port its children inherit.
+#[derive(Clone, Copy)]
+pub(crate) struct SavedScope {
+    pub ids: Saved,
+    pub service: &'static str,
+    pub port: u16,
+}
+
+/// A child span opened in place by [`enter_child`].
+pub(crate) enum Entered {
+    /// In an unsampled trace: only ids changed (service and port stay the parent's, since
+    /// nothing is recorded). Carries the child's own id.
+    Unsampled(SpanId, Saved),
+    /// In a sampled trace: the child's full context, for its record.
+    Sampled(Current, SavedScope),
+}
+
+/// If a span is current, turns it into its own child in place (new span id, parent = the old
+/// id, service and port as given for sampled children) and returns what to restore. Every
+/// field is read and written on its own (volatile): if the compiler fuses neighbouring fields
+/// into one wide access, the next span's narrow reads stall on store forwarding.
+#[inline(always)]
+pub(crate) fn enter_child(service: Option<&'static str>, port: u16) -> Option<Entered> {
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
     CURRENT
         .try_with(|c| {
             // SAFETY: the cell is only touched by this thread, and no reference into it is held
-            // across this call (every other accessor copies in or out).
-            let cur = unsafe { &mut *c.as_ptr() };
-            match cur {
-                Some(cur) if !cur.ctx.is_sampled() => {
-                    // Volatile, one id at a time: if the compiler fuses the two 8-byte ids into
-                    // one 16-byte access, the next span's 8-byte reads stall on store forwarding
-                    // (measured: 7.7 ns vs the floor's 2).
-                    // SAFETY: plain reads and writes of initialised fields of a live value.
-                    unsafe {
-                        let saved = Saved {
-                            span_id: std::ptr::read_volatile(&cur.ctx.span_id),
-                            parent_id: std::ptr::read_volatile(&cur.ctx.parent_id),
-                        };
-                        let own = SpanId::random();
-                        std::ptr::write_volatile(&mut cur.ctx.parent_id, Some(saved.span_id));
-                        std::ptr::write_volatile(&mut cur.ctx.span_id, own);
-                        Some((own, saved))
-                    }
+            // across this call (every other accessor copies in or out). The reads and writes
+            // are of initialised fields of a live value.
+            let cur = unsafe { &mut *c.as_ptr() }.as_mut()?;
+            unsafe {
+                let parent = rd(&cur.ctx.span_id);
+                let ids = Saved {
+                    span_id: parent,
+                    parent_id: rd(&cur.ctx.parent_id),
+                };
+                let own = SpanId::random();
+                wr(&mut cur.ctx.parent_id, Some(parent));
+                wr(&mut cur.ctx.span_id, own);
+                if !cur.ctx.is_sampled() {
+                    return Some(Entered::Unsampled(own, ids));
                 }
-                _ => None,
+                let saved = SavedScope {
+                    ids,
+                    service: rd(&cur.service),
+                    port: rd(&cur.port),
+                };
+                let service = match service {
+                    Some(s) => {
+                        wr(&mut cur.service, s);
+                        s
+                    }
+                    None => saved.service,
+                };
+                let port = if port != 0 {
+                    wr(&mut cur.port, port);
+                    port
+                } else {
+                    saved.port
+                };
+                Some(Entered::Sampled(
+                    Current {
+                        ctx: SpanContext {
+                            trace_id: rd(&cur.ctx.trace_id),
+                            span_id: own,
+                            parent_id: Some(parent),
+                            sampling: cur.ctx.sampling,
+                            debug: cur.ctx.debug,
+                        },
+                        tracer: cur.tracer,
+                        service,
+                        port,
+                    },
+                    saved,
+                ))
             }
         })
-        .unwrap_or(None)
+        .ok()
+        .flatten()
 }
 
-/// Undoes [`enter_unsampled_child`].
-#[inline]
-pub(crate) fn restore_saved(saved: &Saved) {
+/// Undoes [`enter_child`] for an unsampled child.
+#[inline(always)]
+pub(crate) fn restore_ids(saved: &Saved) {
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
     let _ = CURRENT.try_with(|c| {
-        // SAFETY: as in enter_unsampled_child; volatile for the same reason.
+        // SAFETY: as in enter_child.
         if let Some(cur) = unsafe { &mut *c.as_ptr() } {
             unsafe {
-                std::ptr::write_volatile(
-                    &mut cur.ctx.span_id,
-                    std::ptr::read_volatile(&saved.span_id),
-                );
-                std::ptr::write_volatile(
-                    &mut cur.ctx.parent_id,
-                    std::ptr::read_volatile(&saved.parent_id),
-                );
+                wr(&mut cur.ctx.span_id, rd(&saved.span_id));
+                wr(&mut cur.ctx.parent_id, rd(&saved.parent_id));
+            }
+        }
+    });
+}
+
+/// Undoes [`enter_child`] for a sampled child.
+#[inline(always)]
+pub(crate) fn restore_scope(saved: &SavedScope) {
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
+    let _ = CURRENT.try_with(|c| {
+        // SAFETY: as in enter_child.
+        if let Some(cur) = unsafe { &mut *c.as_ptr() } {
+            unsafe {
+                wr(&mut cur.ctx.span_id, rd(&saved.ids.span_id));
+                wr(&mut cur.ctx.parent_id, rd(&saved.ids.parent_id));
+                wr(&mut cur.service, rd(&saved.service));
+                wr(&mut cur.port, rd(&saved.port));
             }
         }
     });

@@ -349,7 +349,18 @@ impl std::str::FromStr for TraceId {
 
 thread_local! {
     // wyrand state; seeded per thread from the std hasher's random keys, so no syscall per id.
-    static RNG: Cell<u64> = Cell::new(seed());
+    // Const-initialised (0 = not seeded yet) so that each id costs no lazy-init check of the
+    // thread-local itself.
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+#[cold]
+fn seed_state() -> u64 {
+    // A state of 0 means "not seeded"; a seed that happens to be 0 just gets replaced.
+    match seed() {
+        0 => 0x853c_49e6_748f_ea9b,
+        s => s,
+    }
 }
 
 fn seed() -> u64 {
@@ -369,7 +380,11 @@ fn seed() -> u64 {
 #[inline]
 pub(crate) fn next_u64() -> u64 {
     RNG.with(|s| {
-        let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
+        let mut state = s.get();
+        if state == 0 {
+            state = seed_state();
+        }
+        let x = state.wrapping_add(0xa076_1d64_78bd_642f);
         s.set(x);
         let t = (x as u128).wrapping_mul((x ^ 0xe703_7ed1_a0b4_28db) as u128);
         ((t >> 64) as u64) ^ (t as u64)

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::net::IpAddr;
 
 use crate::clock;
-use crate::context::{self, Current, RemoteContext, Sampling, SpanContext};
+use crate::context::{self, Current, Entered, RemoteContext, Sampling, SpanContext};
 use crate::id::{SpanId, TraceId};
 use crate::tracer::Tracer;
 
@@ -542,6 +542,8 @@ enum Restore {
     Prev(Option<Current>),
     /// An unsampled child opened in place: its own id, and the parent's ids to put back.
     Ids(SpanId, context::Saved),
+    /// A sampled child opened in place: the parent's ids, service and port to put back.
+    Scope(context::SavedScope),
 }
 
 impl SpanGuard {
@@ -559,13 +561,32 @@ impl SpanGuard {
     #[inline(always)]
     pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         if parent.is_none() {
-            // Inside an unsampled trace a span only needs an id of its own for propagation.
-            if let Some((own, saved)) = context::enter_unsampled_child() {
-                return SpanGuard {
-                    span: None,
-                    restore: Restore::Ids(own, saved),
-                    _not_send: PhantomData,
-                };
+            // A child of the current span: opened in place (see context::enter_child).
+            match context::enter_child(meta.service_name, meta.port) {
+                // Inside an unsampled trace a span only needs an id of its own.
+                Some(Entered::Unsampled(own, saved)) => {
+                    return SpanGuard {
+                        span: None,
+                        restore: Restore::Ids(own, saved),
+                        _not_send: PhantomData,
+                    }
+                }
+                Some(Entered::Sampled(cur, saved)) => {
+                    return SpanGuard {
+                        span: Some(LiveSpan {
+                            cur,
+                            name: Cow::Borrowed(meta.name),
+                            kind: meta.kind,
+                            shared: false,
+                            local_root: false,
+                            start: clock::now(),
+                            extra: None,
+                        }),
+                        restore: Restore::Scope(saved),
+                        _not_send: PhantomData,
+                    };
+                }
+                None => {}
             }
         }
         SpanGuard::open_meta(meta, parent)
@@ -597,7 +618,7 @@ impl SpanGuard {
                 parent_id: Some(saved.span_id),
                 ..c
             }),
-            (None, Restore::Prev(_)) => None,
+            (None, Restore::Prev(_) | Restore::Scope(_)) => None,
         }
     }
 
@@ -673,12 +694,16 @@ impl SpanGuard {
 impl Drop for SpanGuard {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Restore::Ids(_, ref saved) = self.restore {
-            // Unsampled child: nothing else to do (it never holds a span).
-            context::restore_saved(saved);
-            return;
+        match self.restore {
+            // An unsampled child holds no span.
+            Restore::Ids(_, ref saved) => context::restore_ids(saved),
+            // A sampled child is recorded out of line.
+            Restore::Scope(ref saved) => {
+                context::restore_scope(saved);
+                self.end_recording();
+            }
+            Restore::Prev(_) => self.close(),
         }
-        self.close();
     }
 }
 
