@@ -682,7 +682,7 @@ impl TracerBuilder {
     /// let built = Tracer::builder()
     ///     .endpoint("https://zipkin.internal:9411")
     ///     .unwrap()
-    ///     .tls_root_certificate("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+    ///     .tls_root_certificate("not a PEM bundle")
     ///     .build();
     /// assert!(built.is_err());
     /// ```
