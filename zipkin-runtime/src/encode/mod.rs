@@ -148,8 +148,7 @@ pub fn encode_list(enc: Encoding, spans: &[SpanRecord], local_ip: Option<IpAddr>
     SpanEncoder::new(enc, local_ip).encode_list(spans)
 }
 
-/// Zipkin lower-cases service names; so do we, allocating only when a non-ASCII name has
-/// upper-case letters.
+/// Zipkin lower-cases service names; so do we, without allocating for ASCII names.
 #[inline]
 pub(crate) fn lower(s: &str) -> Cow<'_, str> {
     if s.is_ascii() {
@@ -158,10 +157,30 @@ pub(crate) fn lower(s: &str) -> Cow<'_, str> {
         } else {
             Cow::Borrowed(s)
         }
-    } else if s.chars().any(char::is_uppercase) {
-        Cow::Owned(s.to_lowercase())
     } else {
-        Cow::Borrowed(s)
+        // Not `char::is_uppercase`: title-case letters (such as U+1FBC) also lower-case, and
+        // `str::to_lowercase` knows context rules (final sigma). Non-ASCII names are rare and
+        // this runs on the reporter thread.
+        let lowered = s.to_lowercase();
+        if lowered == s {
+            Cow::Borrowed(s)
+        } else {
+            Cow::Owned(lowered)
+        }
+    }
+}
+
+#[cfg(test)]
+mod lower_tests {
+    use super::lower;
+
+    #[test]
+    fn title_case_service_names_were_left_unlowered() {
+        // Found by the serde-reference property test: "ᾼ" (title case, not upper case).
+        assert_eq!(lower("ᾼ𝄝8"), "ᾳ𝄝8");
+        assert_eq!(lower("ΟΔΟΣ"), "οδος".replace('σ', "ς"));
+        assert!(matches!(lower("webapp"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(lower("ünïcode"), std::borrow::Cow::Borrowed(_)));
     }
 }
 
