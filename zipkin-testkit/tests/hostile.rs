@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use zipkin_rs::zipkin_span;
-use zipkin_runtime::{Span, SpanGuard, Tracer};
+use zipkin_runtime::{Span, SpanGuard};
 use zipkin_testkit::{Collector, Keep, Mode, Report};
 
 #[test]
@@ -259,5 +259,47 @@ fn hostile_span_names_and_tag_values_still_make_valid_zipkin() {
     r.finish();
 }
 
-#[allow(dead_code)]
-fn unused(_: Tracer) {}
+#[test]
+fn spans_larger_than_a_message_are_dropped_and_counted_the_rest_delivered() {
+    let mut r = Report::new("L3 large spans (batch_max_bytes = 64 KiB)");
+    let c = Collector::start(Mode::Accept);
+    let cfg = zipkin_runtime::ReporterConfig {
+        batch_max_bytes: 64 * 1024,
+        ..defaults()
+    };
+    let t = builder(&c.url(), cfg)
+        .max_tag_bytes(1 << 20)
+        .build()
+        .unwrap();
+    t.in_scope(|| {
+        let _root = SpanGuard::new("root");
+        for i in 0..100 {
+            let mut s = SpanGuard::new("child");
+            // Every tenth span carries 100 KiB: larger than any message may be.
+            let n = if i % 10 == 0 { 100 * 1024 } else { 1024 };
+            s.tag("blob", "z".repeat(n));
+        }
+    });
+    let f = t.flush(Duration::from_secs(20));
+    let m = t.metrics();
+    let biggest = c.requests().iter().map(|q| q.body_len).max().unwrap_or(0);
+    r.check(
+        "dropped too_large",
+        m.dropped_too_large,
+        m.dropped_too_large == 10,
+    );
+    r.check(
+        "sent (the 90 others and the root)",
+        m.spans_sent,
+        m.spans_sent == 91 && !f.timed_out,
+    );
+    r.check(
+        "largest request body (<= 64 KiB)",
+        biggest,
+        biggest <= 64 * 1024,
+    );
+    r.accounting(&m);
+    check_requests(&mut r, &c);
+    t.shutdown(Duration::from_secs(5));
+    r.finish();
+}

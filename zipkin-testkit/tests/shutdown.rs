@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -186,5 +188,72 @@ fn shutdown_inside_tokio_runtimes_of_every_flavour() {
         );
         r.accounting_as(&format!("{name}, hung"), &t.metrics());
     }
+    r.finish();
+}
+
+#[test]
+fn flush_and_shutdown_racing_producers_miss_no_span_ended_before_the_call() {
+    let mut r = Report::new("S6 flush/shutdown racing 4 producers");
+    let c = Collector::start(Mode::Accept);
+    let t = tracer(&c, defaults());
+    let ended = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..4)
+        .map(|_| {
+            let (ended, stop) = (ended.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let _d = t.set_default();
+                while !stop.load(Ordering::Relaxed) {
+                    {
+                        let _root = SpanGuard::new("request");
+                        drop(SpanGuard::new("work"));
+                    }
+                    ended.fetch_add(2, Ordering::Release);
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            })
+        })
+        .collect();
+    let mut missed = 0u64;
+    let mut flushes = 0;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < deadline {
+        let before = ended.load(Ordering::Acquire);
+        let f = t.flush(Duration::from_secs(10));
+        flushes += 1;
+        // Everything ended before the call has left the queue: sent or dropped.
+        if !f.timed_out && f.sent + f.dropped < before {
+            missed += before - (f.sent + f.dropped);
+        }
+    }
+    let before = ended.load(Ordering::Acquire);
+    let f = t.shutdown(Duration::from_secs(10));
+    stop.store(true, Ordering::Relaxed);
+    for p in producers {
+        p.join().unwrap();
+    }
+    r.figure("flushes while producing", flushes);
+    r.check(
+        "spans ended before a flush but missed by it",
+        missed,
+        missed == 0,
+    );
+    r.check(
+        "shutdown while producing: sent + dropped >= ended before the call",
+        format!("{} + {} >= {before}", f.sent, f.dropped),
+        !f.timed_out && f.sent + f.dropped >= before && f.queued == 0,
+    );
+    let m = t.metrics();
+    r.accounting(&m);
+    r.check(
+        "collector accepted = spans_sent",
+        format!("{} = {}", c.accepted_spans(), m.spans_sent),
+        c.accepted_spans() == m.spans_sent,
+    );
+    r.figure(
+        "ended after shutdown (counted dropped_shutdown)",
+        m.dropped_shutdown,
+    );
+    check_requests(&mut r, &c);
     r.finish();
 }
