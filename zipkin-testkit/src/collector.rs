@@ -105,6 +105,8 @@ struct Log {
 struct State {
     mode: Mode,
     listener: Option<TcpListener>,
+    /// While down: the port, bound but not listening.
+    reserved: Option<socket2::Socket>,
 }
 
 struct Inner {
@@ -162,6 +164,7 @@ impl CollectorBuilder {
             state: Mutex::new(State {
                 mode: self.mode,
                 listener: (!down).then_some(listener),
+                reserved: None,
             }),
             log: Mutex::new(Log::default()),
             conns: Mutex::new(HashMap::new()),
@@ -172,6 +175,9 @@ impl CollectorBuilder {
             tls_failures: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         });
+        if down {
+            lock(&inner.state).reserved = reserve(addr);
+        }
         let i = inner.clone();
         std::thread::Builder::new()
             .name("fault-collector".into())
@@ -190,7 +196,11 @@ impl Drop for Collector {
     fn drop(&mut self) {
         self.inner.stopped.store(true, Ordering::SeqCst);
         self.inner.flapping.store(false, Ordering::SeqCst);
-        lock(&self.inner.state).listener = None;
+        {
+            let mut st = lock(&self.inner.state);
+            st.listener = None;
+            st.reserved = None;
+        }
         for (_, c) in lock(&self.inner.conns).drain() {
             let _ = c.shutdown(Shutdown::Both);
         }
@@ -334,30 +344,41 @@ impl Collector {
     }
 }
 
+/// A socket bound to `addr` that does not listen: connections to it are refused (the kernel
+/// answers a SYN to a non-listening socket with RST), while the port stays bound, so that
+/// neither another test's `bind(0)` nor an outgoing connection's ephemeral port picks it
+/// while we are down.
+fn reserve(addr: SocketAddr) -> Option<socket2::Socket> {
+    for _ in 0..200 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+        let _ = s.set_reuse_address(true);
+        if s.bind(&addr.into()).is_ok() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
 fn set_mode(inner: &Arc<Inner>, mode: Mode) {
     let mut st = lock(&inner.state);
     if mode == Mode::Down {
-        st.listener = None;
+        if st.listener.take().is_some() {
+            st.reserved = reserve(inner.addr);
+        }
         for (_, c) in lock(&inner.conns).drain() {
             let _ = c.shutdown(Shutdown::Both);
         }
     } else if st.listener.is_none() && !inner.stopped.load(Ordering::SeqCst) {
-        // std sets SO_REUSEADDR, so the port can be bound again at once. Someone else could
-        // have taken it meanwhile; then there is nothing sensible to do but retry briefly.
-        let mut tries = 0;
-        let l = loop {
-            match TcpListener::bind(inner.addr) {
-                Ok(l) => break l,
-                Err(e) if tries < 200 => {
-                    tries += 1;
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => panic!("cannot bind {} again: {e}", inner.addr),
-            }
-        };
-        l.set_nonblocking(true).expect("nonblocking listener");
-        st.listener = Some(l);
+        let listener = match st.reserved.take() {
+            Some(s) => s.listen(128).map(|_| TcpListener::from(s)),
+            None => TcpListener::bind(inner.addr),
+        }
+        .unwrap_or_else(|e| panic!("cannot listen on {} again: {e}", inner.addr));
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
+        st.listener = Some(listener);
     }
     st.mode = mode;
 }
@@ -713,4 +734,32 @@ fn answered(inner: &Inner, idx: Option<usize>, status: u16, spans: &[SpanSummary
         }
     }
     log.spans.extend_from_slice(spans);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(addr: SocketAddr) -> bool {
+        matches!(
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused
+        )
+    }
+
+    #[test]
+    fn down_refuses_connections_and_keeps_the_port() {
+        let c = Collector::start(Mode::Down);
+        assert!(refused(c.addr()));
+        c.set_mode(Mode::Accept);
+        let s = TcpStream::connect(c.addr()).unwrap();
+        c.set_mode(Mode::Down);
+        assert!(refused(c.addr()));
+        // The open connection was shut down.
+        let mut buf = [0u8; 1];
+        let mut s = s;
+        assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));
+        c.set_mode(Mode::Accept);
+        assert!(TcpStream::connect(c.addr()).is_ok());
+    }
 }
