@@ -170,20 +170,6 @@ pub(crate) fn lower(s: &str) -> Cow<'_, str> {
     }
 }
 
-#[cfg(test)]
-mod lower_tests {
-    use super::lower;
-
-    #[test]
-    fn title_case_service_names_were_left_unlowered() {
-        // Found by the serde-reference property test: "ᾼ" (title case, not upper case).
-        assert_eq!(lower("ᾼ𝄝8"), "ᾳ𝄝8");
-        assert_eq!(lower("ΟΔΟΣ"), "οδος".replace('σ', "ς"));
-        assert!(matches!(lower("webapp"), std::borrow::Cow::Borrowed(_)));
-        assert!(matches!(lower("ünïcode"), std::borrow::Cow::Borrowed(_)));
-    }
-}
-
 /// IPv4-mapped IPv6 addresses are written as IPv4, as the schema asks.
 #[inline]
 pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
@@ -208,4 +194,18 @@ pub(crate) fn annotations(rec: &SpanRecord) -> impl Iterator<Item = (u64, &str)>
             .any(|(a2, v2)| v2 == v && crate::clock::epoch_micros(*a2) == micros);
         (!repeat && !v.is_empty()).then_some((micros, v.as_ref()))
     })
+}
+
+#[cfg(test)]
+mod lower_tests {
+    use super::lower;
+
+    #[test]
+    fn title_case_service_names_were_left_unlowered() {
+        // Found by the serde-reference property test: "ᾼ" (title case, not upper case).
+        assert_eq!(lower("ᾼ𝄝8"), "ᾳ𝄝8");
+        assert_eq!(lower("ΟΔΟΣ"), "οδος".replace('σ', "ς"));
+        assert!(matches!(lower("webapp"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(lower("ünïcode"), std::borrow::Cow::Borrowed(_)));
+    }
 }
