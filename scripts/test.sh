@@ -38,6 +38,16 @@ as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# trybuild builds its own copy of the dependencies and ignores our [profile.dev]; keep its debug
+# info as small as ours (a full run with default debug info needs several GB of disk).
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
+step "disk space"
+df -h . | tail -n 1
+avail_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if ((avail_kb < 6 * 1024 * 1024)); then
+  echo "warning: less than 6 GB free here; a cold run writes about 5 GB (cargo builds, peers, browser)" >&2
+fi
+
 step "Zipkin server"
 if bash scripts/zipkin-server.sh status >/dev/null 2>&1; then
   echo "a Zipkin server is already up at $ZIPKIN_URL; using it (and leaving it running)"
@@ -110,6 +120,7 @@ bpass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$LOGS/browser.log")
 bfail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$LOGS/browser.log")
 echo
 echo "total: $((passed + ${bpass:-0})) passed, $((failed + ${bfail:-0})) failed"
+echo "disk: $(du -sh "$ROOT/target" "$ROOT/benches/target" 2>/dev/null | paste -sd' ' -); $(df -h . | awk 'NR == 2 { print $4 }') free"
 if ((${#FAILED[@]})); then
   printf 'FAILED: %s\n' "${FAILED[@]}" >&2
   exit 1
