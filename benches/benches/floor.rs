@@ -123,6 +123,10 @@ fn floor(c: &mut criterion::Criterion) {
     g.bench_function("instant_now", |b| b.iter(std::time::Instant::now));
     g.bench_function("system_time_now", |b| b.iter(std::time::SystemTime::now));
     g.bench_function("quanta_raw", |b| b.iter(|| clk.raw()));
+    // What any span that is timed pays at least: a start and an end reading.
+    g.bench_function("two_clock_reads", |b| {
+        b.iter(|| black_box(clk.raw()).wrapping_add(black_box(clk.raw())))
+    });
     g.bench_function("thread_local_cell_rw", |b| {
         b.iter(|| TL.with(|c| c.set(black_box(c.get()).wrapping_add(1))))
     });

@@ -160,7 +160,73 @@ thread_local! {
 /// Makes `cur` current, returning what was current before.
 #[inline]
 pub(crate) fn replace(cur: Option<Current>) -> Option<Current> {
-    CURRENT.try_with(|c| c.replace(cur)).unwrap_or(None)
+    CURRENT
+        .try_with(|c| {
+            draw_if_undrawn(c);
+            c.replace(cur)
+        })
+        .unwrap_or(None)
+}
+
+/// Makes an unsampled local root current without drawing its ids: most unsampled requests never
+/// read them, and drawing and writing a whole context was most of the cost of such a root. The
+/// ids are drawn by the first reader ([`current_inner`], [`peek`], [`enter_child`], [`replace`]),
+/// so everyone sees the same ones. Close with [`leave_root`].
+#[inline(always)]
+pub(crate) fn enter_unsampled_root(tracer: Tracer) {
+    let _ = CURRENT.try_with(|c| {
+        c.set(Some(Current {
+            ctx: SpanContext {
+                trace_id: TraceId::UNDRAWN,
+                span_id: SpanId::UNDRAWN,
+                parent_id: None,
+                sampling: Sampling::NotSampled,
+                debug: false,
+            },
+            tracer,
+            service: "",
+            port: 0,
+        }))
+    });
+}
+
+/// Closes a root opened with nothing current before it.
+#[inline(always)]
+pub(crate) fn leave_root() {
+    let _ = CURRENT.try_with(|c| c.set(None));
+}
+
+/// Draws the ids of an unsampled root opened by [`enter_unsampled_root`], once.
+#[inline(always)]
+fn draw_if_undrawn(c: &Cell<Option<Current>>) {
+    // SAFETY: as in enter_child: this thread's cell, no reference into it outlives the call.
+    if let Some(cur) = unsafe { &mut *c.as_ptr() } {
+        if cur.ctx.trace_id == TraceId::UNDRAWN {
+            draw_root_ids(cur);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn draw_root_ids(cur: &mut Current) {
+    let (trace_id, span_id) = crate::id::unsampled_root_ids(cur.tracer.config().trace_id_128bit);
+    cur.ctx.trace_id = trace_id;
+    cur.ctx.span_id = span_id;
+}
+
+/// Runs `f` on the current span in place, without copying it out of the thread-local. `f` must
+/// not open or close spans.
+#[inline(always)]
+pub(crate) fn peek<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| {
+            draw_if_undrawn(c);
+            // SAFETY: as in enter_child; `f` does not touch CURRENT.
+            unsafe { &*c.as_ptr() }.as_ref().map(f)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Restores a value returned by [`replace`].
@@ -209,7 +275,12 @@ pub(crate) fn enter_child(service: Option<&'static str>, port: u16) -> Option<En
             // are of initialised fields of a live value.
             let cur = unsafe { &mut *c.as_ptr() }.as_mut()?;
             unsafe {
-                let parent = rd(&cur.ctx.span_id);
+                let mut parent = rd(&cur.ctx.span_id);
+                // The span id is read anyway; the trace id only when it is the placeholder.
+                if parent == SpanId::UNDRAWN && rd(&cur.ctx.trace_id) == TraceId::UNDRAWN {
+                    draw_root_ids(cur);
+                    parent = rd(&cur.ctx.span_id);
+                }
                 let ids = Saved {
                     span_id: parent,
                     parent_id: rd(&cur.ctx.parent_id),
@@ -259,6 +330,48 @@ pub(crate) fn enter_child(service: Option<&'static str>, port: u16) -> Option<En
         .flatten()
 }
 
+/// What the inlined part of opening a span found.
+pub(crate) enum Fast {
+    /// A child opened in place in an unsampled trace: its id, and the parent's ids to put back.
+    Child(SpanId, Saved),
+    /// No span is current.
+    NoCurrent,
+    /// A sampled span is current (or the thread is exiting): the out-of-line path decides.
+    Other,
+}
+
+/// [`enter_child`] for the unsampled case only, small enough to inline everywhere.
+#[inline(always)]
+pub(crate) fn enter_unsampled_child() -> Fast {
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
+    CURRENT
+        .try_with(|c| {
+            // SAFETY: as in enter_child.
+            let Some(cur) = (unsafe { &mut *c.as_ptr() }) else {
+                return Fast::NoCurrent;
+            };
+            unsafe {
+                if rd(&cur.ctx.debug) || rd(&cur.ctx.sampling) == Sampling::Sampled {
+                    return Fast::Other;
+                }
+                let mut parent = rd(&cur.ctx.span_id);
+                if parent == SpanId::UNDRAWN && rd(&cur.ctx.trace_id) == TraceId::UNDRAWN {
+                    draw_root_ids(cur);
+                    parent = rd(&cur.ctx.span_id);
+                }
+                let saved = Saved {
+                    span_id: parent,
+                    parent_id: rd(&cur.ctx.parent_id),
+                };
+                let own = SpanId::random();
+                wr(&mut cur.ctx.parent_id, Some(parent));
+                wr(&mut cur.ctx.span_id, own);
+                Fast::Child(own, saved)
+            }
+        })
+        .unwrap_or(Fast::Other)
+}
+
 /// Undoes [`enter_child`] for an unsampled child.
 #[inline(always)]
 pub(crate) fn restore_ids(saved: &Saved) {
@@ -291,9 +404,72 @@ pub(crate) fn restore_scope(saved: &SavedScope) {
     });
 }
 
+/// How a future's span was made current for one poll, and how [`swap_out`] undoes it.
+pub(crate) enum Swap {
+    /// The current span was the span's parent: only ids, service and port were swapped.
+    InPlace(SavedScope),
+    /// Anything else (no span current, another trace, another thread's parent): the whole
+    /// previous current span.
+    Whole(Option<Current>),
+}
+
+/// Makes `span` current for one poll of the future that carries it. The common case is a child
+/// future polled inside its parent's poll: the current span is of the same trace and tracer,
+/// so only the fields that can differ (ids, service, port) are swapped, as [`enter_child`] does
+/// for sync spans, instead of copying the whole context in and out of the thread-local on every
+/// poll. Either way the current span is then exactly `span`.
+#[inline(always)]
+pub(crate) fn swap_in(span: &Current) -> Swap {
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
+    CURRENT
+        .try_with(|c| {
+            // SAFETY: as in enter_child.
+            if let Some(cur) = unsafe { &mut *c.as_ptr() } {
+                unsafe {
+                    if rd(&cur.ctx.trace_id) == span.ctx.trace_id
+                        && rd(&cur.tracer).same(span.tracer)
+                        && rd(&cur.ctx.sampling) == span.ctx.sampling
+                        && rd(&cur.ctx.debug) == span.ctx.debug
+                    {
+                        let saved = SavedScope {
+                            ids: Saved {
+                                span_id: rd(&cur.ctx.span_id),
+                                parent_id: rd(&cur.ctx.parent_id),
+                            },
+                            service: rd(&cur.service),
+                            port: rd(&cur.port),
+                        };
+                        wr(&mut cur.ctx.span_id, span.ctx.span_id);
+                        wr(&mut cur.ctx.parent_id, span.ctx.parent_id);
+                        wr(&mut cur.service, span.service);
+                        wr(&mut cur.port, span.port);
+                        return Swap::InPlace(saved);
+                    }
+                }
+            }
+            draw_if_undrawn(c);
+            Swap::Whole(c.replace(Some(*span)))
+        })
+        .unwrap_or(Swap::Whole(None))
+}
+
+/// Undoes [`swap_in`].
+#[inline(always)]
+pub(crate) fn swap_out(swap: &Swap) {
+    match swap {
+        Swap::InPlace(saved) => restore_scope(saved),
+        Swap::Whole(prev) => restore(*prev),
+    }
+}
+
 #[inline]
 pub(crate) fn current_inner() -> Option<Current> {
-    CURRENT.try_with(|c| c.get()).unwrap_or(None)
+    CURRENT
+        .try_with(|c| {
+            draw_if_undrawn(c);
+            c.get()
+        })
+        .unwrap_or(None)
 }
 
 /// The context of the span current on this thread or task, if any.

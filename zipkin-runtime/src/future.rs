@@ -39,7 +39,7 @@ pin_project_lite::pin_project! {
 /// tags a panic, and collects the tags the body added through the free functions (they sit in a
 /// thread-local, and the future may next be polled or dropped on another thread).
 struct PollExit<'a> {
-    prev: Option<Current>,
+    swap: context::Swap,
     span: &'a mut Span,
     panicked: &'a mut bool,
 }
@@ -47,7 +47,7 @@ struct PollExit<'a> {
 impl Drop for PollExit<'_> {
     #[inline]
     fn drop(&mut self) {
-        context::restore(self.prev);
+        context::swap_out(&self.swap);
         if std::thread::panicking() {
             *self.panicked = true;
             self.span.tag("error", "panic");
@@ -66,10 +66,13 @@ impl<F: Future> Future for Instrumented<F> {
             // Polled after completion: a contract violation by the caller; stay pending-free.
             return Poll::Pending;
         };
-        let prev = context::replace(this.span.current());
+        let swap = match this.span.inner.as_ref() {
+            Some(live) => context::swap_in(&live.cur),
+            None => context::Swap::Whole(context::replace(None)),
+        };
         let res = {
             let _exit = PollExit {
-                prev,
+                swap,
                 span: &mut *this.span,
                 panicked: &mut *this.panicked,
             };

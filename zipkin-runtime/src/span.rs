@@ -181,28 +181,23 @@ impl LiveSpan {
         let parent = parent.filter(|r| !r.is_empty());
         let (cur, shared, local_root) = match parent {
             Some(remote) => {
-                let tracer = context::current_inner()
-                    .map(|c| c.tracer)
-                    .unwrap_or_else(Tracer::current);
+                let tracer = context::peek(|c| c.tracer).unwrap_or_else(Tracer::current);
                 continue_remote(tracer, remote, kind, sample_rate, meta_service, port)
             }
-            None => match context::current_inner() {
-                Some(p) => (
-                    Current {
-                        ctx: SpanContext {
-                            trace_id: p.ctx.trace_id,
-                            span_id: SpanId::random(),
-                            parent_id: Some(p.ctx.span_id),
-                            sampling: p.ctx.sampling,
-                            debug: p.ctx.debug,
-                        },
-                        tracer: p.tracer,
-                        service: meta_service.unwrap_or(p.service),
-                        port: if port != 0 { port } else { p.port },
-                    },
-                    false,
-                    false,
-                ),
+            // Read in place: copying the whole current span out first costs more than the rest.
+            None => match context::peek(|p| Current {
+                ctx: SpanContext {
+                    trace_id: p.ctx.trace_id,
+                    span_id: SpanId::random(),
+                    parent_id: Some(p.ctx.span_id),
+                    sampling: p.ctx.sampling,
+                    debug: p.ctx.debug,
+                },
+                tracer: p.tracer,
+                service: meta_service.unwrap_or(p.service),
+                port: if port != 0 { port } else { p.port },
+            }) {
+                Some(cur) => (cur, false, false),
                 None => {
                     let tracer = Tracer::current();
                     let rate = sample_rate.unwrap_or(tracer.config().sample_rate);
@@ -544,6 +539,9 @@ enum Restore {
     Ids(SpanId, context::Saved),
     /// A sampled child opened in place: the parent's ids, service and port to put back.
     Scope(context::SavedScope),
+    /// An unsampled local root opened with nothing current before it (see
+    /// `context::enter_unsampled_root`).
+    Root,
 }
 
 impl SpanGuard {
@@ -558,12 +556,49 @@ impl SpanGuard {
     }
 
     /// Opens the span described by a macro's static metadata.
+    ///
+    /// Only the unsampled paths are inlined into the instrumented function: a child in an
+    /// unsampled trace (a new id swapped into the current span) and an unsampled local root that
+    /// needed no id to decide (a marker). Everything else is a call, which keeps the caller's
+    /// frame and register use small for the paths that must cost next to nothing.
     #[inline(always)]
     pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         if parent.is_none() {
-            // A child of the current span: opened in place (see context::enter_child).
+            match context::enter_unsampled_child() {
+                context::Fast::Child(own, saved) => {
+                    return SpanGuard {
+                        span: None,
+                        restore: Restore::Ids(own, saved),
+                        _not_send: PhantomData,
+                    }
+                }
+                context::Fast::NoCurrent => {
+                    let tracer = Tracer::current();
+                    let rate = match meta.sample_rate {
+                        Some(r) => r,
+                        None => tracer.config().sample_rate,
+                    };
+                    // A rate of 0 (or NaN) says no without looking at an id.
+                    if rate <= 0.0 || rate.is_nan() {
+                        context::enter_unsampled_root(tracer);
+                        return SpanGuard {
+                            span: None,
+                            restore: Restore::Root,
+                            _not_send: PhantomData,
+                        };
+                    }
+                }
+                context::Fast::Other => {}
+            }
+        }
+        SpanGuard::open_meta(meta, parent)
+    }
+
+    /// A sampled child (opened in place), a local root, or a span continuing a remote parent.
+    #[inline(never)]
+    fn open_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
+        if parent.is_none() {
             match context::enter_child(meta.service_name, meta.port) {
-                // Inside an unsampled trace a span only needs an id of its own.
                 Some(Entered::Unsampled(own, saved)) => {
                     return SpanGuard {
                         span: None,
@@ -589,13 +624,6 @@ impl SpanGuard {
                 None => {}
             }
         }
-        SpanGuard::open_meta(meta, parent)
-    }
-
-    /// Everything but the unsampled child: out of line, so that the instrumented function
-    /// stays small on the unsampled path; the guard is built in place in the caller's slot.
-    #[inline(always)]
-    fn open_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         SpanGuard::enter(LiveSpan::from_meta(meta, parent))
     }
 
@@ -616,6 +644,13 @@ impl SpanGuard {
             (None, Restore::Ids(own, saved)) => context::current_context().map(|c| SpanContext {
                 span_id: *own,
                 parent_id: Some(saved.span_id),
+                ..c
+            }),
+            // The root's ids may have been drawn by a reader since it opened, and a child may
+            // be current now: the root's span id is its trace id's low half.
+            (None, Restore::Root) => context::current_context().map(|c| SpanContext {
+                span_id: crate::id::unsampled_root_span(c.trace_id),
+                parent_id: None,
                 ..c
             }),
             (None, Restore::Prev(_) | Restore::Scope(_)) => None,
@@ -677,9 +712,8 @@ impl SpanGuard {
 }
 
 impl SpanGuard {
-    /// Ends a sampled span. Out of line so that the unsampled drop stays a few instructions
-    /// inlined at the call site; the span is read in place from the guard.
-    #[inline(never)]
+    /// Ends a sampled span (called from the out-of-line `close`).
+    #[inline(always)]
     fn end_recording(&mut self) {
         if let Some(mut span) = self.span.take() {
             span.take_pending();
@@ -695,14 +729,10 @@ impl Drop for SpanGuard {
     #[inline(always)]
     fn drop(&mut self) {
         match self.restore {
-            // An unsampled child holds no span.
+            // Unsampled: nothing to record.
             Restore::Ids(_, ref saved) => context::restore_ids(saved),
-            // A sampled child is recorded out of line.
-            Restore::Scope(ref saved) => {
-                context::restore_scope(saved);
-                self.end_recording();
-            }
-            Restore::Prev(_) => self.close(),
+            Restore::Root => context::leave_root(),
+            Restore::Scope(_) | Restore::Prev(_) => self.close(),
         }
     }
 }
@@ -710,8 +740,10 @@ impl Drop for SpanGuard {
 impl SpanGuard {
     #[inline(never)]
     fn close(&mut self) {
-        if let Restore::Prev(prev) = self.restore {
-            context::restore(prev);
+        match self.restore {
+            Restore::Scope(ref saved) => context::restore_scope(saved),
+            Restore::Prev(prev) => context::restore(prev),
+            Restore::Ids(..) | Restore::Root => {}
         }
         match &self.span {
             Some(span) if span.is_recording() => self.end_recording(),
@@ -890,10 +922,12 @@ impl Span {
         }
     }
 
+    #[inline]
     pub(crate) fn current(&self) -> Option<Current> {
         self.inner.as_ref().map(|s| s.cur)
     }
 
+    #[inline]
     pub(crate) fn take_pending(&mut self) {
         if let Some(s) = self.inner.as_mut() {
             s.take_pending();

@@ -238,6 +238,14 @@ pub struct Tracer {
     inner: &'static TracerInner,
 }
 
+impl Tracer {
+    /// Whether both are the same tracer.
+    #[inline(always)]
+    pub(crate) fn same(self, other: Tracer) -> bool {
+        std::ptr::eq(self.inner, other.inner)
+    }
+}
+
 impl std::fmt::Debug for Tracer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tracer")

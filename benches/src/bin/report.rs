@@ -405,6 +405,7 @@ fn main() {
         ("ours/sampled_handoff", "fastrace/sampled_per_span"),
         ("ours/sampled_handoff", "otel/always_on"),
         ("ours/sampled_calling_thread", "floor/span_model_tsc"),
+        ("floor/two_clock_reads", "fastrace/local_collector_per_span"),
         ("ours/async_calling_thread", "ours/sampled_calling_thread"),
         ("ours/async_handoff", "fastrace/sampled_async_per_span"),
         ("ours/async_handoff", "zipkin/sampled_async_in_root"),

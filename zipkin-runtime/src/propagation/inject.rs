@@ -85,15 +85,25 @@ impl InjectOptions {
 /// ```
 #[must_use = "send the headers with the outgoing request"]
 pub fn inject_headers() -> HeaderMap {
-    match context::current_inner() {
+    match downstream() {
         None => HeaderMap::new(),
-        Some(cur) => {
-            let opts = InjectOptions::from_config(cur.tracer.config());
+        Some((child, opts)) => {
             let mut map = HeaderMap::with_capacity(opts.header_count());
-            inject_context(&child_of(&cur.ctx), &mut map, opts);
+            inject_context(&child, &mut map, opts);
             map
         }
     }
+}
+
+/// The downstream side's context and the headers to write, read from the current span in place.
+#[inline(always)]
+fn downstream() -> Option<(SpanContext, InjectOptions)> {
+    context::peek(|cur| {
+        (
+            child_of(&cur.ctx),
+            InjectOptions::from_config(cur.tracer.config()),
+        )
+    })
 }
 
 /// Writes the headers [`inject_headers`] would return into any carrier, and returns the
@@ -111,13 +121,8 @@ pub fn inject_headers() -> HeaderMap {
 /// assert_eq!(headers[1], ("X-B3-SpanId".to_owned(), sent.span_id.to_string()));
 /// ```
 pub fn inject_into<I: Injector + ?Sized>(carrier: &mut I) -> Option<SpanContext> {
-    let cur = context::current_inner()?;
-    let child = child_of(&cur.ctx);
-    inject_context(
-        &child,
-        carrier,
-        InjectOptions::from_config(cur.tracer.config()),
-    );
+    let (child, opts) = downstream()?;
+    inject_context(&child, carrier, opts);
     Some(child)
 }
 
