@@ -222,7 +222,11 @@ fn futures_polled_in_and_out_of_their_trace_see_their_own_span() {
     let tree = render_tree(&mem.spans());
     assert_eq!(tree.matches("plain (billing)").count(), 3, "{tree}");
     assert_eq!(tree.matches("plain (svc)").count(), 8, "{tree}");
-    assert_eq!(tree.matches("other [CLIENT] (billing)").count(), 1, "{tree}");
+    assert_eq!(
+        tree.matches("other [CLIENT] (billing)").count(),
+        1,
+        "{tree}"
+    );
     assert_eq!(tree.matches("elsewhere").count(), 1, "{tree}");
 }
 
