@@ -95,10 +95,13 @@ fn throughput(name: &str, rate: f64, secs: f64) {
     let m1 = t.metrics();
     let delivered = sink.spans() - base_sink;
     let dropped = m1.spans_dropped - m0.spans_dropped;
+    let thread_full = m1.dropped_thread_buffer_full - m0.dropped_thread_buffer_full;
+    let queue_full = m1.dropped_queue_full - m0.dropped_queue_full;
     let offered = m1.spans_offered - m0.spans_offered;
     eprintln!("e2e {name}: {:?}", m1);
     eprintln!(
         "e2e {name}: produced {produced} offered {offered} delivered {delivered} dropped {dropped} \
+         (thread buffer full {thread_full}, queue full {queue_full}) \
          in {wall:.2}s = {:.3} M spans/s delivered, {:.2} cores, {} requests",
         delivered as f64 / wall / 1e6,
         cpu / wall,
@@ -112,6 +115,11 @@ fn throughput(name: &str, rate: f64, secs: f64) {
         delivered as f64 / wall,
     );
     record_extra(&format!("{name}_dropped"), dropped as f64);
+    record_extra(
+        &format!("{name}_dropped_thread_buffer_full"),
+        thread_full as f64,
+    );
+    record_extra(&format!("{name}_dropped_queue_full"), queue_full as f64);
     record_extra(&format!("{name}_cpu_cores"), cpu / wall);
     record_extra(
         &format!("{name}_sink_matches_library"),
@@ -136,12 +144,13 @@ fn stalled(secs: f64) {
     let m = t.metrics();
     let bound = baseline + queue + (1 << 20);
     eprintln!(
-        "stall: produced {produced}, offered {}, sent {}, dropped {} (queue full {}, transport {}, \
-         shutdown {}), queued {}; baseline RSS {:.1} MiB, peak {:.1} MiB, bound {:.1} MiB \
+        "stall: produced {produced}, offered {}, sent {}, dropped {} (thread buffer full {}, \
+         queue full {}, transport {}, shutdown {}), queued {}; baseline RSS {:.1} MiB, peak {:.1} MiB, bound {:.1} MiB \
          (HWM reset: {reset}); shutdown timed out: {}",
         m.spans_offered,
         m.spans_sent,
         m.spans_dropped,
+        m.dropped_thread_buffer_full,
         m.dropped_queue_full,
         m.dropped_transport_error,
         m.dropped_shutdown,

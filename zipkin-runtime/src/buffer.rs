@@ -1,7 +1,10 @@
 //! The per-thread span buffer: a bounded single-producer single-consumer ring.
 //!
 //! The application thread that owns the ring pushes finished spans with two atomic loads and one
-//! release store: no lock, no allocation, no syscall. The reporter thread is the only consumer.
+//! release store: no lock, no allocation, no syscall. Consumers take spans out only while holding
+//! the reporter's ledger lock: normally the reporter thread, and, when the ring is full, the
+//! owning thread itself, which then moves the ring's contents to the reporter's queue (see
+//! `reporter::spill`).
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -23,8 +26,12 @@ pub(crate) struct Ring {
     /// `head` as the producer last read it. Only the producer touches it: it re-reads `head`
     /// only when the ring looks full, instead of pulling the consumer's cache line every push.
     head_cache: Padded<UnsafeCell<usize>>,
-    /// Spans the producer could not push because the ring was full. Written only by the producer.
+    /// Spans dropped because the ring was full and could not be emptied into the reporter's
+    /// queue at that instant. Written only by the producer.
     dropped_full: Padded<AtomicU64>,
+    /// Spans dropped because the ring was full and the reporter's queue had no room for its
+    /// contents. Written only by the producer (same cache line: both change only when full).
+    dropped_queue: AtomicU64,
     /// Set when the producing thread has exited; the consumer then drains and forgets the ring.
     closed: AtomicBool,
     /// Set when the consumer has stopped; the producer then forgets the ring.
@@ -51,18 +58,19 @@ impl Ring {
             tail: Padded(AtomicUsize::new(0)),
             head_cache: Padded(UnsafeCell::new(0)),
             dropped_full: Padded(AtomicU64::new(0)),
+            dropped_queue: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             orphaned: AtomicBool::new(false),
         }
     }
 
-    /// Producer side. Returns the fill level after the push, or `None` if the span was dropped
-    /// because the ring is full.
+    /// Producer side. Returns the fill level after the push, or the span back if the ring is
+    /// full (the caller then empties the ring into the queue, or drops and counts the span).
     ///
     /// # Safety
     /// Only one thread may ever call `push` on a given ring.
     #[inline(always)]
-    pub unsafe fn push(&self, rec: SpanRecord) -> Option<usize> {
+    pub unsafe fn push(&self, rec: SpanRecord) -> Result<usize, SpanRecord> {
         let tail = self.tail.0.load(Ordering::Relaxed);
         // SAFETY: only the producer (the caller, per this function's contract) uses head_cache.
         let cached = unsafe { &mut *self.head_cache.0.get() };
@@ -74,9 +82,7 @@ impl Ring {
             *cached = self.head.0.load(Ordering::Acquire);
             len = tail.wrapping_sub(*cached);
             if len > self.mask {
-                let d = self.dropped_full.0.load(Ordering::Relaxed);
-                self.dropped_full.0.store(d + 1, Ordering::Relaxed);
-                return None;
+                return Err(rec);
             }
         }
         // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it; the
@@ -89,17 +95,41 @@ impl Ring {
         if let Some(next) = slots.get(tail.wrapping_add(1) & self.mask) {
             prefetch_for_write(next.get());
         }
-        Some(len + 1)
+        Ok(len + 1)
+    }
+
+    /// Producer side: counts a span dropped because the ring was full, by cause (`queue_full`:
+    /// the reporter's queue had no room either; otherwise the ring could not be emptied).
+    ///
+    /// # Safety
+    /// Only the ring's producer may call it (the counters have a single writer).
+    pub unsafe fn count_dropped(&self, queue_full: bool) {
+        let c = if queue_full {
+            &self.dropped_queue
+        } else {
+            &self.dropped_full.0
+        };
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// Consumer side: moves every published span into `out`.
     ///
     /// # Safety
-    /// Only one thread at a time may call `drain_into` on a given ring.
+    /// Only one thread at a time may take spans out of a given ring (`drain_into` or
+    /// `drain_up_to`): the reporter makes every caller hold its ledger lock.
     pub unsafe fn drain_into(&self, out: &mut Vec<SpanRecord>) -> usize {
+        // SAFETY: forwarded contract.
+        unsafe { self.drain_up_to(out, usize::MAX) }
+    }
+
+    /// Consumer side: moves the oldest `max` published spans (or all, if fewer) into `out`.
+    ///
+    /// # Safety
+    /// As for [`Ring::drain_into`]. The ring's producer may call it too (between its pushes).
+    pub unsafe fn drain_up_to(&self, out: &mut Vec<SpanRecord>, max: usize) -> usize {
         let head = self.head.0.load(Ordering::Relaxed);
         let tail = self.tail.0.load(Ordering::Acquire);
-        let n = tail.wrapping_sub(head);
+        let n = tail.wrapping_sub(head).min(max);
         // SAFETY: the storage is released only after the consumer has stopped for good.
         let slots = unsafe { &*self.slots.get() };
         if slots.is_empty() {
@@ -112,7 +142,7 @@ impl Ring {
             // acquire load of `tail`; we take each exactly once before advancing `head`.
             out.push(unsafe { (*slots[idx].get()).assume_init_read() });
         }
-        self.head.0.store(tail, Ordering::Release);
+        self.head.0.store(head.wrapping_add(n), Ordering::Release);
         n
     }
 
@@ -122,13 +152,19 @@ impl Ring {
         self.tail.0.load(Ordering::Acquire) as u64
     }
 
-    /// (accepted, still in the ring, dropped because full), from one read of each index, so
-    /// the three agree with each other even while the producer pushes.
-    pub fn counts(&self) -> (u64, u64, u64) {
-        let dropped = self.dropped_full.0.load(Ordering::Relaxed);
+    /// Counts read once each (drops before the tail), so they agree with each other even
+    /// while the producer pushes: a span counted as dropped or accepted here is in `offered`.
+    pub fn counts(&self) -> RingCounts {
+        let dropped_full = self.dropped_full.0.load(Ordering::Relaxed);
+        let dropped_queue = self.dropped_queue.load(Ordering::Relaxed);
         let tail = self.tail.0.load(Ordering::Acquire);
         let head = self.head.0.load(Ordering::Acquire);
-        (tail as u64, tail.wrapping_sub(head) as u64, dropped)
+        RingCounts {
+            accepted: tail as u64,
+            len: tail.wrapping_sub(head) as u64,
+            dropped_full,
+            dropped_queue,
+        }
     }
 
     /// Slots still allocated (0 after [`Ring::release_storage`]).
@@ -136,11 +172,6 @@ impl Ring {
     pub fn storage_len(&self) -> usize {
         // SAFETY: test-only read while no producer or consumer runs.
         unsafe { (&(*self.slots.get())).len() }
-    }
-
-    #[cfg(test)]
-    pub fn dropped_full(&self) -> u64 {
-        self.dropped_full.0.load(Ordering::Relaxed)
     }
 
     pub fn close(&self) {
@@ -182,6 +213,26 @@ impl Ring {
             unsafe { (*slots[idx].get()).assume_init_drop() };
         }
         *slots = Box::new([]);
+    }
+}
+
+/// One reading of a ring's counters (see [`Ring::counts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RingCounts {
+    /// Spans ever pushed into the ring.
+    pub accepted: u64,
+    /// Of those, still in the ring.
+    pub len: u64,
+    /// Dropped: the ring was full and could not be emptied at that instant.
+    pub dropped_full: u64,
+    /// Dropped: the ring was full and the reporter's queue had no room.
+    pub dropped_queue: u64,
+}
+
+impl RingCounts {
+    /// Spans offered to this ring: accepted or dropped.
+    pub fn offered(&self) -> u64 {
+        self.accepted + self.dropped_full + self.dropped_queue
     }
 }
 
@@ -234,38 +285,77 @@ mod tests {
         }
     }
 
+    fn starts(v: &[SpanRecord]) -> Vec<u64> {
+        v.iter().map(|s| s.start).collect()
+    }
+
     #[test]
-    fn full_ring_drops_and_counts() {
+    fn full_ring_hands_the_span_back_and_counts_drops_by_cause() {
         let r = Ring::with_capacity(4);
+        let mut back = Vec::new();
         for i in 0..6 {
-            unsafe { r.push(rec(i)) };
+            if let Err(rec) = unsafe { r.push(rec(i)) } {
+                back.push(rec);
+            }
         }
         assert_eq!(r.pushed(), 4);
-        assert_eq!(r.dropped_full(), 2);
+        assert_eq!(starts(&back), vec![4, 5], "the spans that did not fit");
+        unsafe {
+            r.count_dropped(false);
+            r.count_dropped(true);
+            r.count_dropped(true);
+        }
+        let c = r.counts();
+        assert_eq!(
+            (c.accepted, c.len, c.dropped_full, c.dropped_queue),
+            (4, 4, 1, 2)
+        );
+        assert_eq!(c.offered(), 7);
         let mut out = Vec::new();
         assert_eq!(unsafe { r.drain_into(&mut out) }, 4);
-        assert_eq!(
-            out.iter().map(|s| s.start).collect::<Vec<_>>(),
-            vec![0, 1, 2, 3]
-        );
-        assert_eq!(unsafe { r.push(rec(9)) }, Some(1));
+        assert_eq!(starts(&out), vec![0, 1, 2, 3]);
+        assert_eq!(unsafe { r.push(rec(9)) }.ok(), Some(1));
+    }
+
+    #[test]
+    fn the_producer_can_take_the_oldest_spans_out_and_push_again() {
+        // What a thread does when its ring is full: it takes part of the ring (here, under the
+        // reporter's lock) and goes on pushing, with the fill level it sees still exact.
+        let r = Ring::with_capacity(8);
+        for i in 0..8 {
+            assert!(unsafe { r.push(rec(i)) }.is_ok());
+        }
+        let rec8 = unsafe { r.push(rec(8)) }.unwrap_err();
+        let mut out = Vec::new();
+        assert_eq!(unsafe { r.drain_up_to(&mut out, 3) }, 3);
+        assert_eq!(starts(&out), vec![0, 1, 2]);
+        assert_eq!(unsafe { r.push(rec8) }.ok(), Some(6));
+        assert_eq!(unsafe { r.push(rec(9)) }.ok(), Some(7));
+        assert_eq!(unsafe { r.drain_up_to(&mut out, 100) }, 7);
+        assert_eq!(starts(&out), (0..10).collect::<Vec<_>>(), "order kept");
+        assert_eq!(r.counts().len, 0);
     }
 
     #[test]
     fn release_storage_frees_the_slots_and_keeps_the_counts() {
         let r = Ring::with_capacity(8);
         for i in 0..5 {
-            unsafe { r.push(rec(i)) };
+            let _ = unsafe { r.push(rec(i)) };
         }
         let mut out = Vec::new();
         assert_eq!(unsafe { r.drain_into(&mut out) }, 5);
         for i in 0..3 {
-            unsafe { r.push(rec(i)) }; // stranded: never drained
+            let _ = unsafe { r.push(rec(i)) }; // stranded: never drained
         }
         r.orphan();
         unsafe { r.release_storage() };
         assert_eq!(r.storage_len(), 0);
-        assert_eq!(r.counts(), (8, 3, 0), "stranded spans still counted");
+        let c = r.counts();
+        assert_eq!(
+            (c.accepted, c.len, c.offered()),
+            (8, 3, 8),
+            "stranded still counted"
+        );
         assert_eq!(unsafe { r.drain_into(&mut out) }, 0);
         unsafe { r.release_storage() }; // twice is harmless
         drop(r); // and dropping after release does not touch the freed slots
@@ -280,11 +370,11 @@ mod tests {
         for round in 0..4 {
             let mut levels = Vec::new();
             for i in 0..(3 + round) {
-                levels.push(unsafe { r.push(rec(i)) });
+                levels.push(unsafe { r.push(rec(i)) }.ok());
             }
             unsafe { r.drain_into(&mut out) };
             for i in 0..8 {
-                levels.push(unsafe { r.push(rec(i)) });
+                levels.push(unsafe { r.push(rec(i)) }.ok());
             }
             assert!(
                 levels[(3 + round) as usize..].contains(&Some(4)),
@@ -297,7 +387,7 @@ mod tests {
             );
             unsafe { r.drain_into(&mut out) };
         }
-        assert_eq!(r.dropped_full(), 0);
+        assert_eq!(r.counts().offered(), r.pushed());
     }
 
     #[test]
@@ -308,10 +398,10 @@ mod tests {
         let prod = std::thread::spawn(move || {
             let mut i = 0;
             while i < n {
-                if unsafe { p.push(rec(i)) }.is_some() {
+                if unsafe { p.push(rec(i)) }.is_ok() {
                     i += 1;
                 } else {
-                    // undo the drop count for this test: we retry instead of dropping
+                    // retry instead of dropping
                     std::thread::yield_now();
                 }
             }

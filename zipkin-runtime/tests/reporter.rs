@@ -96,7 +96,8 @@ fn fast() -> ReporterConfig {
 fn balanced(m: &ReporterMetrics) -> bool {
     m.spans_offered == m.spans_sent + m.spans_dropped + m.spans_queued
         && m.spans_dropped
-            == m.dropped_queue_full
+            == m.dropped_thread_buffer_full
+                + m.dropped_queue_full
                 + m.dropped_too_large
                 + m.dropped_transport_error
                 + m.dropped_rejected
@@ -189,7 +190,7 @@ fn offered_equals_sent_plus_dropped_plus_queued_under_concurrent_load() {
     assert_eq!(m.spans_offered, 4 * PER_THREAD as u64, "{m:?}");
     assert_eq!(m.spans_queued, 0);
     assert_eq!(
-        m.spans_sent + m.dropped_queue_full,
+        m.spans_sent + m.dropped_queue_full + m.dropped_thread_buffer_full,
         m.spans_offered,
         "{m:?}"
     );
