@@ -1,10 +1,9 @@
 //! The per-thread span buffer: a bounded single-producer single-consumer ring.
 //!
 //! The application thread that owns the ring pushes finished spans with two atomic loads and one
-//! release store: no lock, no allocation, no syscall. Consumers take spans out only while holding
-//! the reporter's ledger lock: normally the reporter thread, and, when the ring is full, the
-//! owning thread itself, which then moves the ring's contents to the reporter's queue (see
-//! `reporter::spill`).
+//! release store: no lock, no allocation, no syscall. The reporter thread is the only consumer.
+//! A push into a full ring hands the span back: the reporter then tries its shared overflow
+//! before dropping and counting it (see `Shared::spill` in the reporter).
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -26,11 +25,11 @@ pub(crate) struct Ring {
     /// `head` as the producer last read it. Only the producer touches it: it re-reads `head`
     /// only when the ring looks full, instead of pulling the consumer's cache line every push.
     head_cache: Padded<UnsafeCell<usize>>,
-    /// Spans dropped because the ring was full and could not be emptied into the reporter's
-    /// queue at that instant. Written only by the producer.
+    /// Spans dropped because the ring was full and the reporter's overflow could not be
+    /// reached at that instant. Written only by the producer.
     dropped_full: Padded<AtomicU64>,
-    /// Spans dropped because the ring was full and the reporter's queue had no room for its
-    /// contents. Written only by the producer (same cache line: both change only when full).
+    /// Spans dropped because the ring was full and the reporter's queue had no room. Written
+    /// only by the producer (same cache line: both change only when the ring is full).
     dropped_queue: AtomicU64,
     /// Set when the producing thread has exited; the consumer then drains and forgets the ring.
     closed: AtomicBool,
@@ -64,13 +63,19 @@ impl Ring {
         }
     }
 
-    /// Producer side. Returns the fill level after the push, or the span back if the ring is
-    /// full (the caller then empties the ring into the queue, or drops and counts the span).
+    /// Producer side. Returns the fill level after the push; if the ring is full, hands the
+    /// span to `full` instead (which puts it elsewhere, or drops it and counts that) and
+    /// returns what it says. The span moves only on that branch: the common one writes it
+    /// straight into its slot.
     ///
     /// # Safety
     /// Only one thread may ever call `push` on a given ring.
     #[inline(always)]
-    pub unsafe fn push(&self, rec: SpanRecord) -> Result<usize, SpanRecord> {
+    pub unsafe fn push<R>(
+        &self,
+        rec: SpanRecord,
+        full: impl FnOnce(SpanRecord) -> R,
+    ) -> Result<usize, R> {
         let tail = self.tail.0.load(Ordering::Relaxed);
         // SAFETY: only the producer (the caller, per this function's contract) uses head_cache.
         let cached = unsafe { &mut *self.head_cache.0.get() };
@@ -82,7 +87,7 @@ impl Ring {
             *cached = self.head.0.load(Ordering::Acquire);
             len = tail.wrapping_sub(*cached);
             if len > self.mask {
-                return Err(rec);
+                return Err(full(rec));
             }
         }
         // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it; the
@@ -99,7 +104,7 @@ impl Ring {
     }
 
     /// Producer side: counts a span dropped because the ring was full, by cause (`queue_full`:
-    /// the reporter's queue had no room either; otherwise the ring could not be emptied).
+    /// the reporter's queue had no room either; otherwise the overflow could not be reached).
     ///
     /// # Safety
     /// Only the ring's producer may call it (the counters have a single writer).
@@ -115,21 +120,11 @@ impl Ring {
     /// Consumer side: moves every published span into `out`.
     ///
     /// # Safety
-    /// Only one thread at a time may take spans out of a given ring (`drain_into` or
-    /// `drain_up_to`): the reporter makes every caller hold its ledger lock.
+    /// Only one thread at a time may call `drain_into` on a given ring.
     pub unsafe fn drain_into(&self, out: &mut Vec<SpanRecord>) -> usize {
-        // SAFETY: forwarded contract.
-        unsafe { self.drain_up_to(out, usize::MAX) }
-    }
-
-    /// Consumer side: moves the oldest `max` published spans (or all, if fewer) into `out`.
-    ///
-    /// # Safety
-    /// As for [`Ring::drain_into`]. The ring's producer may call it too (between its pushes).
-    pub unsafe fn drain_up_to(&self, out: &mut Vec<SpanRecord>, max: usize) -> usize {
         let head = self.head.0.load(Ordering::Relaxed);
         let tail = self.tail.0.load(Ordering::Acquire);
-        let n = tail.wrapping_sub(head).min(max);
+        let n = tail.wrapping_sub(head);
         // SAFETY: the storage is released only after the consumer has stopped for good.
         let slots = unsafe { &*self.slots.get() };
         if slots.is_empty() {
@@ -142,7 +137,7 @@ impl Ring {
             // acquire load of `tail`; we take each exactly once before advancing `head`.
             out.push(unsafe { (*slots[idx].get()).assume_init_read() });
         }
-        self.head.0.store(head.wrapping_add(n), Ordering::Release);
+        self.head.0.store(tail, Ordering::Release);
         n
     }
 
@@ -237,7 +232,7 @@ impl RingCounts {
 }
 
 #[inline(always)]
-fn prefetch_for_write<T>(p: *const T) {
+pub(crate) fn prefetch_for_write<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint; it never faults, whatever the address.
     unsafe {
@@ -294,7 +289,7 @@ mod tests {
         let r = Ring::with_capacity(4);
         let mut back = Vec::new();
         for i in 0..6 {
-            if let Err(rec) = unsafe { r.push(rec(i)) } {
+            if let Err(Some(rec)) = unsafe { r.push(rec(i), Some) } {
                 back.push(rec);
             }
         }
@@ -314,38 +309,19 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(unsafe { r.drain_into(&mut out) }, 4);
         assert_eq!(starts(&out), vec![0, 1, 2, 3]);
-        assert_eq!(unsafe { r.push(rec(9)) }.ok(), Some(1));
-    }
-
-    #[test]
-    fn the_producer_can_take_the_oldest_spans_out_and_push_again() {
-        // What a thread does when its ring is full: it takes part of the ring (here, under the
-        // reporter's lock) and goes on pushing, with the fill level it sees still exact.
-        let r = Ring::with_capacity(8);
-        for i in 0..8 {
-            assert!(unsafe { r.push(rec(i)) }.is_ok());
-        }
-        let rec8 = unsafe { r.push(rec(8)) }.unwrap_err();
-        let mut out = Vec::new();
-        assert_eq!(unsafe { r.drain_up_to(&mut out, 3) }, 3);
-        assert_eq!(starts(&out), vec![0, 1, 2]);
-        assert_eq!(unsafe { r.push(rec8) }.ok(), Some(6));
-        assert_eq!(unsafe { r.push(rec(9)) }.ok(), Some(7));
-        assert_eq!(unsafe { r.drain_up_to(&mut out, 100) }, 7);
-        assert_eq!(starts(&out), (0..10).collect::<Vec<_>>(), "order kept");
-        assert_eq!(r.counts().len, 0);
+        assert_eq!(unsafe { r.push(rec(9), Some) }.ok(), Some(1));
     }
 
     #[test]
     fn release_storage_frees_the_slots_and_keeps_the_counts() {
         let r = Ring::with_capacity(8);
         for i in 0..5 {
-            let _ = unsafe { r.push(rec(i)) };
+            let _ = unsafe { r.push(rec(i), Some) };
         }
         let mut out = Vec::new();
         assert_eq!(unsafe { r.drain_into(&mut out) }, 5);
         for i in 0..3 {
-            let _ = unsafe { r.push(rec(i)) }; // stranded: never drained
+            let _ = unsafe { r.push(rec(i), Some) }; // stranded: never drained
         }
         r.orphan();
         unsafe { r.release_storage() };
@@ -370,11 +346,11 @@ mod tests {
         for round in 0..4 {
             let mut levels = Vec::new();
             for i in 0..(3 + round) {
-                levels.push(unsafe { r.push(rec(i)) }.ok());
+                levels.push(unsafe { r.push(rec(i), Some) }.ok());
             }
             unsafe { r.drain_into(&mut out) };
             for i in 0..8 {
-                levels.push(unsafe { r.push(rec(i)) }.ok());
+                levels.push(unsafe { r.push(rec(i), Some) }.ok());
             }
             assert!(
                 levels[(3 + round) as usize..].contains(&Some(4)),
@@ -398,7 +374,7 @@ mod tests {
         let prod = std::thread::spawn(move || {
             let mut i = 0;
             while i < n {
-                if unsafe { p.push(rec(i)) }.is_ok() {
+                if unsafe { p.push(rec(i), drop) }.is_ok() {
                     i += 1;
                 } else {
                     // retry instead of dropping

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Application threads only push into their own ring ([`crate::buffer`]): no lock, no
-//! allocation, no syscall. The reporter owns two threads and never touches the application's
+//! allocation, no syscall. When a ring is full because the drainer has not been scheduled yet,
+//! the span goes to a shared overflow instead, within the queue's bound, through a lock that is
+//! only ever tried (never waited for); see [`ReporterConfig::thread_buffer_spans`]. The reporter owns two threads and never touches the application's
 //! async runtime, so it works with none and inside any flavour:
 //!
 //! - the **drainer** empties every ring, encodes spans straight into the batch being built, and
@@ -55,17 +57,22 @@ use crate::transport::{Message, Transport};
 #[derive(Clone, Debug)]
 pub struct ReporterConfig {
     /// Spans each application thread can hold before the reporter drains it (rounded up to a
-    /// power of two). When a thread's buffer is full because the reporter thread has not run
-    /// yet, the application thread moves the buffer's contents into the queue itself, as far as
-    /// the queue has room (spans not yet encoded count against `queue_max_spans`), without
-    /// waiting: if the reporter holds its lock at that instant, the new span is dropped
-    /// (`dropped_thread_buffer_full`); if the queue has no room, it is dropped
-    /// (`dropped_queue_full`).
+    /// power of two; the reporter is woken when it is half full). When a thread's buffer is
+    /// full because the reporter thread has not run yet (on a loaded machine it can wait
+    /// milliseconds for a CPU), the span goes to a shared overflow instead, as long as the
+    /// queue has room (spans there count against `queue_max_spans`), without waiting. It is
+    /// dropped as `dropped_queue_full` if the queue has no room, and as
+    /// `dropped_thread_buffer_full` if the reporter thread is behind (the overflow it takes
+    /// does not shrink from one pass to the next: the application produces faster than it can
+    /// encode, and spilling would not deliver more) or another thread holds the overflow at
+    /// that instant.
     ///
-    /// Memory: each thread's buffer is `thread_buffer_spans` slots of about 120 bytes, allocated
-    /// when the thread first reports. Spans moved out of full buffers wait, not yet encoded, in
-    /// at most two vectors of at most `queue_max_spans` spans each (plus the names and tags
-    /// they own); the encoded queue is bounded by `queue_max_spans` and `queue_max_bytes`.
+    /// Memory: each thread's buffer is `thread_buffer_spans` slots of
+    /// `size_of::<SpanRecord>()` (104 bytes on 64-bit targets), allocated when the thread
+    /// first reports. The overflow is at most two vectors (one filling, one being encoded) of
+    /// at most `queue_max_spans` slots each, allocated only when buffers overflow, then kept;
+    /// the encoded queue is bounded by `queue_max_spans` and `queue_max_bytes`. Names and tags
+    /// that spans own come on top, wherever they wait.
     pub thread_buffer_spans: usize,
     /// Most spans waiting to be sent (encoded, including the batch in flight). Spans that
     /// application threads moved out of their full buffers are admitted only while encoded and
@@ -129,9 +136,10 @@ pub struct ReporterMetrics {
     pub spans_buffered: u64,
     /// All dropped spans (sum of the causes below).
     pub spans_dropped: u64,
-    /// Dropped because an application thread's buffer was full and, at that instant, could not
-    /// be moved to the queue (the reporter thread held its lock). A burst that outruns the
-    /// reporter thread's scheduling while the queue has room lands here only by that race.
+    /// Dropped because an application thread's buffer was full and the span could not go to
+    /// the shared overflow: the reporter thread is behind (spans are produced faster than it
+    /// encodes them), or another thread held the overflow at that instant. A burst that only
+    /// outruns the reporter thread's scheduling, while the queue has room, is not dropped.
     pub dropped_thread_buffer_full: u64,
     /// Dropped because the queue (spans or bytes) was full: when the reporter encoded them, or
     /// when a full thread buffer found no room in the queue.
@@ -171,14 +179,10 @@ pub struct FlushReport {
 /// span in two places or in none. Only the reporter's threads (and metrics readers) take it.
 #[derive(Default)]
 struct Ledger {
-    /// Taken from a ring (by the drainer, or moved to `overflow` by a producer), not yet encoded.
+    /// Taken from a ring or the overflow, not yet encoded.
     in_drainer: u64,
-    /// Spans producers moved out of their full rings, for the drainer to take. Under this lock
-    /// so that ring heads, `in_drainer` and these move together (and only one consumer at a
-    /// time touches a ring).
-    overflow: Vec<SpanRecord>,
-    /// The drainer has stopped for good: producers may no longer move spans to `overflow`.
-    spill_closed: bool,
+    /// Spans the drainer has taken out of the overflow (see `Overflow::total`).
+    spill_taken: u64,
     /// Encoded, waiting or in flight.
     in_queue: u64,
     sent: u64,
@@ -216,6 +220,22 @@ enum Item {
 }
 
 #[derive(Default)]
+struct Overflow {
+    /// At most `queue_max_spans` (see `budget`).
+    spans: Vec<SpanRecord>,
+    /// Spans ever put here. A metrics snapshot reads it (under the ledger's lock, as the
+    /// drainer's `spill_taken` changes) and counts it both as offered and, less what the
+    /// drainer took, as queued.
+    total: u64,
+    /// Spans that may still be added before the queue's room is looked at again. Set to at
+    /// most the room then (`queue_max_spans` less the encoded queue, what the drainer is
+    /// encoding and `spans`), so `spans` never exceeds the bound.
+    budget: usize,
+    /// The drainer has stopped for good: nothing may be added.
+    closed: bool,
+}
+
+#[derive(Default)]
 struct Outbox {
     items: VecDeque<Item>,
 }
@@ -227,13 +247,29 @@ pub(crate) struct Shared {
     ledger: Mutex<Ledger>,
     /// Spans refused after shutdown (or when the thread-local was gone). App-side, lock-free.
     refused: AtomicU64,
-    /// Mirrors for the drainer's bound checks (the ledger holds the truth for metrics).
-    queued_spans: AtomicU64,
+    /// Mirrors for the drainer's bound checks (the ledger holds the truth for metrics). Written
+    /// per span: on their own cache line, away from what application threads read.
+    queued_spans: CacheLine<AtomicU64>,
     queued_bytes: AtomicU64,
-    /// Set by a producer that found no room in the queue for its full ring; cleared when room
-    /// may have opened (a drain pass, a message sent or given up). Lets full rings drop at the
-    /// cost of one load of a line that is rarely written, instead of a lock attempt per span.
-    spill_blocked: AtomicBool,
+    /// Spans that found their thread's ring full and went here instead, for the drainer.
+    /// Lock order: `ledger`, then `overflow`; application threads only try it.
+    overflow: Mutex<Overflow>,
+    /// The overflow may hold spans: set by the thread that made it non-empty, cleared by the
+    /// drainer when it takes them, so that idle drain passes leave the overflow's lock alone.
+    spill_pending: AtomicBool,
+    /// Spans the drainer took from the overflow and has not encoded yet: they count against
+    /// `queue_max_spans` with the overflow and the encoded queue.
+    spill_encoding: AtomicU64,
+    /// Set by a producer that found no room in the queue; cleared when room opens (a drain
+    /// pass, a message sent or given up). Lets full rings drop at the cost of one load of a
+    /// line that is rarely written, instead of a lock attempt per span.
+    spill_blocked: CacheLine<AtomicBool>,
+    /// Set by the drainer while it is behind: the spans it took from the overflow did not
+    /// shrink from one pass to the next. Spilling is for a drainer that is late (not yet
+    /// scheduled), not for one that is slower than the application: then it would only turn
+    /// cheap drops into costlier spills, with the same number of spans delivered. Cleared
+    /// once a pass finds every ring below full.
+    spill_behind: CacheLine<AtomicBool>,
     drainer: OnceLock<Thread>,
     urgent: AtomicBool,
     closed: AtomicBool,
@@ -241,6 +277,26 @@ pub(crate) struct Shared {
     control_changed: Condvar,
     outbox: Mutex<Outbox>,
     outbox_changed: Condvar,
+    /// Buffers of messages already handled, for the drainer to build the next ones in.
+    spare_bodies: Mutex<Vec<Vec<u8>>>,
+}
+
+/// Stores only on a change, so readers' copies of the line stay valid.
+fn set_flag(f: &AtomicBool, v: bool) {
+    if f.load(Ordering::Relaxed) != v {
+        f.store(v, Ordering::Relaxed);
+    }
+}
+
+/// Keeps a value on its own cache line (and the next field off it).
+#[repr(align(64))]
+struct CacheLine<T>(T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// The reporter of one tracer.
@@ -303,9 +359,13 @@ impl Reporter {
             rings: Mutex::new(Vec::new()),
             ledger: Mutex::new(Ledger::default()),
             refused: AtomicU64::new(0),
-            queued_spans: AtomicU64::new(0),
+            queued_spans: CacheLine(AtomicU64::new(0)),
             queued_bytes: AtomicU64::new(0),
-            spill_blocked: AtomicBool::new(false),
+            overflow: Mutex::new(Overflow::default()),
+            spill_pending: AtomicBool::new(false),
+            spill_encoding: AtomicU64::new(0),
+            spill_blocked: CacheLine(AtomicBool::new(false)),
+            spill_behind: CacheLine(AtomicBool::new(false)),
             drainer: OnceLock::new(),
             urgent: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -313,6 +373,7 @@ impl Reporter {
             control_changed: Condvar::new(),
             outbox: Mutex::new(Outbox::default()),
             outbox_changed: Condvar::new(),
+            spare_bodies: Mutex::new(Vec::new()),
         });
         let drainer = Drainer {
             shared: shared.clone(),
@@ -320,6 +381,7 @@ impl Reporter {
             building: Batch::default(),
             scratch: Vec::new(),
             spilled: Vec::new(),
+            last_spill: 0,
             pending: Pending::default(),
             flush_marked: 0,
         };
@@ -396,13 +458,10 @@ impl Reporter {
             let ring = &rings.0[idx].ring;
             // SAFETY: this ring is only ever pushed to from this thread (it lives in a
             // thread-local and is never handed to another producer).
-            Some(match unsafe { ring.push(rec) } {
-                Ok(len) => Some(len),
-                Err(rec) => s.spill(ring, rec),
-            })
+            Some(unsafe { ring.push(rec, |rec| s.spill(ring, rec)) })
         });
         match pushed {
-            Ok(Some(Some(len))) => {
+            Ok(Some(Ok(len))) => {
                 let half = s.config.thread_buffer_spans.max(2).next_power_of_two() / 2;
                 if local_root && !s.urgent.load(Ordering::Relaxed) {
                     s.urgent.store(true, Ordering::Relaxed);
@@ -414,7 +473,13 @@ impl Reporter {
                     }
                 }
             }
-            Ok(Some(None)) => {} // counted by the ring, by cause
+            Ok(Some(Err(true))) => {
+                // Kept in the overflow: still a local root to send soon.
+                if local_root && !s.urgent.load(Ordering::Relaxed) {
+                    s.urgent.store(true, Ordering::Relaxed);
+                }
+            }
+            Ok(Some(Err(false))) => {} // counted by the ring, by cause
             _ => {
                 s.refused.fetch_add(1, Ordering::Relaxed);
             }
@@ -522,66 +587,99 @@ enum Cause {
     Shutdown,
 }
 
+/// Message buffers kept for reuse (each up to `batch_max_bytes`).
+const SPARE_BODIES: usize = 2;
+
+/// Lock attempts on the overflow before a span is dropped (`dropped_thread_buffer_full`): a
+/// bounded spin (a microsecond or two at most), never a sleep; the holder is normally done
+/// first.
+const SPILL_ATTEMPTS: u32 = 32;
+
 impl Shared {
     /// The calling thread's ring is full: the drainer has not run since it was woken at half
-    /// full (on a loaded machine it can wait for a CPU for milliseconds). Rather than drop,
-    /// the thread moves the ring's oldest spans to `overflow` for the drainer, as far as the
-    /// queue's span bound allows, then pushes `rec`. It only ever tries the lock: if the
-    /// reporter holds it, `rec` is dropped and counted. Returns the ring's fill level after
-    /// the push, or `None` if `rec` was dropped.
+    /// full (on a loaded machine it can wait for a CPU for milliseconds). Rather than drop
+    /// `rec`, put it in the shared overflow for the drainer, as long as the queue's span bound
+    /// has room for it and the drainer is not behind (`spill_behind`). Only ever tries the overflow's lock, which is held just long enough to
+    /// push, swap or read a counter (never during a drain, a send or an encode): if it stays
+    /// taken for [`SPILL_ATTEMPTS`] tries, `rec` is dropped and counted. Returns whether `rec`
+    /// was kept.
     ///
-    /// Costs a lock attempt, a copy of up to a ring's worth of spans, possibly a vector growth
-    /// (bounded: see `ReporterConfig::thread_buffer_spans`) and a wake-up of the drainer, once
-    /// per ring's worth of spans; never a wait.
+    /// Per span: a lock attempt, a push into a vector that grows only up to `queue_max_spans`
+    /// and is then recycled, and no shared counter written; once per ring's worth of spans,
+    /// a look at the queue's size. A wake-up of the drainer when the overflow was empty.
+    /// Never a wait.
     #[cold]
     #[inline(never)]
-    fn spill(&self, ring: &Ring, rec: SpanRecord) -> Option<usize> {
+    fn spill(&self, ring: &Ring, rec: SpanRecord) -> bool {
         let queue_full = 'refused: {
             if self.spill_blocked.load(Ordering::Relaxed) {
                 break 'refused true;
             }
-            let mut guard = match self.ledger.try_lock() {
-                Ok(l) => l,
-                Err(TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(TryLockError::WouldBlock) => break 'refused false,
+            if self.spill_behind.load(Ordering::Relaxed) {
+                break 'refused false;
+            }
+            // Held only briefly, so a few attempts see it free unless its holder was
+            // preempted; then the span is dropped rather than waited for.
+            let mut attempts = 0;
+            let mut o = loop {
+                match self.overflow.try_lock() {
+                    Ok(o) => break o,
+                    Err(TryLockError::Poisoned(e)) => break e.into_inner(),
+                    Err(TryLockError::WouldBlock) if attempts < SPILL_ATTEMPTS => {
+                        attempts += 1;
+                        std::hint::spin_loop();
+                    }
+                    Err(TryLockError::WouldBlock) => break 'refused false,
+                }
             };
-            let l = &mut *guard;
-            if l.spill_closed {
+            if o.closed {
                 break 'refused false;
             }
             let cfg = &self.config;
-            let held = self.queued_spans.load(Ordering::Relaxed) + l.in_drainer;
-            let room = (cfg.queue_max_spans as u64).saturating_sub(held);
-            let bytes_full =
-                self.queued_bytes.load(Ordering::Relaxed) >= cfg.queue_max_bytes as u64;
-            let n = ring.counts().len.min(room) as usize;
-            if n == 0 || bytes_full {
-                self.spill_blocked.store(true, Ordering::Relaxed);
-                break 'refused true;
+            if o.budget == 0 {
+                let held = self.queued_spans.load(Ordering::Relaxed)
+                    + self.spill_encoding.load(Ordering::Relaxed)
+                    + o.spans.len() as u64;
+                let room = (cfg.queue_max_spans as u64).saturating_sub(held) as usize;
+                if room == 0
+                    || self.queued_bytes.load(Ordering::Relaxed) >= cfg.queue_max_bytes as u64
+                {
+                    self.spill_blocked.store(true, Ordering::Relaxed);
+                    break 'refused true;
+                }
+                o.budget = room.min(cfg.thread_buffer_spans.max(2).next_power_of_two());
             }
-            let want = l.overflow.len() + n;
-            if l.overflow.capacity() < want {
-                // Doubling, but never past the bound (`want` is within it: room above).
-                let target = (l.overflow.capacity() * 2).clamp(want, cfg.queue_max_spans.max(want));
-                l.overflow.reserve_exact(target - l.overflow.len());
+            o.budget -= 1;
+            if o.spans.len() == o.spans.capacity() {
+                // Doubling from a ring's worth, never past the bound (`budget` keeps `spans`
+                // within it).
+                let len = o.spans.len();
+                let cap = (len * 2)
+                    .max(cfg.thread_buffer_spans)
+                    .min(cfg.queue_max_spans)
+                    .max(len + 1);
+                o.spans.reserve_exact(cap - len);
             }
-            // SAFETY: every consumer of a ring holds the ledger lock, as we do, and this thread
-            // is the ring's producer, so nothing pushes meanwhile.
-            let moved = unsafe { ring.drain_up_to(&mut l.overflow, n) };
-            l.in_drainer += moved as u64;
-            drop(guard);
-            if let Some(t) = self.drainer.get() {
-                t.unpark();
+            let was_empty = o.spans.is_empty();
+            o.spans.push(rec);
+            o.total += 1;
+            // The drainer read the next slot last, on another core: ask for it now, as the
+            // ring does, so the next span here does not wait for its cache lines.
+            crate::buffer::prefetch_for_write(o.spans.spare_capacity_mut().as_ptr());
+            if was_empty {
+                self.spill_pending.store(true, Ordering::Relaxed);
             }
-            // SAFETY: this thread is the ring's producer. The push cannot fail: `moved >= 1`.
-            match unsafe { ring.push(rec) } {
-                Ok(len) => return Some(len),
-                Err(_) => break 'refused false,
+            drop(o);
+            if was_empty {
+                if let Some(t) = self.drainer.get() {
+                    t.unpark();
+                }
             }
+            return true;
         };
         // SAFETY: called on the ring's producer thread (from `record`).
         unsafe { ring.count_dropped(queue_full) };
-        None
+        false
     }
 
     fn metrics(&self) -> ReporterMetrics {
@@ -595,6 +693,9 @@ impl Shared {
             l.retired_dropped_queue,
         );
         let (mut in_rings, mut stranded) = (0u64, 0u64);
+        // Read once: offered and queued both include it.
+        let spilled = lock(&self.overflow).total;
+        offered += spilled;
         for r in lock(&self.rings).iter() {
             let c = r.counts();
             offered += c.offered();
@@ -612,7 +713,7 @@ impl Shared {
         let m = ReporterMetrics {
             spans_offered: offered,
             spans_sent: l.sent,
-            spans_queued: in_rings + l.in_drainer + l.in_queue,
+            spans_queued: in_rings + l.in_drainer + l.in_queue + (spilled - l.spill_taken),
             spans_buffered: in_rings,
             spans_dropped: 0,
             dropped_thread_buffer_full: thread_full,
@@ -660,12 +761,28 @@ impl Shared {
         self.unblock_spill();
     }
 
+    /// Keeps a sent (or given up) message's buffer for the drainer's next message: growing a
+    /// fresh one to `batch_max_bytes` and freeing it for every message made the allocator
+    /// map and unmap those pages each time (page faults on the reporter thread).
+    fn recycle(&self, mut body: Vec<u8>) {
+        body.clear();
+        let mut spare = lock(&self.spare_bodies);
+        if spare.len() < SPARE_BODIES {
+            spare.push(body);
+        }
+    }
+
+    fn spare_body(&self) -> Vec<u8> {
+        lock(&self.spare_bodies).pop().unwrap_or_default()
+    }
+
     /// Room may have opened in the queue: full rings may try to spill again.
     fn unblock_spill(&self) {
-        // Written only when set, so the producers' copy of the line stays valid. Spans not
-        // yet encoded are left to the spiller's exact check.
+        // Written only when set, so the producers' copy of the line stays valid.
         if self.spill_blocked.load(Ordering::Relaxed)
-            && self.queued_spans.load(Ordering::Relaxed) < self.config.queue_max_spans as u64
+            && self.queued_spans.load(Ordering::Relaxed)
+                + self.spill_encoding.load(Ordering::Relaxed)
+                < self.config.queue_max_spans as u64
             && self.queued_bytes.load(Ordering::Relaxed) < self.config.queue_max_bytes as u64
         {
             self.spill_blocked.store(false, Ordering::Relaxed);
@@ -694,9 +811,6 @@ struct Pending {
     queue_full: u64,
 }
 
-/// Spans the drainer copies out of a ring per hold of the ledger lock (a few KiB).
-const DRAIN_SLICE: usize = 64;
-
 struct Drainer {
     shared: Arc<Shared>,
     encoder: SpanEncoder,
@@ -704,6 +818,8 @@ struct Drainer {
     scratch: Vec<SpanRecord>,
     /// Swapped with the ledger's `overflow` on each pass (both keep their capacity).
     spilled: Vec<SpanRecord>,
+    /// Spans taken from the overflow by the last pass that took any.
+    last_spill: u64,
     pending: Pending,
     flush_marked: u64,
 }
@@ -744,10 +860,12 @@ impl Drainer {
 
     fn stop(&mut self) {
         // No more spills: the drain below is the last to take the overflow.
-        lock(&self.shared.ledger).spill_closed = true;
+        lock(&self.shared.overflow).closed = true;
         // Spans that arrived after the last drain (racing the shutdown) are counted, not lost.
         self.drain_rings();
         self.close_batch();
+        // Empty and closed now: free its capacity (the reporter itself is never freed).
+        lock(&self.shared.overflow).spans = Vec::new();
         for r in lock(&self.shared.rings).iter() {
             r.orphan();
         }
@@ -761,21 +879,37 @@ impl Drainer {
     }
 
     fn drain_rings(&mut self) {
-        // First what threads moved out of their full rings (older than what their rings hold
-        // now). Already counted in `in_drainer`.
-        std::mem::swap(&mut lock(&self.shared.ledger).overflow, &mut self.spilled);
-        if !self.spilled.is_empty() {
+        // First what found a full ring (older than what those rings hold now).
+        let n = if self.shared.spill_pending.load(Ordering::Relaxed) {
+            let mut l = lock(&self.shared.ledger);
+            let mut o = lock(&self.shared.overflow);
+            std::mem::swap(&mut o.spans, &mut self.spilled);
+            self.shared.spill_pending.store(false, Ordering::Relaxed);
+            let n = self.spilled.len() as u64;
+            l.spill_taken += n;
+            l.in_drainer += n;
+            self.shared.spill_encoding.store(n, Ordering::Relaxed);
+            n
+        } else {
+            0
+        };
+        if n > 0 {
             let mut recs = std::mem::take(&mut self.spilled);
             for rec in recs.drain(..) {
                 self.enqueue(&rec);
             }
             self.spilled = recs;
             self.commit();
+            // Encoded (or dropped): they count in `queued_spans` now, if anywhere.
+            self.shared.spill_encoding.store(0, Ordering::Relaxed);
+            if n >= self.last_spill && self.last_spill > 0 {
+                set_flag(&self.shared.spill_behind, true);
+            }
+            self.last_spill = n;
         }
+        let mut caught_up = true;
         let rings: Vec<Arc<Ring>> = lock(&self.shared.rings).clone();
-        // At most a ring's worth per ring and pass, so a producer that keeps up with the
-        // drainer cannot hold it on one ring forever.
-        let per_pass = self
+        let per_ring = self
             .shared
             .config
             .thread_buffer_spans
@@ -785,35 +919,30 @@ impl Drainer {
             // A closed ring gets no more pushes (its thread has exited, and the close was
             // released after its last push), so draining it now empties it for good.
             let closed = ring.is_closed();
-            let mut taken = 0;
-            loop {
-                // In short slices: the lock is held while spans are copied out, and a thread
-                // whose ring is full only tries this lock (see `Shared::spill`).
-                let n = {
-                    let mut l = lock(&self.shared.ledger);
-                    // SAFETY: every consumer of a ring holds the ledger lock.
-                    let n = unsafe { ring.drain_up_to(&mut self.scratch, DRAIN_SLICE) };
-                    l.in_drainer += n as u64;
-                    if closed && n < DRAIN_SLICE {
-                        let c: RingCounts = ring.counts();
-                        l.retired_offered += c.offered();
-                        l.retired_dropped_full += c.dropped_full;
-                        l.retired_dropped_queue += c.dropped_queue;
-                        lock(&self.shared.rings).retain(|r| !Arc::ptr_eq(r, ring));
-                    }
-                    n
-                };
-                let mut recs = std::mem::take(&mut self.scratch);
-                for rec in recs.drain(..) {
-                    self.enqueue(&rec);
-                }
-                self.scratch = recs;
-                self.commit();
-                taken += n;
-                if n < DRAIN_SLICE || taken >= per_pass {
-                    break;
+            {
+                let mut l = lock(&self.shared.ledger);
+                // SAFETY: the drainer is the only consumer of every ring.
+                let n = unsafe { ring.drain_into(&mut self.scratch) };
+                caught_up &= n < per_ring;
+                l.in_drainer += n as u64;
+                if closed {
+                    let c: RingCounts = ring.counts();
+                    l.retired_offered += c.offered();
+                    l.retired_dropped_full += c.dropped_full;
+                    l.retired_dropped_queue += c.dropped_queue;
+                    lock(&self.shared.rings).retain(|r| !Arc::ptr_eq(r, ring));
                 }
             }
+            let mut recs = std::mem::take(&mut self.scratch);
+            for rec in recs.drain(..) {
+                self.enqueue(&rec);
+            }
+            self.scratch = recs;
+            self.commit();
+        }
+        if caught_up {
+            set_flag(&self.shared.spill_behind, false);
+            self.last_spill = 0;
         }
         self.shared.unblock_spill();
     }
@@ -886,6 +1015,7 @@ impl Drainer {
             return;
         }
         let mut b = std::mem::take(&mut self.building);
+        self.building.body = self.shared.spare_body();
         b.body.extend_from_slice(self.encoder.encoding().suffix());
         // Bytes are counted when the batch closes; until then the bound check adds the
         // building batch's length itself.
@@ -929,6 +1059,8 @@ impl Sender {
                     self.shared.control_changed.notify_all();
                 }
                 Item::Stop => {
+                    // The reporter itself is never freed: keep no buffers past its end.
+                    *lock(&self.shared.spare_bodies) = Vec::new();
                     lock(&self.shared.control).stopped = true;
                     self.shared.control_changed.notify_all();
                     return;
@@ -968,6 +1100,7 @@ impl Sender {
             || (!self.cooldown.is_zero() && !shutting_down && !self.pause(self.cooldown))
         {
             self.shared.give_up(&batch, Cause::Shutdown);
+            self.shared.recycle(batch.body);
             return;
         }
         let msg = Message {
@@ -1038,6 +1171,7 @@ impl Sender {
                 self.shared.give_up(&batch, cause);
             }
         }
+        self.shared.recycle(batch.body);
     }
 }
 
@@ -1154,8 +1288,7 @@ mod tests {
         for i in 2..=201 {
             r.record(numbered(i), false);
         }
-        // Moved out while the queue had room: 16 + 16 + 8 (its bound, 40), then the ring
-        // refills (16); the other 144 find no room.
+        // 16 in the ring, 40 in the overflow (the queue's bound); the other 144 find no room.
         let m = r.metrics();
         assert_balanced(&m);
         assert_eq!(
@@ -1184,23 +1317,25 @@ mod tests {
     #[test]
     fn a_full_thread_buffer_that_cannot_reach_the_queue_drops_as_thread_buffer_full() {
         let r = small_rings(1000, crate::transport::Discard);
-        // Another thread holds the reporter's lock (as the drainer or a metrics read might, for
-        // an instant): the full buffer cannot be moved, and the app thread must not wait.
+        // Another thread holds the overflow (as a spilling thread or the drainer might, for an
+        // instant): the app thread must not wait for it.
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let shared = r.shared.clone();
         let holder = std::thread::spawn(move || {
-            let _l = lock(&shared.ledger);
+            let _o = lock(&shared.overflow);
             locked_tx.send(()).unwrap();
             let _ = release_rx.recv();
         });
         locked_rx.recv().unwrap();
+        let held = hold_drainer(&r);
         for i in 2..=41 {
             r.record(numbered(i), false);
         }
         release_tx.send(()).unwrap();
         holder.join().unwrap();
         let m = r.metrics();
+        drop(held);
         assert_balanced(&m);
         assert_eq!(
             (m.dropped_thread_buffer_full, m.dropped_queue_full),
@@ -1230,8 +1365,8 @@ mod tests {
         let m = r.metrics();
         assert_balanced(&m);
         assert_eq!((m.spans_sent, m.spans_dropped, m.spans_queued), (101, 0, 0));
-        // Nothing can be moved after the drainer stopped.
-        assert!(lock(&r.shared.ledger).spill_closed);
+        // Nothing can go to the overflow after the drainer stopped.
+        assert!(lock(&r.shared.overflow).closed);
     }
 
     /// Regression: every stopped reporter kept the full-size buffer of each thread that had
