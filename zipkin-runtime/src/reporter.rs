@@ -902,7 +902,14 @@ impl Drainer {
             self.commit();
             // Encoded (or dropped): they count in `queued_spans` now, if anywhere.
             self.shared.spill_encoding.store(0, Ordering::Relaxed);
-            if n >= self.last_spill && self.last_spill > 0 {
+            // A backlog of at least a ring's worth that did not shrink: not a late wake-up.
+            let ring = self
+                .shared
+                .config
+                .thread_buffer_spans
+                .max(2)
+                .next_power_of_two();
+            if n >= self.last_spill && self.last_spill >= ring as u64 {
                 set_flag(&self.shared.spill_behind, true);
             }
             self.last_spill = n;

@@ -85,7 +85,9 @@ impl Report {
         self.figure(
             &format!("{p}dropped by cause"),
             format!(
-                "queue_full {}, too_large {}, transport_error {}, rejected {}, shutdown {}",
+                "thread_buffer_full {}, queue_full {}, too_large {}, transport_error {}, \
+                 rejected {}, shutdown {}",
+                m.dropped_thread_buffer_full,
                 m.dropped_queue_full,
                 m.dropped_too_large,
                 m.dropped_transport_error,
