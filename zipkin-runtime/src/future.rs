@@ -66,23 +66,23 @@ impl<F: Future> Future for Instrumented<F> {
             // Polled after completion: a contract violation by the caller; stay pending-free.
             return Poll::Pending;
         };
-        let swap = match this.span.inner.as_ref() {
-            Some(live) => context::swap_in(&live.cur),
-            None => context::Swap::Whole(context::replace(None)),
-        };
         let res = {
-            let _exit = PollExit {
-                swap,
+            let mut exit = PollExit {
+                swap: context::Swap::new(),
                 span: &mut *this.span,
                 panicked: &mut *this.panicked,
             };
+            context::swap_in(exit.span.inner.as_ref().map(|s| &s.cur), &mut exit.swap);
             inner.poll(cx)
         };
         if res.is_ready() {
             this.inner.set(None);
-            if let Some(s) = this.span.inner.take() {
-                s.finish();
+            // Recorded in place: moving the span out first made the record's reads wait on
+            // the move's stores.
+            if let Some(s) = this.span.inner.as_mut() {
+                s.finish_in_place();
             }
+            this.span.inner = None;
         }
         res
     }
