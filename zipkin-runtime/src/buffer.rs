@@ -71,9 +71,26 @@ impl Ring {
     /// # Safety
     /// Only one thread may ever call `push` on a given ring.
     #[inline(always)]
+    #[cfg(test)]
     pub unsafe fn push<R>(
         &self,
         rec: SpanRecord,
+        full: impl FnOnce(SpanRecord) -> R,
+    ) -> Result<usize, R> {
+        // SAFETY: the caller upholds push_with's contract, which is this one's.
+        unsafe { self.push_with(|| rec, full) }
+    }
+
+    /// [`Ring::push`] of the record `make` builds, built straight into its slot: a record
+    /// built on the stack and then copied in was read back with wide loads right after its
+    /// narrow stores (a store-forwarding stall on every span).
+    ///
+    /// # Safety
+    /// As [`Ring::push`].
+    #[inline(always)]
+    pub unsafe fn push_with<R>(
+        &self,
+        make: impl FnOnce() -> SpanRecord,
         full: impl FnOnce(SpanRecord) -> R,
     ) -> Result<usize, R> {
         let tail = self.tail.0.load(Ordering::Relaxed);
@@ -87,13 +104,13 @@ impl Ring {
             *cached = self.head.0.load(Ordering::Acquire);
             len = tail.wrapping_sub(*cached);
             if len > self.mask {
-                return Err(full(rec));
+                return Err(full(make()));
             }
         }
         // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it; the
         // storage is only released by this producer, after its last push.
         let slots = unsafe { &*self.slots.get() };
-        unsafe { (*slots[tail & self.mask].get()).write(rec) };
+        unsafe { (*slots[tail & self.mask].get()).write(make()) };
         self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
         // The next slot was last read by the consumer on another core: ask for it now, so the
         // next push does not wait for the cache lines to come back.

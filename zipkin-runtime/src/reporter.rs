@@ -430,12 +430,22 @@ impl Reporter {
     /// syscall except the first time a thread reports to this reporter, and when the buffer is
     /// full (see [`Shared::spill`]).
     #[inline(always)]
+    #[cfg(test)]
     pub fn record(&self, rec: SpanRecord, local_root: bool) {
+        self.record_with(|| rec, local_root);
+    }
+
+    /// [`Reporter::record`] of the record `make` builds, built in its ring slot. `make` is
+    /// called exactly once, also when the span is refused, so whatever it moves is dropped.
+    #[inline(always)]
+    pub fn record_with(&self, make: impl FnOnce() -> SpanRecord, local_root: bool) {
         let s = &*self.shared;
         if s.closed.load(Ordering::Acquire) {
             s.refused.fetch_add(1, Ordering::Relaxed);
+            drop(make());
             return;
         }
+        let mut make = Some(make);
         let pushed = RINGS.try_with(|rings| {
             let Ok(mut rings) = rings.try_borrow_mut() else {
                 return None;
@@ -458,7 +468,8 @@ impl Reporter {
             let ring = &rings.0[idx].ring;
             // SAFETY: this ring is only ever pushed to from this thread (it lives in a
             // thread-local and is never handed to another producer).
-            Some(unsafe { ring.push(rec, |rec| s.spill(ring, rec)) })
+            let make = make.take()?;
+            Some(unsafe { ring.push_with(make, |rec| s.spill(ring, rec)) })
         });
         match pushed {
             Ok(Some(Ok(len))) => {
@@ -482,6 +493,9 @@ impl Reporter {
             Ok(Some(Err(false))) => {} // counted by the ring, by cause
             _ => {
                 s.refused.fetch_add(1, Ordering::Relaxed);
+                if let Some(make) = make.take() {
+                    drop(make());
+                }
             }
         }
     }

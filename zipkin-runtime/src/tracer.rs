@@ -390,9 +390,10 @@ impl Tracer {
         crate::sampler::is_sampled(trace_id, rate)
     }
 
+    /// Hands a finished span to the reporter; the record is built in its ring slot.
     #[inline(always)]
-    pub(crate) fn record(self, rec: SpanRecord, local_root: bool) {
-        self.inner.reporter.record(rec, local_root);
+    pub(crate) fn record_with(self, make: impl FnOnce() -> SpanRecord, local_root: bool) {
+        self.inner.reporter.record_with(make, local_root);
     }
 
     pub(crate) fn limit_tag(self, mut v: String) -> String {
