@@ -170,7 +170,7 @@ pub(crate) fn replace(cur: Option<Current>) -> Option<Current> {
 
 /// Makes an unsampled local root current without drawing its ids: most unsampled requests never
 /// read them, and drawing and writing a whole context was most of the cost of such a root. The
-/// ids are drawn by the first reader ([`current_inner`], [`peek`], [`enter_child`], [`replace`]),
+/// ids are drawn by the first reader ([`current_inner`], [`peek`], [`enter_unsampled_child`], [`replace`]),
 /// so everyone sees the same ones. Close with [`leave_root`].
 #[inline(always)]
 pub(crate) fn enter_unsampled_root(tracer: Tracer) {
@@ -199,7 +199,7 @@ pub(crate) fn leave_root() {
 /// Draws the ids of an unsampled root opened by [`enter_unsampled_root`], once.
 #[inline(always)]
 fn draw_if_undrawn(c: &Cell<Option<Current>>) {
-    // SAFETY: as in enter_child: this thread's cell, no reference into it outlives the call.
+    // SAFETY: as in enter_sampled_child: this thread's cell, no reference into it outlives the call.
     if let Some(cur) = unsafe { &mut *c.as_ptr() } {
         if cur.ctx.trace_id == TraceId::UNDRAWN {
             draw_root_ids(cur);
@@ -222,7 +222,7 @@ pub(crate) fn peek<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
     CURRENT
         .try_with(|c| {
             draw_if_undrawn(c);
-            // SAFETY: as in enter_child; `f` does not touch CURRENT.
+            // SAFETY: as in enter_sampled_child; `f` does not touch CURRENT.
             unsafe { &*c.as_ptr() }.as_ref().map(f)
         })
         .ok()
@@ -252,21 +252,16 @@ pub(crate) struct SavedScope {
     pub port: u16,
 }
 
-/// A child span opened in place by [`enter_child`].
-pub(crate) enum Entered {
-    /// In an unsampled trace: only ids changed (service and port stay the parent's, since
-    /// nothing is recorded). Carries the child's own id.
-    Unsampled(SpanId, Saved),
-    /// In a sampled trace: the child's full context, for its record.
-    Sampled(Current, SavedScope),
-}
-
-/// If a span is current, turns it into its own child in place (new span id, parent = the old
-/// id, service and port as given for sampled children) and returns what to restore. Every
-/// field is read and written on its own (volatile): if the compiler fuses neighbouring fields
-/// into one wide access, the next span's narrow reads stall on store forwarding.
+/// If a sampled span is current, turns it into its own child in place (new span id, parent =
+/// the old id, service and port as given) and returns the child's full context, for its record,
+/// and what to restore. Unsampled children are opened by [`enter_unsampled_child`]. Every field
+/// is read and written on its own (volatile): if the compiler fuses neighbouring fields into
+/// one wide access, the next span's narrow reads stall on store forwarding.
 #[inline(always)]
-pub(crate) fn enter_child(service: Option<&'static str>, port: u16) -> Option<Entered> {
+pub(crate) fn enter_sampled_child(
+    service: Option<&'static str>,
+    port: u16,
+) -> Option<(Current, SavedScope)> {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
     CURRENT
         .try_with(|c| {
@@ -274,28 +269,23 @@ pub(crate) fn enter_child(service: Option<&'static str>, port: u16) -> Option<En
             // across this call (every other accessor copies in or out). The reads and writes
             // are of initialised fields of a live value.
             let cur = unsafe { &mut *c.as_ptr() }.as_mut()?;
+            // A sampled trace never holds an undrawn root (only rate-0 roots are undrawn).
+            if !cur.ctx.is_sampled() {
+                return None;
+            }
             unsafe {
-                let mut parent = rd(&cur.ctx.span_id);
-                // The span id is read anyway; the trace id only when it is the placeholder.
-                if parent == SpanId::UNDRAWN && rd(&cur.ctx.trace_id) == TraceId::UNDRAWN {
-                    draw_root_ids(cur);
-                    parent = rd(&cur.ctx.span_id);
-                }
-                let ids = Saved {
-                    span_id: parent,
-                    parent_id: rd(&cur.ctx.parent_id),
+                let parent = rd(&cur.ctx.span_id);
+                let saved = SavedScope {
+                    ids: Saved {
+                        span_id: parent,
+                        parent_id: rd(&cur.ctx.parent_id),
+                    },
+                    service: rd(&cur.service),
+                    port: rd(&cur.port),
                 };
                 let own = SpanId::random();
                 wr(&mut cur.ctx.parent_id, Some(parent));
                 wr(&mut cur.ctx.span_id, own);
-                if !cur.ctx.is_sampled() {
-                    return Some(Entered::Unsampled(own, ids));
-                }
-                let saved = SavedScope {
-                    ids,
-                    service: rd(&cur.service),
-                    port: rd(&cur.port),
-                };
                 let service = match service {
                     Some(s) => {
                         wr(&mut cur.service, s);
@@ -309,7 +299,7 @@ pub(crate) fn enter_child(service: Option<&'static str>, port: u16) -> Option<En
                 } else {
                     saved.port
                 };
-                Some(Entered::Sampled(
+                Some((
                     Current {
                         ctx: SpanContext {
                             trace_id: rd(&cur.ctx.trace_id),
@@ -340,13 +330,14 @@ pub(crate) enum Fast {
     Other,
 }
 
-/// [`enter_child`] for the unsampled case only, small enough to inline everywhere.
+/// Opens a child in place in an unsampled trace: a new id swapped into the current span. Small
+/// enough to inline into every instrumented function.
 #[inline(always)]
 pub(crate) fn enter_unsampled_child() -> Fast {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
     CURRENT
         .try_with(|c| {
-            // SAFETY: as in enter_child.
+            // SAFETY: as in enter_sampled_child.
             let Some(cur) = (unsafe { &mut *c.as_ptr() }) else {
                 return Fast::NoCurrent;
             };
@@ -372,12 +363,12 @@ pub(crate) fn enter_unsampled_child() -> Fast {
         .unwrap_or(Fast::Other)
 }
 
-/// Undoes [`enter_child`] for an unsampled child.
+/// Undoes [`enter_unsampled_child`].
 #[inline(always)]
 pub(crate) fn restore_ids(saved: &Saved) {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
     let _ = CURRENT.try_with(|c| {
-        // SAFETY: as in enter_child.
+        // SAFETY: as in enter_sampled_child.
         if let Some(cur) = unsafe { &mut *c.as_ptr() } {
             unsafe {
                 wr(&mut cur.ctx.span_id, rd(&saved.span_id));
@@ -387,12 +378,12 @@ pub(crate) fn restore_ids(saved: &Saved) {
     });
 }
 
-/// Undoes [`enter_child`] for a sampled child.
+/// Undoes [`enter_sampled_child`].
 #[inline(always)]
 pub(crate) fn restore_scope(saved: &SavedScope) {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
     let _ = CURRENT.try_with(|c| {
-        // SAFETY: as in enter_child.
+        // SAFETY: as in enter_sampled_child.
         if let Some(cur) = unsafe { &mut *c.as_ptr() } {
             unsafe {
                 wr(&mut cur.ctx.span_id, rd(&saved.ids.span_id));
@@ -428,7 +419,7 @@ impl Swap {
 /// Makes `span` current for one poll of the future that carries it (or no span, for `None`).
 /// The common case is a child future polled inside its parent's poll: the current span is of
 /// the same trace and tracer, so only the fields that can differ (ids, service, port) are
-/// swapped, as [`enter_child`] does for sync spans, instead of copying the whole context in
+/// swapped, as [`enter_sampled_child`] does for sync spans, instead of copying the whole context in
 /// and out of the thread-local on every poll. Either way the current span is then exactly
 /// `span`.
 #[inline(always)]
@@ -436,7 +427,7 @@ pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
     let _ = CURRENT.try_with(|c| {
         if let (Some(span), Some(cur)) = (span, unsafe { &mut *c.as_ptr() }) {
-            // SAFETY: as in enter_child.
+            // SAFETY: as in enter_sampled_child.
             unsafe {
                 if rd(&cur.ctx.trace_id) == span.ctx.trace_id
                     && rd(&cur.tracer).same(span.tracer)

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::net::IpAddr;
 
 use crate::clock;
-use crate::context::{self, Current, Entered, RemoteContext, Sampling, SpanContext};
+use crate::context::{self, Current, RemoteContext, Sampling, SpanContext};
 use crate::id::{SpanId, TraceId};
 use crate::tracer::Tracer;
 
@@ -621,25 +621,19 @@ impl SpanGuard {
     #[inline(never)]
     fn open_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         if parent.is_none() {
-            match context::enter_child(meta.service_name, meta.port) {
-                Some(Entered::Unsampled(own, saved)) => {
-                    return SpanGuard::with(Guard::Unsampled(own, saved))
-                }
-                Some(Entered::Sampled(cur, saved)) => {
-                    return SpanGuard::with(Guard::Child(
-                        LiveSpan {
-                            cur,
-                            name: Cow::Borrowed(meta.name),
-                            kind: meta.kind,
-                            shared: false,
-                            local_root: false,
-                            start: clock::now(),
-                            extra: None,
-                        },
-                        saved,
-                    ));
-                }
-                None => {}
+            if let Some((cur, saved)) = context::enter_sampled_child(meta.service_name, meta.port) {
+                return SpanGuard::with(Guard::Child(
+                    LiveSpan {
+                        cur,
+                        name: Cow::Borrowed(meta.name),
+                        kind: meta.kind,
+                        shared: false,
+                        local_root: false,
+                        start: clock::now(),
+                        extra: None,
+                    },
+                    saved,
+                ));
             }
         }
         SpanGuard::enter(LiveSpan::from_meta(meta, parent))
