@@ -4,7 +4,8 @@
 //! value on exit; futures set it around every poll, so concurrent futures on one thread and tasks
 //! that move between threads each see their own parent.
 
-use std::cell::Cell;
+use std::cell::{RefCell, UnsafeCell};
+use std::ptr::{addr_of, addr_of_mut};
 
 use crate::id::{SpanId, TraceId};
 use crate::tracer::Tracer;
@@ -153,86 +154,166 @@ pub(crate) struct Current {
     pub port: u16,
 }
 
+/// This thread's current span. Unsampled spans write as little as they can: a root opened at
+/// rate 0 writes only what its children look at, and an unsampled child only counts itself.
+/// The rest is drawn by the first reader (see [`Slot::current`]).
+struct Slot {
+    /// Written in full while `state` is exactly [`OPEN`]. With [`ROOT_UNDRAWN`] set, only
+    /// `ctx.sampling`, `ctx.debug` and `tracer` are.
+    cur: std::mem::MaybeUninit<Current>,
+    /// [`OPEN`], [`ROOT_UNDRAWN`], and in the low bits ([`LAZY`]) the number of unsampled children
+    /// opened above `cur` whose ids are not drawn yet.
+    state: u64,
+}
+
+/// A span is current.
+const OPEN: u64 = 1 << 63;
+/// The current span is an unsampled root whose ids are not drawn yet.
+const ROOT_UNDRAWN: u64 = 1 << 62;
+/// Mask of the count of undrawn unsampled children.
+const LAZY: u64 = u32::MAX as u64;
+
 thread_local! {
-    static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
+    static CURRENT: UnsafeCell<Slot> = const {
+        UnsafeCell::new(Slot { cur: std::mem::MaybeUninit::uninit(), state: 0 })
+    };
+    /// The ids to put back when an unsampled child whose ids were drawn closes, innermost last.
+    static DRAWN_LAZY: RefCell<Vec<Saved>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's slot; `None` while the thread is exiting.
+#[inline(always)]
+fn with_slot<R>(f: impl FnOnce(&mut Slot) -> R) -> Option<R> {
+    // SAFETY: the slot is only touched by this thread, through this function, and `f` never
+    // re-enters it: no reference into the slot outlives a call.
+    CURRENT.try_with(|c| f(unsafe { &mut *c.get() })).ok()
+}
+
+impl Slot {
+    /// The current span, its ids drawn first if they were not.
+    #[inline(always)]
+    fn current(&mut self) -> Option<&mut Current> {
+        if self.state & OPEN == 0 {
+            return None;
+        }
+        if self.state != OPEN {
+            self.draw();
+        }
+        // SAFETY: open with nothing left to draw: every field is written.
+        Some(unsafe { self.cur.assume_init_mut() })
+    }
+
+    /// The current span, when it is written in full and nothing is left to draw.
+    #[inline(always)]
+    fn drawn(&mut self) -> Option<&mut Current> {
+        // SAFETY: as in `current`.
+        (self.state == OPEN).then(|| unsafe { self.cur.assume_init_mut() })
+    }
+
+    #[inline(always)]
+    fn get(&mut self) -> Option<Current> {
+        self.current().copied()
+    }
+
+    #[inline(always)]
+    fn set(&mut self, cur: Option<Current>) {
+        match cur {
+            Some(cur) => {
+                self.cur.write(cur);
+                self.state = OPEN;
+            }
+            None => self.state = 0,
+        }
+    }
+
+    /// Draws what the current span does not have yet, once, so that every later reader sees
+    /// the same ids: the ids of an unsampled root opened by [`enter_unsampled_root`], then
+    /// those of the unsampled children counted above it by [`enter_unsampled_child`], outermost
+    /// first, each the parent of the next. The ids each child hides are saved for
+    /// [`leave_unsampled_child`].
+    #[cold]
+    #[inline(never)]
+    fn draw(&mut self) {
+        let p = self.cur.as_mut_ptr();
+        if self.state & ROOT_UNDRAWN != 0 {
+            // SAFETY: the root wrote `tracer`; the other fields are written here, by pointer.
+            unsafe {
+                let tracer = (*p).tracer;
+                let (trace_id, span_id) =
+                    crate::id::unsampled_root_ids(tracer.config().trace_id_128bit);
+                addr_of_mut!((*p).ctx.trace_id).write(trace_id);
+                addr_of_mut!((*p).ctx.span_id).write(span_id);
+                addr_of_mut!((*p).ctx.parent_id).write(None);
+                addr_of_mut!((*p).service).write("");
+                addr_of_mut!((*p).port).write(0);
+            }
+        }
+        let levels = self.state & LAZY;
+        self.state = OPEN;
+        // SAFETY: open and written in full.
+        let cur = unsafe { self.cur.assume_init_mut() };
+        let _ = DRAWN_LAZY.try_with(|saved| {
+            if let Ok(mut saved) = saved.try_borrow_mut() {
+                for _ in 0..levels {
+                    saved.push(Saved {
+                        span_id: cur.ctx.span_id,
+                        parent_id: cur.ctx.parent_id,
+                    });
+                    cur.ctx.parent_id = Some(cur.ctx.span_id);
+                    cur.ctx.span_id = SpanId::random();
+                }
+            }
+        });
+    }
 }
 
 /// Makes `cur` current, returning what was current before.
 #[inline]
 pub(crate) fn replace(cur: Option<Current>) -> Option<Current> {
-    CURRENT
-        .try_with(|c| {
-            draw_if_undrawn(c);
-            c.replace(cur)
-        })
-        .unwrap_or(None)
+    with_slot(|s| {
+        let prev = s.get();
+        s.set(cur);
+        prev
+    })
+    .flatten()
 }
 
 /// Makes an unsampled local root current without drawing its ids: most unsampled requests never
-/// read them, and drawing and writing a whole context was most of the cost of such a root. The
-/// ids are drawn by the first reader ([`current_inner`], [`peek`], [`enter_unsampled_child`], [`replace`]),
-/// so everyone sees the same ones. Close with [`leave_root`].
+/// read them, and drawing and writing a whole context was most of the cost of such a root. Only
+/// what a child looks at is written (sampling, debug, tracer); the first reader draws the rest
+/// ([`Slot::draw`]). Close with [`leave_root`].
 #[inline(always)]
 pub(crate) fn enter_unsampled_root(tracer: Tracer) {
-    let _ = CURRENT.try_with(|c| {
-        c.set(Some(Current {
-            ctx: SpanContext {
-                trace_id: TraceId::UNDRAWN,
-                span_id: SpanId::UNDRAWN,
-                parent_id: None,
-                sampling: Sampling::NotSampled,
-                debug: false,
-            },
-            tracer,
-            service: "",
-            port: 0,
-        }))
+    use std::ptr::write_volatile as wr;
+    with_slot(|s| {
+        let p = s.cur.as_mut_ptr();
+        // SAFETY: writes by pointer into this thread's slot, no reference to `cur` taken.
+        unsafe {
+            wr(addr_of_mut!((*p).ctx.sampling), Sampling::NotSampled);
+            wr(addr_of_mut!((*p).ctx.debug), false);
+            wr(addr_of_mut!((*p).tracer), tracer);
+            wr(&mut s.state, OPEN | ROOT_UNDRAWN);
+        }
     });
 }
 
 /// Closes a root opened with nothing current before it.
 #[inline(always)]
 pub(crate) fn leave_root() {
-    let _ = CURRENT.try_with(|c| c.set(None));
-}
-
-/// Draws the ids of an unsampled root opened by [`enter_unsampled_root`], once.
-#[inline(always)]
-fn draw_if_undrawn(c: &Cell<Option<Current>>) {
-    // SAFETY: as in enter_sampled_child: this thread's cell, no reference into it outlives the call.
-    if let Some(cur) = unsafe { &mut *c.as_ptr() } {
-        if cur.ctx.trace_id == TraceId::UNDRAWN {
-            draw_root_ids(cur);
-        }
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn draw_root_ids(cur: &mut Current) {
-    let (trace_id, span_id) = crate::id::unsampled_root_ids(cur.tracer.config().trace_id_128bit);
-    cur.ctx.trace_id = trace_id;
-    cur.ctx.span_id = span_id;
+    with_slot(|s| unsafe { std::ptr::write_volatile(&mut s.state, 0) });
 }
 
 /// Runs `f` on the current span in place, without copying it out of the thread-local. `f` must
 /// not open or close spans.
 #[inline(always)]
 pub(crate) fn peek<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|c| {
-            draw_if_undrawn(c);
-            // SAFETY: as in enter_sampled_child; `f` does not touch CURRENT.
-            unsafe { &*c.as_ptr() }.as_ref().map(f)
-        })
-        .ok()
-        .flatten()
+    with_slot(|s| s.current().map(|c| f(c))).flatten()
 }
 
 /// Restores a value returned by [`replace`].
 #[inline]
 pub(crate) fn restore(prev: Option<Current>) {
-    let _ = CURRENT.try_with(|c| c.set(prev));
+    with_slot(|s| s.set(prev));
 }
 
 /// What a child opened in place changes in the current span, and restores when it closes:
@@ -263,128 +344,136 @@ pub(crate) fn enter_sampled_child(
     port: u16,
 ) -> Option<(Current, SavedScope)> {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
-    CURRENT
-        .try_with(|c| {
-            // SAFETY: the cell is only touched by this thread, and no reference into it is held
-            // across this call (every other accessor copies in or out). The reads and writes
-            // are of initialised fields of a live value.
-            let cur = unsafe { &mut *c.as_ptr() }.as_mut()?;
-            // A sampled trace never holds an undrawn root (only rate-0 roots are undrawn).
-            if !cur.ctx.is_sampled() {
-                return None;
-            }
-            unsafe {
-                let parent = rd(&cur.ctx.span_id);
-                let saved = SavedScope {
-                    ids: Saved {
-                        span_id: parent,
-                        parent_id: rd(&cur.ctx.parent_id),
+    with_slot(|s| {
+        // A sampled span is never left undrawn: only unsampled roots and children are.
+        let cur = s.drawn()?;
+        if !cur.ctx.is_sampled() {
+            return None;
+        }
+        // SAFETY: reads and writes of written fields of this thread's current span.
+        unsafe {
+            let parent = rd(&cur.ctx.span_id);
+            let saved = SavedScope {
+                ids: Saved {
+                    span_id: parent,
+                    parent_id: rd(&cur.ctx.parent_id),
+                },
+                service: rd(&cur.service),
+                port: rd(&cur.port),
+            };
+            let own = SpanId::random();
+            wr(&mut cur.ctx.parent_id, Some(parent));
+            wr(&mut cur.ctx.span_id, own);
+            let service = match service {
+                Some(s) => {
+                    wr(&mut cur.service, s);
+                    s
+                }
+                None => saved.service,
+            };
+            let port = if port != 0 {
+                wr(&mut cur.port, port);
+                port
+            } else {
+                saved.port
+            };
+            Some((
+                Current {
+                    ctx: SpanContext {
+                        trace_id: rd(&cur.ctx.trace_id),
+                        span_id: own,
+                        parent_id: Some(parent),
+                        sampling: cur.ctx.sampling,
+                        debug: cur.ctx.debug,
                     },
-                    service: rd(&cur.service),
-                    port: rd(&cur.port),
-                };
-                let own = SpanId::random();
-                wr(&mut cur.ctx.parent_id, Some(parent));
-                wr(&mut cur.ctx.span_id, own);
-                let service = match service {
-                    Some(s) => {
-                        wr(&mut cur.service, s);
-                        s
-                    }
-                    None => saved.service,
-                };
-                let port = if port != 0 {
-                    wr(&mut cur.port, port);
-                    port
-                } else {
-                    saved.port
-                };
-                Some((
-                    Current {
-                        ctx: SpanContext {
-                            trace_id: rd(&cur.ctx.trace_id),
-                            span_id: own,
-                            parent_id: Some(parent),
-                            sampling: cur.ctx.sampling,
-                            debug: cur.ctx.debug,
-                        },
-                        tracer: cur.tracer,
-                        service,
-                        port,
-                    },
-                    saved,
-                ))
-            }
-        })
-        .ok()
-        .flatten()
+                    tracer: cur.tracer,
+                    service,
+                    port,
+                },
+                saved,
+            ))
+        }
+    })
+    .flatten()
 }
 
 /// What the inlined part of opening a span found.
 pub(crate) enum Fast {
-    /// A child opened in place in an unsampled trace: its id, and the parent's ids to put back.
-    Child(SpanId, Saved),
+    /// A child was opened in an unsampled trace.
+    Child,
     /// No span is current.
     NoCurrent,
     /// A sampled span is current (or the thread is exiting): the out-of-line path decides.
     Other,
 }
 
-/// Opens a child in place in an unsampled trace: a new id swapped into the current span. Small
-/// enough to inline into every instrumented function.
+/// Opens a child in an unsampled trace by counting it, without drawing its id: most unsampled
+/// spans are never read, and the random draw and the writing and restoring of two ids were most
+/// of what such a span cost. The first reader of the current span (a context, injection, a
+/// captured context) draws the ids of every child counted ([`Slot::draw`]), so the tree it sees
+/// is the one a span-by-span draw would have made. Small enough to inline into every
+/// instrumented function. Close with [`leave_unsampled_child`], innermost first.
 #[inline(always)]
 pub(crate) fn enter_unsampled_child() -> Fast {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
-    CURRENT
-        .try_with(|c| {
-            // SAFETY: as in enter_sampled_child.
-            let Some(cur) = (unsafe { &mut *c.as_ptr() }) else {
+    with_slot(|s| {
+        // SAFETY: reads of fields written whenever a span is open (sampling and debug, also by
+        // an undrawn root), and a write of the state.
+        unsafe {
+            let state = rd(&s.state);
+            if state & OPEN == 0 {
                 return Fast::NoCurrent;
-            };
-            unsafe {
-                if rd(&cur.ctx.debug) || rd(&cur.ctx.sampling) == Sampling::Sampled {
-                    return Fast::Other;
-                }
-                let mut parent = rd(&cur.ctx.span_id);
-                if parent == SpanId::UNDRAWN && rd(&cur.ctx.trace_id) == TraceId::UNDRAWN {
-                    draw_root_ids(cur);
-                    parent = rd(&cur.ctx.span_id);
-                }
-                let saved = Saved {
-                    span_id: parent,
-                    parent_id: rd(&cur.ctx.parent_id),
-                };
-                let own = SpanId::random();
-                wr(&mut cur.ctx.parent_id, Some(parent));
-                wr(&mut cur.ctx.span_id, own);
-                Fast::Child(own, saved)
             }
-        })
-        .unwrap_or(Fast::Other)
+            let p = s.cur.as_ptr();
+            if rd(addr_of!((*p).ctx.debug)) || rd(addr_of!((*p).ctx.sampling)) == Sampling::Sampled
+            {
+                return Fast::Other;
+            }
+            wr(&mut s.state, state + 1);
+            Fast::Child
+        }
+    })
+    .unwrap_or(Fast::Other)
 }
 
-/// Undoes [`enter_unsampled_child`].
+/// Closes a child opened by [`enter_unsampled_child`]: uncounts it, or, if its ids were drawn
+/// since, puts back the ids it hid.
 #[inline(always)]
-pub(crate) fn restore_ids(saved: &Saved) {
+pub(crate) fn leave_unsampled_child() {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
-    let _ = CURRENT.try_with(|c| {
-        // SAFETY: as in enter_sampled_child.
-        if let Some(cur) = unsafe { &mut *c.as_ptr() } {
-            unsafe {
-                wr(&mut cur.ctx.span_id, rd(&saved.span_id));
-                wr(&mut cur.ctx.parent_id, rd(&saved.parent_id));
+    with_slot(|s| {
+        // SAFETY: the state is always initialised.
+        unsafe {
+            let state = rd(&s.state);
+            if state & LAZY != 0 {
+                wr(&mut s.state, state - 1);
+            } else {
+                leave_drawn_child(s);
             }
         }
     });
+}
+
+#[cold]
+#[inline(never)]
+fn leave_drawn_child(s: &mut Slot) {
+    let saved = DRAWN_LAZY
+        .try_with(|saved| saved.try_borrow_mut().ok().and_then(|mut v| v.pop()))
+        .ok()
+        .flatten();
+    if let (Some(saved), Some(cur)) = (saved, s.drawn()) {
+        cur.ctx.span_id = saved.span_id;
+        cur.ctx.parent_id = saved.parent_id;
+    }
 }
 
 /// Undoes [`enter_sampled_child`].
 #[inline(always)]
 pub(crate) fn restore_scope(saved: &SavedScope) {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
-    let _ = CURRENT.try_with(|c| {
-        // SAFETY: as in enter_sampled_child.
-        if let Some(cur) = unsafe { &mut *c.as_ptr() } {
+    with_slot(|s| {
+        if let Some(cur) = s.drawn() {
+            // SAFETY: reads and writes of written fields.
             unsafe {
                 wr(&mut cur.ctx.span_id, rd(&saved.ids.span_id));
                 wr(&mut cur.ctx.parent_id, rd(&saved.ids.parent_id));
@@ -425,9 +514,11 @@ impl Swap {
 #[inline(always)]
 pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
-    let _ = CURRENT.try_with(|c| {
-        if let (Some(span), Some(cur)) = (span, unsafe { &mut *c.as_ptr() }) {
-            // SAFETY: as in enter_sampled_child.
+    with_slot(|s| {
+        // `current` draws the ids of unsampled spans the poller opened, so that none stay
+        // counted above `span` while it is current.
+        if let (Some(span), Some(cur)) = (span, s.current()) {
+            // SAFETY: reads and writes of written fields.
             unsafe {
                 if rd(&cur.ctx.trace_id) == span.ctx.trace_id
                     && rd(&cur.tracer).same(span.tracer)
@@ -451,8 +542,8 @@ pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
                 }
             }
         }
-        draw_if_undrawn(c);
-        out.prev = c.replace(span.copied());
+        out.prev = s.get();
+        s.set(span.copied());
     });
 }
 
@@ -469,12 +560,7 @@ pub(crate) fn swap_out(swap: &Swap) {
 
 #[inline]
 pub(crate) fn current_inner() -> Option<Current> {
-    CURRENT
-        .try_with(|c| {
-            draw_if_undrawn(c);
-            c.get()
-        })
-        .unwrap_or(None)
+    with_slot(Slot::get).flatten()
 }
 
 /// The context of the span current on this thread or task, if any.

@@ -191,17 +191,6 @@ fn unsampled_root_from(low: u64, wide: bool) -> (TraceId, SpanId) {
     (trace_id, unsampled_root_span(trace_id))
 }
 
-impl TraceId {
-    /// Marks, in the current span, an unsampled root whose ids are not drawn yet. Never a valid
-    /// id: parsing and generation reject all-zero ids.
-    pub(crate) const UNDRAWN: TraceId = TraceId { high: 0, low: 0 };
-}
-
-impl SpanId {
-    /// Stands for the span id of an unsampled root whose ids are not drawn yet.
-    pub(crate) const UNDRAWN: SpanId = SpanId(NonZeroU64::MIN);
-}
-
 /// Hex text of an id, kept on the stack. Derefs to `&str`.
 #[derive(Clone, Copy)]
 pub struct HexId {

@@ -564,8 +564,8 @@ pub struct SpanGuard {
 /// What a guard holds, and how it puts the current span back when it drops. The unsampled
 /// states hold no span, so dropping them is a restore and nothing else.
 enum Guard {
-    /// An unsampled child opened in place: its own id, and the parent's ids to put back.
-    Unsampled(SpanId, context::Saved),
+    /// An unsampled child, counted in the current span (`context::enter_unsampled_child`).
+    Unsampled,
     /// An unsampled local root opened with nothing current before it (see
     /// `context::enter_unsampled_root`).
     UnsampledRoot,
@@ -586,19 +586,22 @@ impl SpanGuard {
         SpanBuilder::new(name.into())
     }
 
-    /// Opens the span described by a macro's static metadata.
+    /// Opens the span described by a macro's static metadata: what `#[zipkin_span]` expands to.
+    /// Use [`SpanGuard::new`] or [`SpanGuard::builder`] in code.
     ///
     /// Only the unsampled paths are inlined into the instrumented function: a child in an
-    /// unsampled trace (a new id swapped into the current span) and an unsampled local root that
+    /// unsampled trace (counted, its id drawn when first read) and an unsampled local root that
     /// needed no id to decide (a marker). Everything else is a call, which keeps the caller's
-    /// frame and register use small for the paths that must cost next to nothing.
+    /// frame and register use small for the paths that must cost next to nothing. Because an
+    /// unsampled child's ids are drawn on first read, [`SpanGuard::context`] of such a guard is
+    /// the current span's: ask it while no span opened inside it is open (the attribute's own
+    /// guard is never asked).
+    #[doc(hidden)]
     #[inline(always)]
     pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         if parent.is_none() {
             match context::enter_unsampled_child() {
-                context::Fast::Child(own, saved) => {
-                    return SpanGuard::with(Guard::Unsampled(own, saved))
-                }
+                context::Fast::Child => return SpanGuard::with(Guard::Unsampled),
                 context::Fast::NoCurrent => {
                     let tracer = Tracer::current();
                     let rate = match meta.sample_rate {
@@ -613,29 +616,35 @@ impl SpanGuard {
                 }
                 context::Fast::Other => {}
             }
+            return SpanGuard::open_local(meta);
         }
-        SpanGuard::open_meta(meta, parent)
+        SpanGuard::open_remote(meta, parent)
     }
 
-    /// A sampled child (opened in place), a local root, or a span continuing a remote parent.
+    /// A sampled child (opened in place) or a local root.
     #[inline(never)]
-    fn open_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
-        if parent.is_none() {
-            if let Some((cur, saved)) = context::enter_sampled_child(meta.service_name, meta.port) {
-                return SpanGuard::with(Guard::Child(
-                    LiveSpan {
-                        cur,
-                        name: Cow::Borrowed(meta.name),
-                        kind: meta.kind,
-                        shared: false,
-                        local_root: false,
-                        start: clock::now(),
-                        extra: None,
-                    },
-                    saved,
-                ));
-            }
+    fn open_local(meta: &'static SpanMeta) -> SpanGuard {
+        if let Some((cur, saved)) = context::enter_sampled_child(meta.service_name, meta.port) {
+            return SpanGuard::with(Guard::Child(
+                LiveSpan {
+                    cur,
+                    name: Cow::Borrowed(meta.name),
+                    kind: meta.kind,
+                    shared: false,
+                    local_root: false,
+                    start: clock::now(),
+                    extra: None,
+                },
+                saved,
+            ));
         }
+        SpanGuard::enter(LiveSpan::from_meta(meta, None))
+    }
+
+    /// A span continuing a remote parent. Apart from [`SpanGuard::open_local`] so that a local
+    /// span passes no parent (nor builds one on the caller's stack).
+    #[inline(never)]
+    fn open_remote(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         SpanGuard::enter(LiveSpan::from_meta(meta, parent))
     }
 
@@ -674,11 +683,9 @@ impl SpanGuard {
     pub fn context(&self) -> Option<SpanContext> {
         match &*self.state {
             Guard::Child(s, _) | Guard::Entered(s, _) => Some(s.cur.ctx),
-            Guard::Unsampled(own, saved) => context::current_context().map(|c| SpanContext {
-                span_id: *own,
-                parent_id: Some(saved.span_id),
-                ..c
-            }),
+            // Its ids are drawn on this first read. It is the current span unless a span opened
+            // inside it is still open; the attribute's guard is never read there.
+            Guard::Unsampled => context::current_context(),
             // The root's ids may have been drawn by a reader since it opened, and a child may
             // be current now: the root's span id is its trace id's low half.
             Guard::UnsampledRoot => context::current_context().map(|c| SpanContext {
@@ -742,7 +749,7 @@ impl Drop for SpanGuard {
     fn drop(&mut self) {
         match *self.state {
             // Unsampled: nothing to record, nothing owned.
-            Guard::Unsampled(_, ref saved) => context::restore_ids(saved),
+            Guard::Unsampled => context::leave_unsampled_child(),
             Guard::UnsampledRoot => context::leave_root(),
             Guard::Child(..) | Guard::Entered(..) => self.close(),
         }
@@ -762,7 +769,7 @@ impl SpanGuard {
                 context::restore(*prev);
                 span
             }
-            Guard::Unsampled(..) | Guard::UnsampledRoot => return,
+            Guard::Unsampled | Guard::UnsampledRoot => return,
         };
         if span.is_recording() {
             span.take_pending();

@@ -237,3 +237,146 @@ fn futures_waker() -> std::task::Waker {
     }
     std::task::Waker::from(std::sync::Arc::new(Noop))
 }
+
+/// What one open span of the model below is known to be, once some reader saw it.
+struct Frame {
+    uid: usize,
+    trace: usize,
+    parent: Option<usize>,
+    id: Option<SpanId>,
+}
+
+/// Learns `id` as frame `k`'s, or checks it against what was learnt before.
+fn learn(frames: &mut [Frame], seen: &mut Vec<(SpanId, usize)>, k: usize, id: SpanId) {
+    match frames[k].id {
+        Some(known) => assert_eq!(known, id, "span {} read twice, two ids", frames[k].uid),
+        None => {
+            frames[k].id = Some(id);
+            if let Some(&(_, other)) = seen.iter().find(|(s, _)| *s == id) {
+                assert_eq!(other, frames[k].uid, "two spans share the id {id}");
+            }
+            seen.push((id, frames[k].uid));
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Unsampled children are only counted when they open and get their ids from the first
+    /// reader. Whatever the order of opening, reading (context, injection, a future capturing
+    /// the context) and closing, the ids read must be those of one tree: a span read twice has
+    /// one id, a child's parent id is the id its parent is read with (before or after), and no
+    /// two spans share an id.
+    #[test]
+    fn unsampled_ids_read_in_any_order_form_one_tree(ops in proptest::collection::vec(0u8..7, 1..60)) {
+        use std::future::Future;
+        let (t, _mem) = tracer(0.0);
+        t.in_scope(|| {
+            let mut guards = vec![SpanGuard::from_meta(&ROOT, None)];
+            let mut frames = vec![Frame { uid: 0, trace: 0, parent: None, id: None }];
+            let mut traces: Vec<Option<TraceId>> = vec![None];
+            let mut seen = Vec::new();
+            let mut uid = 0;
+            for op in ops {
+                let top = frames.len() - 1;
+                let trace = frames[top].trace;
+                let open = |frames: &mut Vec<Frame>, uid: &mut usize, trace, parent| {
+                    *uid += 1;
+                    frames.push(Frame { uid: *uid, trace, parent, id: None });
+                };
+                match op {
+                    0 => {
+                        guards.push(SpanGuard::from_meta(&PLAIN, None));
+                        open(&mut frames, &mut uid, trace, Some(top));
+                    }
+                    1 if frames.len() > 1 => {
+                        guards.pop();
+                        frames.pop();
+                    }
+                    3 => {
+                        guards.push(SpanGuard::new("built"));
+                        open(&mut frames, &mut uid, trace, Some(top));
+                    }
+                    4 => {
+                        // A new trace, continuing only a caller's "not sampled".
+                        let remote = RemoteContext { sampling: Sampling::NotSampled, ..Default::default() };
+                        guards.push(SpanGuard::from_meta(&ROOT, Some(remote)));
+                        traces.push(None);
+                        open(&mut frames, &mut uid, traces.len() - 1, None);
+                    }
+                    5 => {
+                        let h = propagation::inject_headers();
+                        assert_eq!(h["x-b3-sampled"], "0");
+                        let parent: SpanId = h["x-b3-parentspanid"].to_str().unwrap().parse().unwrap();
+                        learn(&mut frames, &mut seen, top, parent);
+                    }
+                    6 => {
+                        let mut fut = Box::pin(instrument(&PLAIN, None, async { current_context().unwrap() }));
+                        let waker = futures_waker();
+                        let std::task::Poll::Ready(c) = fut.as_mut().poll(&mut std::task::Context::from_waker(&waker)) else {
+                            panic!("ready at once")
+                        };
+                        assert_eq!(*traces[trace].get_or_insert(c.trace_id), c.trace_id);
+                        learn(&mut frames, &mut seen, top, c.parent_id.unwrap());
+                    }
+                    _ => {
+                        let c = current_context().unwrap();
+                        assert_eq!(c.sampling, Sampling::NotSampled);
+                        assert_eq!(*traces[trace].get_or_insert(c.trace_id), c.trace_id);
+                        learn(&mut frames, &mut seen, top, c.span_id);
+                        match frames[top].parent {
+                            Some(p) => learn(&mut frames, &mut seen, p, c.parent_id.unwrap()),
+                            None => assert_eq!(c.parent_id, None),
+                        }
+                    }
+                }
+            }
+            while let Some(g) = guards.pop() {
+                drop(g);
+            }
+            assert_eq!(current_context(), None);
+        });
+    }
+}
+
+/// A future made under an unsampled span and polled after unsampled children were counted
+/// above that span: while polled it sees exactly its own span, and the children, read after,
+/// are where they were opened.
+#[test]
+fn futures_polled_over_counted_unsampled_children_see_their_own_span() {
+    use std::future::Future;
+    let (t, _mem) = tracer(0.0);
+    t.in_scope(|| {
+        let _root = SpanGuard::from_meta(&ROOT, None);
+        let root = current_context().unwrap();
+        let mut fut = Box::pin(instrument(&PLAIN, None, async {
+            let own = current_context().unwrap();
+            let _g = SpanGuard::from_meta(&PLAIN, None);
+            (own, current_context().unwrap())
+        }));
+        let a = SpanGuard::from_meta(&PLAIN, None);
+        let b = SpanGuard::from_meta(&PLAIN, None);
+        let waker = futures_waker();
+        let std::task::Poll::Ready((own, inner)) = fut
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker))
+        else {
+            panic!("ready at once")
+        };
+        assert_eq!(own.parent_id, Some(root.span_id), "the future's parent");
+        assert_eq!(
+            inner.parent_id,
+            Some(own.span_id),
+            "a child inside the future"
+        );
+        let b_ctx = current_context().unwrap();
+        drop(b);
+        let a_ctx = current_context().unwrap();
+        drop(a);
+        assert_eq!(b_ctx.parent_id, Some(a_ctx.span_id));
+        assert_eq!(a_ctx.parent_id, Some(root.span_id));
+        assert_ne!(a_ctx.span_id, own.span_id);
+        assert_eq!(current_context(), Some(root));
+    });
+}
