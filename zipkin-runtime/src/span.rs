@@ -555,24 +555,42 @@ fn is_current_sampled() -> bool {
 /// drop(span); // ends and reports the span
 /// ```
 pub struct SpanGuard {
-    // Dropped by hand in `Drop`, so that the compiler's drop glue for the guard is only that
-    // small inlined match, not the glue of a span's name and extras on every path.
-    state: std::mem::ManuallyDrop<Guard>,
+    /// Set alone by the unsampled paths, apart from `open`, so that the compiler can keep it in
+    /// a register instead of writing and reading it back through the stack.
+    state: State,
+    /// Written (and later dropped or consumed) only when `state` is `State::Open`.
+    open: std::mem::MaybeUninit<Open>,
     _not_send: PhantomData<*const ()>,
 }
 
-/// What a guard holds, and how it puts the current span back when it drops. The unsampled
-/// states hold no span, so dropping them is a restore and nothing else.
-enum Guard {
+/// What a guard is, and how it puts the current span back when it drops. The unsampled states
+/// hold no span, so dropping them is a restore and nothing else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
     /// An unsampled child, counted in the current span (`context::enter_unsampled_child`).
     Unsampled,
     /// An unsampled local root opened with nothing current before it (see
     /// `context::enter_unsampled_root`).
     UnsampledRoot,
+    /// A span with a context of its own: `open` holds it.
+    Open,
+}
+
+/// A guard's span and what to put back.
+enum Open {
     /// A sampled child opened in place: the parent's ids, service and port to put back.
     Child(LiveSpan, context::SavedScope),
     /// Any other span (a root, a remote parent): the whole previous current span.
     Entered(LiveSpan, Option<Current>),
+}
+
+impl Open {
+    #[inline(always)]
+    fn span(&self) -> &LiveSpan {
+        match self {
+            Open::Child(s, _) | Open::Entered(s, _) => s,
+        }
+    }
 }
 
 impl SpanGuard {
@@ -601,7 +619,7 @@ impl SpanGuard {
     pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
         if parent.is_none() {
             match context::enter_unsampled_child() {
-                context::Fast::Child => return SpanGuard::with(Guard::Unsampled),
+                context::Fast::Child => return SpanGuard::unsampled(State::Unsampled),
                 context::Fast::NoCurrent => {
                     let tracer = Tracer::current();
                     let rate = match meta.sample_rate {
@@ -611,21 +629,21 @@ impl SpanGuard {
                     // A rate of 0 (or NaN) says no without looking at an id.
                     if rate <= 0.0 || rate.is_nan() {
                         context::enter_unsampled_root(tracer);
-                        return SpanGuard::with(Guard::UnsampledRoot);
+                        return SpanGuard::unsampled(State::UnsampledRoot);
                     }
                 }
                 context::Fast::Other => {}
             }
-            return SpanGuard::open_local(meta);
+            return SpanGuard::with(SpanGuard::open_local(meta));
         }
-        SpanGuard::open_remote(meta, parent)
+        SpanGuard::with(SpanGuard::open_remote(meta, parent))
     }
 
     /// A sampled child (opened in place) or a local root.
     #[inline(never)]
-    fn open_local(meta: &'static SpanMeta) -> SpanGuard {
+    fn open_local(meta: &'static SpanMeta) -> Open {
         if let Some((cur, saved)) = context::enter_sampled_child(meta.service_name, meta.port) {
-            return SpanGuard::with(Guard::Child(
+            return Open::Child(
                 LiveSpan {
                     cur,
                     name: Cow::Borrowed(meta.name),
@@ -636,7 +654,7 @@ impl SpanGuard {
                     extra: None,
                 },
                 saved,
-            ));
+            );
         }
         SpanGuard::enter(LiveSpan::from_meta(meta, None))
     }
@@ -644,51 +662,68 @@ impl SpanGuard {
     /// A span continuing a remote parent. Apart from [`SpanGuard::open_local`] so that a local
     /// span passes no parent (nor builds one on the caller's stack).
     #[inline(never)]
-    fn open_remote(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
+    fn open_remote(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> Open {
         SpanGuard::enter(LiveSpan::from_meta(meta, parent))
     }
 
     #[inline(always)]
-    fn enter(span: LiveSpan) -> SpanGuard {
+    fn enter(span: LiveSpan) -> Open {
         let prev = context::replace(Some(span.cur));
-        SpanGuard::with(Guard::Entered(span, prev))
+        Open::Entered(span, prev)
     }
 
     #[inline(always)]
-    fn with(state: Guard) -> SpanGuard {
+    fn with(open: Open) -> SpanGuard {
         SpanGuard {
-            state: std::mem::ManuallyDrop::new(state),
+            state: State::Open,
+            open: std::mem::MaybeUninit::new(open),
             _not_send: PhantomData,
         }
     }
 
+    #[inline(always)]
+    fn unsampled(state: State) -> SpanGuard {
+        SpanGuard {
+            state,
+            open: std::mem::MaybeUninit::uninit(),
+            _not_send: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn open_ref(&self) -> Option<&Open> {
+        // SAFETY: `open` is written whenever the state is `Open`.
+        (self.state == State::Open).then(|| unsafe { self.open.assume_init_ref() })
+    }
+
     #[inline]
     fn live(&self) -> Option<&LiveSpan> {
-        match &*self.state {
-            Guard::Child(s, _) | Guard::Entered(s, _) => Some(s),
-            _ => None,
-        }
+        self.open_ref().map(Open::span)
     }
 
     /// The span, if it records.
     #[inline]
     fn recording(&mut self) -> Option<&mut LiveSpan> {
-        match &mut *self.state {
-            Guard::Child(s, _) | Guard::Entered(s, _) if s.is_recording() => Some(s),
+        if self.state != State::Open {
+            return None;
+        }
+        // SAFETY: as in `open_ref`.
+        match unsafe { self.open.assume_init_mut() } {
+            Open::Child(s, _) | Open::Entered(s, _) if s.is_recording() => Some(s),
             _ => None,
         }
     }
 
     /// This span's context.
     pub fn context(&self) -> Option<SpanContext> {
-        match &*self.state {
-            Guard::Child(s, _) | Guard::Entered(s, _) => Some(s.cur.ctx),
+        match self.state {
+            State::Open => self.live().map(|s| s.cur.ctx),
             // Its ids are drawn on this first read. It is the current span unless a span opened
             // inside it is still open; the attribute's guard is never read there.
-            Guard::Unsampled => context::current_context(),
+            State::Unsampled => context::current_context(),
             // The root's ids may have been drawn by a reader since it opened, and a child may
             // be current now: the root's span id is its trace id's low half.
-            Guard::UnsampledRoot => context::current_context().map(|c| SpanContext {
+            State::UnsampledRoot => context::current_context().map(|c| SpanContext {
                 span_id: crate::id::unsampled_root_span(c.trace_id),
                 parent_id: None,
                 ..c
@@ -747,29 +782,30 @@ impl SpanGuard {
 impl Drop for SpanGuard {
     #[inline(always)]
     fn drop(&mut self) {
-        match *self.state {
+        match self.state {
             // Unsampled: nothing to record, nothing owned.
-            Guard::Unsampled => context::leave_unsampled_child(),
-            Guard::UnsampledRoot => context::leave_root(),
-            Guard::Child(..) | Guard::Entered(..) => self.close(),
+            State::Unsampled => context::leave_unsampled_child(),
+            State::UnsampledRoot => context::leave_root(),
+            State::Open => SpanGuard::close(&mut self.open),
         }
     }
 }
 
 impl SpanGuard {
-    /// Puts the previous span back, then ends and reports this one if it records.
+    /// Puts the previous span back, then ends and reports this one if it records. Takes only
+    /// `open`, so the guard's state never has to live in memory.
     #[inline(never)]
-    fn close(&mut self) {
-        let span = match &mut *self.state {
-            Guard::Child(span, saved) => {
+    fn close(open: &mut std::mem::MaybeUninit<Open>) {
+        // SAFETY: called once, from `drop`, in the `Open` state; `open` is not touched after.
+        let span = match unsafe { open.assume_init_mut() } {
+            Open::Child(span, saved) => {
                 context::restore_scope(saved);
                 span
             }
-            Guard::Entered(span, prev) => {
+            Open::Entered(span, prev) => {
                 context::restore(*prev);
                 span
             }
-            Guard::Unsampled | Guard::UnsampledRoot => return,
         };
         if span.is_recording() {
             span.take_pending();
@@ -779,9 +815,8 @@ impl SpanGuard {
             // Takes the name and extras: nothing owned is left to drop.
             span.finish_in_place();
         } else {
-            // SAFETY: called once, from `drop`; the state is not touched afterwards. An
-            // unrecorded span may still own its name.
-            unsafe { std::mem::ManuallyDrop::drop(&mut self.state) };
+            // SAFETY: as above. An unrecorded span may still own its name.
+            unsafe { open.assume_init_drop() };
         }
     }
 }
@@ -851,7 +886,7 @@ impl SpanBuilder {
 
     /// Opens the span and makes it current on this thread.
     pub fn start(self) -> SpanGuard {
-        SpanGuard::enter(self.live())
+        SpanGuard::with(SpanGuard::enter(self.live()))
     }
 
     /// Opens the span without making it current, to carry into a future or thread.
