@@ -1,8 +1,10 @@
 //! The span context (ids, sampling, debug) and the current span of this thread or task.
 //!
-//! The current span is a thread-local `Cell`. Sync guards set it on entry and restore the previous
+//! The current span is a thread-local slot. Sync guards set it on entry and restore the previous
 //! value on exit; futures set it around every poll, so concurrent futures on one thread and tasks
-//! that move between threads each see their own parent.
+//! that move between threads each see their own parent. Unsampled spans defer drawing their ids
+//! to the first reader (see `Slot`), which is what keeps them cheaper than a do-nothing span
+//! of other tracers.
 
 use std::cell::{RefCell, UnsafeCell};
 use std::ptr::{addr_of, addr_of_mut};

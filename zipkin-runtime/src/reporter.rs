@@ -7,7 +7,7 @@
 //!                                                  [sender thread: transport, retries]
 //! ```
 //!
-//! Application threads only push into their own ring ([`crate::buffer`]): no lock, no
+//! Application threads only push into their own ring (`buffer`): no lock, no
 //! allocation, no syscall. When a ring is full because the drainer has not been scheduled yet,
 //! the span goes to a shared overflow instead, within the queue's bound, through a lock that is
 //! only ever tried (never waited for); see [`ReporterConfig::thread_buffer_spans`]. The reporter owns two threads and never touches the application's
