@@ -3,25 +3,10 @@
 use std::time::Duration;
 
 use zipkin_runtime::testing::render_tree;
-use zipkin_runtime::transport::memory::MemoryTransport;
 use zipkin_runtime::*;
 
-fn tracer(rate: f64) -> (Tracer, MemoryTransport) {
-    let mem = MemoryTransport::new();
-    let t = Tracer::builder()
-        .service_name("svc")
-        .sample_rate(rate)
-        .transport(mem.clone())
-        .build()
-        .unwrap();
-    (t, mem)
-}
-
-fn collect(t: Tracer, mem: &MemoryTransport) -> Vec<model::Span> {
-    let r = t.flush(Duration::from_secs(5));
-    assert!(!r.timed_out);
-    mem.spans()
-}
+mod support;
+use support::{collect, tracer};
 
 #[test]
 fn nested_guards_form_a_tree() {

@@ -9,6 +9,9 @@ use zipkin_runtime::testing::render_tree;
 use zipkin_runtime::transport::memory::MemoryTransport;
 use zipkin_runtime::*;
 
+mod support;
+use support::tracer;
+
 static ROOT: SpanMeta = SpanMeta::new("root");
 static PLAIN: SpanMeta = SpanMeta::new("plain");
 static OTHER: SpanMeta = SpanMeta {
@@ -18,17 +21,6 @@ static OTHER: SpanMeta = SpanMeta {
     port: 9000,
     sample_rate: None,
 };
-
-fn tracer(rate: f64) -> (Tracer, MemoryTransport) {
-    let mem = MemoryTransport::new();
-    let t = Tracer::builder()
-        .service_name("svc")
-        .sample_rate(rate)
-        .transport(mem.clone())
-        .build()
-        .unwrap();
-    (t, mem)
-}
 
 #[test]
 fn sampled_children_inherit_and_restore_service_port_and_ids() {

@@ -4,7 +4,6 @@
 //! continuing an extracted context.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
@@ -12,10 +11,12 @@ use zipkin_runtime::propagation::{
     self, b3, extract, extract_from, inject_context, inject_headers, inject_into, w3c, B3Format,
     HeaderError, InjectOptions,
 };
-use zipkin_runtime::transport::memory::MemoryTransport;
 use zipkin_runtime::{
-    model, Kind, RemoteContext, Sampling, SpanContext, SpanGuard, SpanId, TraceId, Tracer,
+    model, Kind, RemoteContext, Sampling, SpanContext, SpanGuard, SpanId, TraceId,
 };
+
+mod support;
+use support::{collect, tracer_with};
 
 const T16: &str = "463ac35c9f6413ad";
 const T32: &str = "463ac35c9f6413ad48485a3953bb6124";
@@ -783,22 +784,6 @@ fn zipkin_go_shapes() {
 
 // ---------------------------------------------------------------------------------------------
 // Injection.
-
-fn tracer_with(
-    f: impl FnOnce(zipkin_runtime::TracerBuilder) -> zipkin_runtime::TracerBuilder,
-) -> (Tracer, MemoryTransport) {
-    let mem = MemoryTransport::new();
-    let t = f(Tracer::builder().service_name("svc").transport(mem.clone()))
-        .build()
-        .unwrap();
-    (t, mem)
-}
-
-fn collect(t: Tracer, mem: &MemoryTransport) -> Vec<model::Span> {
-    let r = t.flush(Duration::from_secs(5));
-    assert!(!r.timed_out);
-    mem.spans()
-}
 
 fn names(m: &HeaderMap) -> Vec<&str> {
     let mut v: Vec<&str> = m.keys().map(|k| k.as_str()).collect();

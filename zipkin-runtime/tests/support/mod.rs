@@ -1,4 +1,5 @@
-//! Helpers shared by test files: the spec files and a proto3 decoder built from zipkin.proto.
+//! Helpers shared by test files: a tracer per test with the in-memory transport, the spec files,
+//! and a proto3 decoder built from zipkin.proto.
 #![allow(dead_code)]
 
 use std::borrow::Cow;
@@ -8,7 +9,30 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, ReflectMessage, Value as PValue};
-use zipkin_runtime::model;
+use zipkin_runtime::transport::memory::MemoryTransport;
+use zipkin_runtime::{model, Tracer, TracerBuilder};
+
+/// A tracer of service "svc" at this sample rate (percent) that keeps its spans in memory. One
+/// per test, so tests running in parallel do not see each other's spans.
+pub fn tracer(rate: f64) -> (Tracer, MemoryTransport) {
+    tracer_with(|b| b.sample_rate(rate))
+}
+
+/// [`tracer`], configured further by `f`.
+pub fn tracer_with(f: impl FnOnce(TracerBuilder) -> TracerBuilder) -> (Tracer, MemoryTransport) {
+    let mem = MemoryTransport::new();
+    let t = f(Tracer::builder().service_name("svc").transport(mem.clone()))
+        .build()
+        .unwrap();
+    (t, mem)
+}
+
+/// Every span the tracer reported, after flushing it.
+pub fn collect(t: Tracer, mem: &MemoryTransport) -> Vec<model::Span> {
+    let r = t.flush(std::time::Duration::from_secs(5));
+    assert!(!r.timed_out, "flush timed out: {r:?}");
+    mem.spans()
+}
 
 /// A file of ../shared/spec (or of `$ZIPKIN_SPEC_DIR`).
 pub fn spec(file: &str) -> PathBuf {
