@@ -560,6 +560,22 @@ pub(crate) fn swap_out(swap: &Swap) {
     }
 }
 
+/// Whether the current span records. Reads only sampling and debug, which every open span has
+/// written, so it draws no undrawn ids: tagging inside an unsampled span stays free.
+#[inline]
+pub(crate) fn current_is_sampled() -> bool {
+    with_slot(|s| {
+        let p = s.cur.as_ptr();
+        // SAFETY: sampling and debug are written whenever the slot is open.
+        s.state & OPEN != 0
+            && unsafe {
+                addr_of!((*p).ctx.debug).read()
+                    || addr_of!((*p).ctx.sampling).read() == Sampling::Sampled
+            }
+    })
+    .unwrap_or(false)
+}
+
 #[inline]
 pub(crate) fn current_inner() -> Option<Current> {
     with_slot(Slot::get).flatten()

@@ -540,7 +540,7 @@ pub fn set_remote_endpoint(endpoint: Endpoint) {
 
 #[inline]
 fn is_current_sampled() -> bool {
-    context::current_inner().is_some_and(|c| c.ctx.is_sampled())
+    context::current_is_sampled()
 }
 
 /// A span open on this thread: it is the current span until the guard drops, and then reports.
@@ -953,16 +953,20 @@ impl Span {
         r
     }
 
+    /// The span, if it records.
+    #[inline]
+    fn recording(&mut self) -> Option<&mut LiveSpan> {
+        self.inner.as_mut().filter(|s| s.is_recording())
+    }
+
     /// Sets a tag.
     pub fn tag(
         &mut self,
         key: impl Into<Cow<'static, str>>,
         value: impl fmt::Display,
     ) -> &mut Self {
-        if let Some(s) = self.inner.as_mut() {
-            if s.is_recording() {
-                s.set_tag(key.into(), value.to_string());
-            }
+        if let Some(s) = self.recording() {
+            s.set_tag(key.into(), value.to_string());
         }
         self
     }
@@ -974,10 +978,8 @@ impl Span {
 
     /// Adds an annotation at the current time.
     pub fn annotate(&mut self, value: impl Into<Cow<'static, str>>) -> &mut Self {
-        if let Some(s) = self.inner.as_mut() {
-            if s.is_recording() {
-                s.annotate(clock::now(), value.into());
-            }
+        if let Some(s) = self.recording() {
+            s.annotate(clock::now(), value.into());
         }
         self
     }
