@@ -576,6 +576,16 @@ pub(crate) fn current_is_sampled() -> bool {
     .unwrap_or(false)
 }
 
+/// The current span's tracer, without drawing undrawn ids (every open span has written it).
+#[inline]
+pub(crate) fn current_tracer() -> Option<Tracer> {
+    with_slot(|s| {
+        // SAFETY: the tracer is written whenever the slot is open.
+        (s.state & OPEN != 0).then(|| unsafe { addr_of!((*s.cur.as_ptr()).tracer).read() })
+    })
+    .flatten()
+}
+
 #[inline]
 pub(crate) fn current_inner() -> Option<Current> {
     with_slot(Slot::get).flatten()

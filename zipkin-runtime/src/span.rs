@@ -181,7 +181,7 @@ impl LiveSpan {
         let parent = parent.filter(|r| !r.is_empty());
         let (cur, shared, local_root) = match parent {
             Some(remote) => {
-                let tracer = context::peek(|c| c.tracer).unwrap_or_else(Tracer::current);
+                let tracer = context::current_tracer().unwrap_or_else(Tracer::current);
                 continue_remote(tracer, remote, kind, sample_rate, meta_service, port)
             }
             // Read in place: copying the whole current span out first costs more than the rest.
