@@ -6,7 +6,7 @@
 //! to the first reader (see `Slot`), which is what keeps them cheaper than a do-nothing span
 //! of other tracers.
 
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::ptr::{addr_of, addr_of_mut};
 
 use crate::id::{SpanId, TraceId};
@@ -166,8 +166,6 @@ struct Slot {
     /// [`OPEN`], [`ROOT_UNDRAWN`], and in the low bits ([`LAZY`]) the number of unsampled children
     /// opened above `cur` whose ids are not drawn yet.
     state: u64,
-    /// The ids to put back when an unsampled child whose ids were drawn closes, innermost last.
-    hidden: Vec<Saved>,
 }
 
 /// A span is current.
@@ -179,8 +177,10 @@ const LAZY: u64 = u32::MAX as u64;
 
 thread_local! {
     static CURRENT: UnsafeCell<Slot> = const {
-        UnsafeCell::new(Slot { cur: std::mem::MaybeUninit::uninit(), state: 0, hidden: Vec::new() })
+        UnsafeCell::new(Slot { cur: std::mem::MaybeUninit::uninit(), state: 0 })
     };
+    /// The ids to put back when an unsampled child whose ids were drawn closes, innermost last.
+    static DRAWN_LAZY: RefCell<Vec<Saved>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` on this thread's slot; `None` while the thread is exiting.
@@ -254,14 +254,18 @@ impl Slot {
         self.state = OPEN;
         // SAFETY: open and written in full.
         let cur = unsafe { self.cur.assume_init_mut() };
-        for _ in 0..levels {
-            self.hidden.push(Saved {
-                span_id: cur.ctx.span_id,
-                parent_id: cur.ctx.parent_id,
-            });
-            cur.ctx.parent_id = Some(cur.ctx.span_id);
-            cur.ctx.span_id = SpanId::random();
-        }
+        let _ = DRAWN_LAZY.try_with(|saved| {
+            if let Ok(mut saved) = saved.try_borrow_mut() {
+                for _ in 0..levels {
+                    saved.push(Saved {
+                        span_id: cur.ctx.span_id,
+                        parent_id: cur.ctx.parent_id,
+                    });
+                    cur.ctx.parent_id = Some(cur.ctx.span_id);
+                    cur.ctx.span_id = SpanId::random();
+                }
+            }
+        });
     }
 }
 
@@ -455,11 +459,13 @@ pub(crate) fn leave_unsampled_child() {
 #[cold]
 #[inline(never)]
 fn leave_drawn_child(s: &mut Slot) {
-    if let Some(saved) = s.hidden.pop() {
-        if let Some(cur) = s.drawn() {
-            cur.ctx.span_id = saved.span_id;
-            cur.ctx.parent_id = saved.parent_id;
-        }
+    let saved = DRAWN_LAZY
+        .try_with(|saved| saved.try_borrow_mut().ok().and_then(|mut v| v.pop()))
+        .ok()
+        .flatten();
+    if let (Some(saved), Some(cur)) = (saved, s.drawn()) {
+        cur.ctx.span_id = saved.span_id;
+        cur.ctx.parent_id = saved.parent_id;
     }
 }
 
