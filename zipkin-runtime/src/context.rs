@@ -175,6 +175,10 @@ const ROOT_UNDRAWN: u64 = 1 << 62;
 /// Mask of the count of undrawn unsampled children.
 const LAZY: u64 = u32::MAX as u64;
 
+// No field of the slot may need dropping: a thread-local with a destructor costs a
+// registration check on every access (measured: 26 -> 57 instructions per unsampled root).
+const _: () = assert!(!std::mem::needs_drop::<Slot>());
+
 thread_local! {
     static CURRENT: UnsafeCell<Slot> = const {
         UnsafeCell::new(Slot { cur: std::mem::MaybeUninit::uninit(), state: 0 })
@@ -302,6 +306,7 @@ pub(crate) fn enter_unsampled_root(tracer: Tracer) {
 /// Closes a root opened with nothing current before it.
 #[inline(always)]
 pub(crate) fn leave_root() {
+    // SAFETY: a write through a valid, exclusive reference.
     with_slot(|s| unsafe { std::ptr::write_volatile(&mut s.state, 0) });
 }
 
