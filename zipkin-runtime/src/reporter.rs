@@ -277,8 +277,9 @@ pub(crate) struct Shared {
     control_changed: Condvar,
     outbox: Mutex<Outbox>,
     outbox_changed: Condvar,
-    /// Buffers of messages already handled, for the drainer to build the next ones in.
-    spare_bodies: Mutex<Vec<Vec<u8>>>,
+    /// Buffers of messages already handled (body and span offsets), for the drainer to build
+    /// the next ones in.
+    spare_bodies: Mutex<Vec<(Vec<u8>, Vec<usize>)>>,
 }
 
 /// Stores only on a change, so readers' copies of the line stay valid.
@@ -389,6 +390,7 @@ impl Reporter {
             shared: shared.clone(),
             transport,
             cooldown: Duration::ZERO,
+            not_before: None,
             warned: false,
         };
         let mut threads = Vec::new();
@@ -754,7 +756,14 @@ impl Shared {
 
     /// Counts a queued batch as dropped.
     fn give_up(&self, b: &Batch, cause: Cause) {
-        let n = b.spans as u64;
+        self.give_up_spans(b.spans, cause);
+        self.dequeued(b.spans, b.body.len());
+    }
+
+    /// Counts `spans` of a queued batch, sent as one message, as dropped in the ledger (the
+    /// bound mirrors are left to [`Shared::dequeued`]).
+    fn give_up_spans(&self, spans: usize, cause: Cause) {
+        let n = spans as u64;
         let mut l = lock(&self.ledger);
         l.in_queue -= n;
         match cause {
@@ -763,30 +772,38 @@ impl Shared {
             Cause::Shutdown => l.shutdown += n,
         }
         l.messages_dropped += 1;
-        drop(l);
-        self.dequeued(b);
     }
 
-    fn dequeued(&self, b: &Batch) {
-        self.queued_spans
-            .fetch_sub(b.spans as u64, Ordering::Relaxed);
-        self.queued_bytes
-            .fetch_sub(b.body.len() as u64, Ordering::Relaxed);
+    /// Counts `spans` of a queued batch, sent as one message of `bytes`, as sent.
+    fn sent(&self, spans: usize, bytes: usize) {
+        let n = spans as u64;
+        let mut l = lock(&self.ledger);
+        l.in_queue -= n;
+        l.sent += n;
+        l.messages_sent += 1;
+        l.bytes_sent += bytes as u64;
+    }
+
+    /// A batch of `spans` spans and `bytes` bytes has left the queue (sent or dropped).
+    fn dequeued(&self, spans: usize, bytes: usize) {
+        self.queued_spans.fetch_sub(spans as u64, Ordering::Relaxed);
+        self.queued_bytes.fetch_sub(bytes as u64, Ordering::Relaxed);
         self.unblock_spill();
     }
 
     /// Keeps a sent (or given up) message's buffer for the drainer's next message: growing a
     /// fresh one to `batch_max_bytes` and freeing it for every message made the allocator
     /// map and unmap those pages each time (page faults on the reporter thread).
-    fn recycle(&self, mut body: Vec<u8>) {
+    fn recycle(&self, mut body: Vec<u8>, mut starts: Vec<usize>) {
         body.clear();
+        starts.clear();
         let mut spare = lock(&self.spare_bodies);
         if spare.len() < SPARE_BODIES {
-            spare.push(body);
+            spare.push((body, starts));
         }
     }
 
-    fn spare_body(&self) -> Vec<u8> {
+    fn spare_body(&self) -> (Vec<u8>, Vec<usize>) {
         lock(&self.spare_bodies).pop().unwrap_or_default()
     }
 
@@ -813,6 +830,9 @@ impl Shared {
 struct Batch {
     body: Vec<u8>,
     spans: usize,
+    /// Where each span's encoding starts in `body`: the message can be split at span
+    /// boundaries when the collector finds it too large (413).
+    starts: Vec<usize>,
     opened: Option<Instant>,
 }
 
@@ -1014,6 +1034,7 @@ impl Drainer {
             self.pending.queue_full += 1;
             return;
         }
+        let mut span_at = span_start;
         if body.len() + enc.suffix().len() > cfg.batch_max_bytes {
             // Does not fit: close the batch without it and start the next one with it.
             let encoded = body[span_start..].to_vec();
@@ -1021,8 +1042,10 @@ impl Drainer {
             self.close_batch();
             let body = &mut self.building.body;
             body.extend_from_slice(enc.prefix());
+            span_at = body.len();
             body.extend_from_slice(&encoded);
         }
+        self.building.starts.push(span_at);
         self.building.spans += 1;
         self.building.opened.get_or_insert_with(Instant::now);
         // Counted only now: a batch closed above must not carry this span in its commit.
@@ -1036,7 +1059,7 @@ impl Drainer {
             return;
         }
         let mut b = std::mem::take(&mut self.building);
-        self.building.body = self.shared.spare_body();
+        (self.building.body, self.building.starts) = self.shared.spare_body();
         b.body.extend_from_slice(self.encoder.encoding().suffix());
         // Bytes are counted when the batch closes; until then the bound check adds the
         // building batch's length itself.
@@ -1053,6 +1076,10 @@ struct Sender {
     transport: Box<dyn Transport>,
     /// Wait before the next message after one was given up; grows while the collector fails.
     cooldown: Duration,
+    /// Nothing is sent before this instant: the `Retry-After` of the collector's last answer
+    /// when a message was given up (at most `retry_backoff_max` after it). Unlike the
+    /// cool-down, it holds while shutting down too: the collector asked.
+    not_before: Option<Instant>,
     warned: bool,
 }
 
@@ -1096,104 +1123,187 @@ impl Sender {
 
     /// Sleeps up to `d`, returning early when shutdown gives up. Returns false if it did.
     fn pause(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
+        // A `Duration` too long to add to now (a huge `retry_backoff_max`) waits for shutdown.
+        let deadline = Instant::now().checked_add(d);
         let mut c = lock(&self.shared.control);
         loop {
             if c.abandon {
                 return false;
             }
             let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            c = match self.shared.control_changed.wait_timeout(c, deadline - now) {
+            let left = match deadline {
+                Some(t) if now >= t => return true,
+                Some(t) => t - now,
+                None => Duration::from_secs(3600),
+            };
+            c = match self.shared.control_changed.wait_timeout(c, left) {
                 Ok((c, _)) => c,
                 Err(e) => e.into_inner().0,
             };
         }
     }
 
-    fn deliver(&mut self, batch: Batch) {
-        let cfg = &self.shared.config;
-        // While shutting down, send at once: the caller's timeout bounds the wait instead.
-        let shutting_down = lock(&self.shared.control).shutdown;
-        if self.abandoned()
-            || (!self.cooldown.is_zero() && !shutting_down && !self.pause(self.cooldown))
-        {
-            self.shared.give_up(&batch, Cause::Shutdown);
-            self.shared.recycle(batch.body);
-            return;
+    /// Waits out the cool-down and any `Retry-After` still running before a message. False
+    /// if shutdown gave up meanwhile.
+    fn wait_turn(&self) -> bool {
+        if self.abandoned() {
+            return false;
         }
-        let msg = Message {
-            body: batch.body,
-            spans: batch.spans,
-            encoding: self.transport.encoding(),
+        // While shutting down, send at once: the caller's timeout bounds the wait instead.
+        // A wait the collector asked for is still kept (within that timeout).
+        let shutting_down = lock(&self.shared.control).shutdown;
+        let mut wait = if shutting_down {
+            Duration::ZERO
+        } else {
+            self.cooldown
         };
+        if let Some(t) = self.not_before {
+            wait = wait.max(t.saturating_duration_since(Instant::now()));
+        }
+        wait.is_zero() || self.pause(wait)
+    }
+
+    /// Sends one message, retrying what may succeed later, at most `max_attempts` times.
+    /// Returns the last error when it gives up.
+    fn send_with_retries(&self, msg: &Message) -> Result<(), TransportError> {
+        let cfg = &self.shared.config;
         let mut attempt = 1;
         let mut backoff = cfg.retry_backoff;
-        let outcome = loop {
-            match self.transport.send(&msg) {
-                Ok(()) => break Ok(()),
-                Err(e) if e.is_retryable() && attempt < cfg.max_attempts => {
-                    attempt += 1;
-                    // Full jitter: anywhere in [backoff/2, backoff], so reporters that failed
-                    // together do not retry together.
-                    let half = backoff / 2;
-                    let jitter = half.mul_f64(crate::id::next_u64() as f64 / u64::MAX as f64);
-                    if !self.pause(half + jitter) {
-                        break Err(e);
-                    }
-                    backoff = backoff.saturating_mul(2).min(cfg.retry_backoff_max);
-                }
-                Err(e) => break Err(e),
+        loop {
+            let e = match self.transport.send(msg) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if !e.is_retryable() || attempt >= cfg.max_attempts {
+                return Err(e);
             }
-        };
-        let batch = Batch {
-            body: msg.body,
-            spans: msg.spans,
-            opened: None,
-        };
-        match outcome {
-            Ok(()) => {
-                self.cooldown = Duration::ZERO;
-                let n = batch.spans as u64;
-                let mut l = lock(&self.shared.ledger);
-                l.in_queue -= n;
-                l.sent += n;
-                l.messages_sent += 1;
-                l.bytes_sent += batch.body.len() as u64;
-                drop(l);
-                self.shared.dequeued(&batch);
+            let asked = e.retry_after().unwrap_or_default();
+            if asked > cfg.retry_backoff_max {
+                // Retrying sooner than asked would only be refused again, and waiting longer
+                // than `retry_backoff_max` holds the queue past its bound: give this message
+                // up now; `not_before` keeps the collector waited for.
+                return Err(e);
             }
-            Err(e) => {
-                let rejected = matches!(e, TransportError::Status { status }
-                    if (400..500).contains(&status) && status != 429);
-                if !rejected {
-                    self.cooldown = if self.cooldown.is_zero() {
-                        cfg.retry_backoff
-                    } else {
-                        self.cooldown.saturating_mul(2)
-                    }
-                    .min(cfg.retry_backoff_max);
-                }
-                if !self.warned {
-                    self.warned = true;
-                    eprintln!(
-                        "zipkin: dropped {} spans: {e}; later failures are only counted \
-                         (see Tracer::metrics)",
-                        batch.spans
-                    );
-                }
-                let cause = if rejected {
-                    Cause::Rejected
-                } else {
-                    Cause::Transport
-                };
-                self.shared.give_up(&batch, cause);
+            attempt += 1;
+            // Full jitter: anywhere in [backoff/2, backoff], so reporters that failed
+            // together do not retry together; never sooner than the collector asked.
+            let half = backoff / 2;
+            let jitter = half.mul_f64(crate::id::next_u64() as f64 / u64::MAX as f64);
+            if !self.pause((half + jitter).max(asked)) {
+                return Err(e);
             }
+            backoff = backoff.saturating_mul(2).min(cfg.retry_backoff_max);
         }
-        self.shared.recycle(batch.body);
     }
+
+    /// Delivers a batch as one message or, if the collector answers 413, as halves split at
+    /// span boundaries (recursively, down to single spans), so that only a span too large on
+    /// its own is dropped. Each part sent or given up counts as one message.
+    fn deliver(&mut self, batch: Batch) {
+        let Batch {
+            mut body,
+            spans,
+            starts,
+            ..
+        } = batch;
+        let queued_bytes = body.len();
+        let encoding = self.transport.encoding();
+        // Offsets are recorded for every span the drainer encodes; without them (never
+        // expected) a 413 drops the message as before.
+        let splittable = starts.len() == spans;
+        // Parts still to send, as ranges of span indices; the next one is last.
+        let mut todo = vec![(0, spans)];
+        while let Some((a, b)) = todo.pop() {
+            let n = b - a;
+            if !self.wait_turn() {
+                self.shared.give_up_spans(n, Cause::Shutdown);
+                for (a, b) in todo.drain(..) {
+                    self.shared.give_up_spans(b - a, Cause::Shutdown);
+                }
+                break;
+            }
+            let whole = n == spans;
+            let msg = Message {
+                body: if whole {
+                    std::mem::take(&mut body)
+                } else {
+                    part(&body, &starts, a, b, encoding)
+                },
+                spans: n,
+                encoding,
+            };
+            let outcome = self.send_with_retries(&msg);
+            let sent_bytes = msg.body.len();
+            if whole {
+                body = msg.body;
+            }
+            let e = match outcome {
+                Ok(()) => {
+                    self.cooldown = Duration::ZERO;
+                    self.not_before = None;
+                    self.shared.sent(n, sent_bytes);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            let status = match e {
+                TransportError::Status { status, .. } => Some(status),
+                _ => None,
+            };
+            if status == Some(413) && n > 1 && splittable {
+                let mid = a + n / 2;
+                todo.push((mid, b));
+                todo.push((a, mid));
+                continue;
+            }
+            let rejected = status.is_some_and(|s| (400..500).contains(&s) && s != 429);
+            if !rejected {
+                let cfg = &self.shared.config;
+                self.cooldown = if self.cooldown.is_zero() {
+                    cfg.retry_backoff
+                } else {
+                    self.cooldown.saturating_mul(2)
+                }
+                .min(cfg.retry_backoff_max);
+                if let Some(asked) = e.retry_after() {
+                    let wait = asked.min(cfg.retry_backoff_max);
+                    match Instant::now().checked_add(wait) {
+                        Some(t) => self.not_before = Some(t),
+                        None => self.cooldown = self.cooldown.max(wait),
+                    }
+                }
+            }
+            if !self.warned {
+                self.warned = true;
+                eprintln!(
+                    "zipkin: dropped {n} spans: {e}; later failures are only counted \
+                     (see Tracer::metrics)"
+                );
+            }
+            let cause = if rejected {
+                Cause::Rejected
+            } else {
+                Cause::Transport
+            };
+            self.shared.give_up_spans(n, cause);
+        }
+        self.shared.dequeued(spans, queued_bytes);
+        self.shared.recycle(body, starts);
+    }
+}
+
+/// The message of spans `a..b` of an encoded batch `body` whose spans start at `starts`.
+fn part(body: &[u8], starts: &[usize], a: usize, b: usize, enc: crate::encode::Encoding) -> Vec<u8> {
+    let from = starts[a];
+    let to = match starts.get(b) {
+        Some(next) => next - enc.separator().len(),
+        None => body.len() - enc.suffix().len(),
+    };
+    let mut out = Vec::with_capacity(enc.prefix().len() + (to - from) + enc.suffix().len());
+    out.extend_from_slice(enc.prefix());
+    out.extend_from_slice(&body[from..to]);
+    out.extend_from_slice(enc.suffix());
+    out
 }
 
 #[cfg(test)]

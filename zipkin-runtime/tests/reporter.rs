@@ -368,7 +368,7 @@ fn one_message_with(
 
 #[test]
 fn server_errors_are_retried_a_bounded_number_of_times_with_backoff() {
-    let (transport, m) = one_message_with(|_| Err(TransportError::Status { status: 503 }));
+    let (transport, m) = one_message_with(|_| Err(TransportError::status(503)));
     let calls = transport.calls();
     assert_eq!(calls.len(), 3);
     assert_eq!(
@@ -397,7 +397,7 @@ fn a_retry_that_succeeds_delivers_once() {
 fn too_many_requests_is_retried() {
     let (transport, m) = one_message_with(|n| {
         if n == 1 {
-            Err(TransportError::Status { status: 429 })
+            Err(TransportError::status(429))
         } else {
             Ok(())
         }
@@ -408,12 +408,27 @@ fn too_many_requests_is_retried() {
 
 #[test]
 fn client_errors_are_not_retried() {
-    for status in [400, 413] {
-        let (transport, m) = one_message_with(move |_| Err(TransportError::Status { status }));
+    for status in [400, 401, 404] {
+        let (transport, m) = one_message_with(move |_| Err(TransportError::status(status)));
         assert_eq!(transport.calls().len(), 1, "{status} retried");
         assert_eq!((m.dropped_rejected, m.messages_dropped), (4, 1));
         assert!(balanced(&m));
     }
+}
+
+#[test]
+fn payload_too_large_splits_down_to_single_spans_then_rejects_each() {
+    // A collector that refuses everything as too large: 4 spans, then 2 + 2, then 1 + 1 + 1 + 1
+    // (each given up on its own); nothing is retried as is.
+    let (transport, m) = one_message_with(|_| Err(TransportError::status(413)));
+    let spans: Vec<usize> = transport.calls().iter().map(|c| c.spans).collect();
+    assert_eq!(spans, [4, 2, 1, 1, 2, 1, 1]);
+    assert_eq!(
+        (m.dropped_rejected, m.messages_dropped, m.messages_sent),
+        (4, 4, 0),
+        "{m:?}"
+    );
+    assert!(balanced(&m));
 }
 
 #[test]

@@ -254,7 +254,7 @@ fn redirects_are_not_followed() {
         .send(&message(Encoding::Json))
         .unwrap_err();
     assert!(
-        matches!(err, TransportError::Status { status: 307 }),
+        matches!(err, TransportError::Status { status: 307, .. }),
         "{err}"
     );
     assert!(!err.is_retryable());
@@ -317,7 +317,7 @@ fn refused_connections_and_server_errors_are_retryable_client_errors_are_not() {
         let err = http(&fake.url())
             .send(&message(Encoding::Json))
             .unwrap_err();
-        assert!(matches!(err, TransportError::Status { status: s } if s == status));
+        assert!(matches!(err, TransportError::Status { status: s, .. } if s == status));
         assert_eq!(err.is_retryable(), retry, "{status}");
     }
 }

@@ -9,7 +9,9 @@
 //! an instrumented proxy in front of the collector does not trace our export, as the B3 spec
 //! recommends), and the configured auth header (marked sensitive; never logged or shown by
 //! `Debug`). Connect and whole-request timeouts apply; redirects are not followed; no system
-//! proxy is used; at most [`MAX_RESPONSE_BYTES`] of a response body are read.
+//! proxy is used; at most [`MAX_RESPONSE_BYTES`] of a response body are read. The
+//! `Retry-After` of a 429 or 503 answer is read ([`parse_retry_after`]) and returned in the
+//! error, for the reporter to wait at least that long (see [`crate::ReporterConfig`]).
 //!
 //! HTTPS uses rustls with the system's root certificates, plus any root given with
 //! [`HttpTransportBuilder::tls_root_certificate`] (a private CA or a self-signed collector).
@@ -18,9 +20,11 @@
 use std::fmt;
 use std::io::Write as _;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
+};
 
 use crate::encode::Encoding;
 use crate::error::{ConfigError, TransportError};
@@ -269,6 +273,45 @@ fn describe(e: reqwest::Error) -> String {
     s
 }
 
+/// The wait a `Retry-After` value asks for (RFC 9110 §10.2.3), as of `now`: delay-seconds
+/// (`1*DIGIT`; too many to count reads as the most a `Duration` holds) or an HTTP-date in any
+/// of its three forms (a date already past asks for no wait). `None` for anything else: a
+/// value that cannot be read is treated as if it were absent.
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use zipkin_runtime::transport::http::parse_retry_after;
+/// let now = UNIX_EPOCH + Duration::from_secs(784_111_767); // Sun, 06 Nov 1994 08:49:27 GMT
+/// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+/// let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+/// assert_eq!(parse_retry_after(date, now), Some(Duration::from_secs(10)));
+/// assert_eq!(parse_retry_after("soon", now), None);
+/// assert_eq!(parse_retry_after("-1", now), None);
+/// ```
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        // Only digits: the sole failure left is overflow.
+        return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The response's `Retry-After`, if it has exactly one readable value (repeats of the same value
+/// count as one; differing values are as unreadable as a garbled one).
+fn retry_after_of(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let mut values = headers.get_all(RETRY_AFTER).iter();
+    let first = values.next()?;
+    if values.any(|v| v != first) {
+        return None;
+    }
+    parse_retry_after(first.to_str().ok()?, now)
+}
+
 fn gzip(body: &[u8]) -> Result<Vec<u8>, TransportError> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4 + 64),
@@ -309,6 +352,11 @@ impl Transport for HttpTransport {
                 .await
                 .map_err(|e| TransportError::Io(describe(e)))?;
             let status = resp.status();
+            let retry_after = if matches!(status.as_u16(), 429 | 503) {
+                retry_after_of(resp.headers(), SystemTime::now())
+            } else {
+                None
+            };
             // Read (and discard) at most the cap, so a hostile or broken endpoint cannot make
             // us buffer or wait for an endless body; the connection is dropped if more follows.
             let mut read = 0usize;
@@ -325,8 +373,76 @@ impl Transport for HttpTransport {
             } else {
                 Err(TransportError::Status {
                     status: status.as_u16(),
+                    retry_after,
                 })
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    /// Sun, 06 Nov 1994 08:49:27 GMT: ten seconds before the RFC's example date.
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(784_111_767)
+    }
+
+    #[test]
+    fn retry_after_reads_delay_seconds_and_all_three_date_forms() {
+        let ten = Some(Duration::from_secs(10));
+        assert_eq!(parse_retry_after("0", now()), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(" 7 ", now()), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now()), ten);
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now()), ten);
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now()), ten);
+        // A date already past: no wait, but the collector did say.
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now()),
+            Some(Duration::ZERO)
+        );
+        // More seconds than a u64 holds: as long as can be, not "not given".
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now()),
+            Some(Duration::from_secs(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn unreadable_retry_after_is_not_given() {
+        for v in [
+            "",
+            "  ",
+            "-1",
+            "+5",
+            "1.5",
+            "5s",
+            "soon",
+            "0x10",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Mon, 06 Nov 1994 08:49:37 GMT", // wrong weekday
+            "Sun, 31 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "٣",
+        ] {
+            assert_eq!(parse_retry_after(v, now()), None, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_header_needs_one_value() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after_of(&h, now()), None);
+        h.append(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after_of(&h, now()), Some(Duration::from_secs(3)));
+        h.append(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after_of(&h, now()), Some(Duration::from_secs(3)));
+        h.append(RETRY_AFTER, HeaderValue::from_static("60"));
+        assert_eq!(retry_after_of(&h, now()), None, "values disagree");
+        let mut h = HeaderMap::new();
+        h.append(RETRY_AFTER, HeaderValue::from_bytes(b"\xff5").unwrap());
+        assert_eq!(retry_after_of(&h, now()), None);
     }
 }
