@@ -1525,4 +1525,328 @@ mod tests {
         assert_eq!((m.spans_offered, m.spans_sent, m.spans_queued), (1, 1, 0));
         second.shutdown(Duration::from_secs(10));
     }
+
+    /// What a [`Fake`] was sent, and whether it accepted it.
+    #[derive(Clone, Debug)]
+    struct Sent {
+        at: Instant,
+        body: Vec<u8>,
+        spans: usize,
+        accepted: bool,
+    }
+
+    type Answer = Box<dyn Fn(usize, &Message) -> Result<(), TransportError> + Send + Sync>;
+
+    /// A transport in either encoding that answers as `answer` says (by call number, from 1)
+    /// and records every call.
+    #[derive(Clone)]
+    struct Fake {
+        encoding: crate::encode::Encoding,
+        answer: Arc<Answer>,
+        sent: Arc<Mutex<Vec<Sent>>>,
+    }
+
+    impl Fake {
+        fn new(
+            encoding: crate::encode::Encoding,
+            answer: impl Fn(usize, &Message) -> Result<(), TransportError> + Send + Sync + 'static,
+        ) -> Fake {
+            Fake {
+                encoding,
+                answer: Arc::new(Box::new(answer)),
+                sent: Default::default(),
+            }
+        }
+
+        fn sent(&self) -> Vec<Sent> {
+            lock(&self.sent).clone()
+        }
+    }
+
+    impl Transport for Fake {
+        fn encoding(&self) -> crate::encode::Encoding {
+            self.encoding
+        }
+
+        fn send(&self, msg: &Message) -> Result<(), TransportError> {
+            let n = lock(&self.sent).len() + 1;
+            let r = (self.answer)(n, msg);
+            lock(&self.sent).push(Sent {
+                at: Instant::now(),
+                body: msg.body.clone(),
+                spans: msg.spans,
+                accepted: r.is_ok(),
+            });
+            r
+        }
+    }
+
+    fn throttled(status: u16, after: Duration) -> TransportError {
+        TransportError::Status {
+            status,
+            retry_after: Some(after),
+        }
+    }
+
+    /// A reporter whose messages leave only on flush (or shutdown).
+    fn on_flush(t: Fake, cfg: ReporterConfig) -> Reporter {
+        let cfg = ReporterConfig {
+            drain_interval: Duration::from_millis(5),
+            batch_timeout: Duration::from_secs(3600),
+            ..cfg
+        };
+        Reporter::start(cfg, Box::new(t), None)
+    }
+
+    fn json() -> crate::encode::Encoding {
+        crate::encode::Encoding::Json
+    }
+
+    #[test]
+    fn retry_after_is_waited_before_the_next_attempt() {
+        // Our own backoff is 1 ms: only the collector's 400 ms can space the attempts.
+        let after = Duration::from_millis(400);
+        let t = Fake::new(json(), move |n, _| match n {
+            1 => Err(throttled(503, after)),
+            _ => Ok(()),
+        });
+        let r = on_flush(
+            t.clone(),
+            ReporterConfig {
+                retry_backoff: Duration::from_millis(1),
+                ..Default::default()
+            },
+        );
+        r.record(rec(), false);
+        assert!(!r.flush(Duration::from_secs(20)).timed_out);
+        let sent = t.sent();
+        assert_eq!(sent.len(), 2);
+        let gap = sent[1].at - sent[0].at;
+        assert!(gap >= after, "retried after {gap:?}");
+        // Loosely: not some longer wait of our own (the bound is 5 s).
+        assert!(gap < Duration::from_secs(4), "retried after {gap:?}");
+        let m = r.metrics();
+        assert_balanced(&m);
+        assert_eq!((m.spans_sent, m.messages_sent, m.spans_dropped), (1, 1, 0));
+        r.shutdown(Duration::from_secs(20));
+    }
+
+    #[test]
+    fn retry_after_on_the_last_attempt_holds_back_the_next_message_even_at_shutdown() {
+        let after = Duration::from_millis(400);
+        let t = Fake::new(json(), move |n, _| match n {
+            1 => Err(throttled(429, after)),
+            _ => Ok(()),
+        });
+        let r = on_flush(
+            t.clone(),
+            ReporterConfig {
+                max_attempts: 1,
+                retry_backoff: Duration::from_millis(1),
+                ..Default::default()
+            },
+        );
+        r.record(numbered(1), false);
+        assert!(!r.flush(Duration::from_secs(20)).timed_out);
+        let m = r.metrics();
+        assert_eq!((m.dropped_transport_error, m.messages_dropped), (1, 1));
+        // Shutdown sends at once, past any cool-down of ours, but not before the collector
+        // said it would take more.
+        r.record(numbered(2), false);
+        assert!(!r.shutdown(Duration::from_secs(20)).timed_out);
+        let sent = t.sent();
+        assert_eq!(sent.len(), 2);
+        let gap = sent[1].at - sent[0].at;
+        assert!(gap >= after, "next message after {gap:?}");
+        let m = r.metrics();
+        assert_balanced(&m);
+        assert_eq!((m.spans_sent, m.spans_dropped, m.messages_sent), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_retry_after_beyond_the_bound_gives_the_message_up_and_waits_only_the_bound() {
+        let bound = Duration::from_millis(300);
+        let t = Fake::new(json(), |n, _| match n {
+            1 => Err(throttled(503, Duration::from_secs(3600))),
+            _ => Ok(()),
+        });
+        let r = on_flush(
+            t.clone(),
+            ReporterConfig {
+                max_attempts: 3,
+                retry_backoff: Duration::from_millis(1),
+                retry_backoff_max: bound,
+                ..Default::default()
+            },
+        );
+        r.record(numbered(1), false);
+        assert!(!r.flush(Duration::from_secs(20)).timed_out);
+        // No attempt the collector said was pointless: one request, counted as a failure.
+        assert_eq!(t.sent().len(), 1);
+        let m = r.metrics();
+        assert_balanced(&m);
+        assert_eq!(
+            (m.dropped_transport_error, m.messages_dropped, m.spans_sent),
+            (1, 1, 0)
+        );
+        r.record(numbered(2), false);
+        assert!(!r.flush(Duration::from_secs(20)).timed_out);
+        let sent = t.sent();
+        assert_eq!(sent.len(), 2);
+        let gap = sent[1].at - sent[0].at;
+        assert!(gap >= bound, "next message after {gap:?}");
+        assert!(gap < Duration::from_secs(60), "waited the hour: {gap:?}");
+        assert_eq!(r.metrics().spans_sent, 1);
+        r.shutdown(Duration::from_secs(20));
+    }
+
+    #[test]
+    fn while_the_collector_is_waited_for_the_app_never_blocks_and_the_queue_stays_bounded() {
+        let wait = Duration::from_secs(2);
+        let t = Fake::new(json(), move |n, _| match n {
+            1 => Err(throttled(503, wait)),
+            _ => Ok(()),
+        });
+        let r = on_flush(
+            t.clone(),
+            ReporterConfig {
+                queue_max_spans: 20,
+                ..Default::default()
+            },
+        );
+        r.record(numbered(1), false);
+        assert!(r.flush(Duration::from_millis(1)).timed_out || !t.sent().is_empty());
+        let start = Instant::now();
+        while t.sent().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // The sender is waiting out the 2 s: spans keep coming, without waiting for it.
+        let start = Instant::now();
+        for i in 2..=201 {
+            r.record(numbered(i), false);
+        }
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(1), "recording took {took:?}");
+        assert!(!r.flush(Duration::from_secs(20)).timed_out);
+        let m = r.metrics();
+        assert_balanced(&m);
+        // 20 fit in the queue (the waiting message among them); the rest was counted.
+        assert_eq!(m.spans_sent + m.dropped_queue_full, 201, "{m:?}");
+        assert!(m.spans_sent <= 20 && m.dropped_queue_full >= 181, "{m:?}");
+        assert_eq!((m.spans_queued, m.dropped_transport_error), (0, 0), "{m:?}");
+        r.shutdown(Duration::from_secs(20));
+    }
+
+    /// Span ids of a message, read from either encoding.
+    fn ids_of(enc: crate::encode::Encoding, body: &[u8]) -> Vec<u64> {
+        match enc {
+            crate::encode::Encoding::Json => {
+                let spans: Vec<crate::model::Span> = serde_json::from_slice(body).unwrap();
+                spans
+                    .iter()
+                    .map(|s| u64::from_str_radix(&s.id, 16).unwrap())
+                    .collect()
+            }
+            crate::encode::Encoding::Proto => {
+                fn varint(b: &[u8], i: &mut usize) -> u64 {
+                    let mut v = 0;
+                    let mut shift = 0;
+                    loop {
+                        let byte = b[*i];
+                        *i += 1;
+                        v |= ((byte & 0x7f) as u64) << shift;
+                        if byte < 0x80 {
+                            return v;
+                        }
+                        shift += 7;
+                    }
+                }
+                let mut ids = Vec::new();
+                let mut i = 0;
+                while i < body.len() {
+                    assert_eq!(body[i], 0x0a, "ListOfSpans field 1 at {i}");
+                    i += 1;
+                    let len = varint(body, &mut i) as usize;
+                    let span = &body[i..i + len];
+                    i += len;
+                    let mut j = 0;
+                    while j < span.len() {
+                        let key = varint(span, &mut j);
+                        match key & 7 {
+                            0 => {
+                                varint(span, &mut j);
+                            }
+                            1 => j += 8,
+                            2 => {
+                                let n = varint(span, &mut j) as usize;
+                                if key >> 3 == 3 {
+                                    let id: [u8; 8] = span[j..j + n].try_into().unwrap();
+                                    ids.push(u64::from_be_bytes(id));
+                                }
+                                j += n;
+                            }
+                            w => panic!("wire type {w}"),
+                        }
+                    }
+                }
+                ids
+            }
+        }
+    }
+
+    #[test]
+    fn payload_too_large_is_split_at_span_boundaries_and_only_the_oversized_span_is_dropped() {
+        use crate::encode::Encoding;
+        const LIMIT: usize = 700;
+        for enc in [Encoding::Json, Encoding::Proto] {
+            let t = Fake::new(enc, |_, msg| {
+                if msg.body.len() > LIMIT {
+                    Err(TransportError::status(413))
+                } else {
+                    Ok(())
+                }
+            });
+            let r = on_flush(t.clone(), ReporterConfig::default());
+            for i in 1..=11 {
+                let mut s = numbered(i);
+                if i == 6 {
+                    s.name = Cow::Owned("x".repeat(2 * LIMIT));
+                }
+                r.record(s, false);
+            }
+            assert!(!r.flush(Duration::from_secs(20)).timed_out);
+            let sent = t.sent();
+            assert!(sent[0].spans == 11 && !sent[0].accepted, "{enc:?}: one message first");
+            let accepted: Vec<&Sent> = sent.iter().filter(|s| s.accepted).collect();
+            let mut ids: Vec<u64> = accepted.iter().flat_map(|s| ids_of(enc, &s.body)).collect();
+            // Every part is a whole message whose count is right.
+            for s in &sent {
+                assert_eq!(ids_of(enc, &s.body).len(), s.spans, "{enc:?}");
+            }
+            ids.sort();
+            assert_eq!(ids, [1, 2, 3, 4, 5, 7, 8, 9, 10, 11], "{enc:?}");
+            let m = r.metrics();
+            assert_balanced(&m);
+            assert_eq!(
+                (m.spans_sent, m.dropped_rejected, m.spans_queued),
+                (10, 1, 0),
+                "{enc:?} {m:?}"
+            );
+            assert_eq!(m.messages_sent, accepted.len() as u64, "{enc:?}");
+            assert_eq!(
+                m.bytes_sent,
+                accepted.iter().map(|s| s.body.len() as u64).sum::<u64>(),
+                "{enc:?}"
+            );
+            // Only the oversized span alone was given up; the parts split were not counted.
+            let refused_alone: Vec<&Sent> =
+                sent.iter().filter(|s| !s.accepted && s.spans == 1).collect();
+            assert_eq!(refused_alone.len(), 1, "{enc:?}");
+            assert_eq!(ids_of(enc, &refused_alone[0].body), [6]);
+            assert_eq!(m.messages_dropped, 1, "{enc:?}");
+            assert_eq!(m.bytes_queued, 0, "{enc:?}");
+            r.shutdown(Duration::from_secs(20));
+        }
+    }
 }
