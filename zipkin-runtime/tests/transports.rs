@@ -16,6 +16,8 @@ use zipkin_runtime::*;
 #[derive(Clone, Debug)]
 enum Answer {
     Status(u16),
+    /// This status with these extra header lines (`Name: value`).
+    StatusWith(u16, Vec<String>),
     Redirect(String),
     /// Accept and never answer.
     Hang,
@@ -112,6 +114,14 @@ impl Fake {
                     w,
                     "HTTP/1.1 {s} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 );
+            }
+            Answer::StatusWith(s, lines) => {
+                let mut head = format!("HTTP/1.1 {s} X\r\nContent-Length: 0\r\nConnection: close\r\n");
+                for l in lines {
+                    head.push_str(&l);
+                    head.push_str("\r\n");
+                }
+                let _ = write!(w, "{head}\r\n");
             }
             Answer::Redirect(to) => {
                 let _ = write!(
@@ -319,6 +329,52 @@ fn refused_connections_and_server_errors_are_retryable_client_errors_are_not() {
             .unwrap_err();
         assert!(matches!(err, TransportError::Status { status: s, .. } if s == status));
         assert_eq!(err.is_retryable(), retry, "{status}");
+    }
+}
+
+fn answer_of(status: u16, lines: &[&str]) -> TransportError {
+    let fake = Fake::start(Answer::StatusWith(
+        status,
+        lines.iter().map(|l| l.to_string()).collect(),
+    ));
+    http(&fake.url())
+        .send(&message(Encoding::Json))
+        .unwrap_err()
+}
+
+#[test]
+fn retry_after_of_429_and_503_comes_back_in_the_error() {
+    let e = answer_of(503, &["Retry-After: 3"]);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(3)), "{e}");
+    assert!(e.is_retryable());
+    assert!(e.to_string().contains("HTTP 503") && e.to_string().contains("3s"), "{e}");
+    // The HTTP-date form: one long past asks for no wait; one far ahead, for years.
+    let e = answer_of(429, &["Retry-After: Sun, 06 Nov 1994 08:49:37 GMT"]);
+    assert_eq!(e.retry_after(), Some(Duration::ZERO), "{e}");
+    let e = answer_of(429, &["Retry-After: Fri, 31 Dec 2100 23:59:59 GMT"]);
+    let years = e.retry_after().unwrap();
+    assert!(years > Duration::from_secs(50 * 365 * 86400), "{years:?}");
+    // The header's name is case-insensitive.
+    let e = answer_of(429, &["retry-after: 1"]);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(1)), "{e}");
+}
+
+#[test]
+fn retry_after_that_is_unreadable_or_on_another_status_is_not_given() {
+    for (status, lines) in [
+        (503, vec!["Retry-After: soon"]),
+        (503, vec!["Retry-After: 1.5"]),
+        (429, vec!["Retry-After: -1"]),
+        (429, vec!["Retry-After: 1", "Retry-After: 60"]),
+        (429, vec![]),
+        (500, vec!["Retry-After: 3"]),
+    ] {
+        let e = answer_of(status, &lines);
+        assert!(
+            matches!(e, TransportError::Status { status: s, retry_after: None } if s == status),
+            "{status} {lines:?}: {e}"
+        );
+        assert_eq!(e.to_string(), format!("collector answered HTTP {status}, expected 2xx"));
     }
 }
 
