@@ -41,6 +41,19 @@ pub enum Mode {
     },
     /// 307 to this URL.
     Redirect(String),
+    /// Answers `status` with `Retry-After: retry_after` (sent as given, valid or not) to the
+    /// first `times` requests after the mode was set, then accepts as [`Mode::Accept`] does.
+    Throttle {
+        /// Status code (429 or 503).
+        status: u16,
+        /// The header's value.
+        retry_after: String,
+        /// Requests answered so (`u64::MAX`: all of them).
+        times: u64,
+    },
+    /// Accepts as [`Mode::Accept`] does bodies of at most this many bytes on the wire, and
+    /// answers 413 to larger ones (as a collector or proxy with a request size limit does).
+    MaxBody(usize),
 }
 
 /// What the collector keeps of each request.
@@ -122,6 +135,8 @@ struct Inner {
     response_bytes_written: AtomicU64,
     tls_failures: AtomicU64,
     requests: AtomicU64,
+    /// Requests since the mode was last set (for [`Mode::Throttle`]).
+    mode_requests: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -174,6 +189,7 @@ impl CollectorBuilder {
             response_bytes_written: AtomicU64::new(0),
             tls_failures: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            mode_requests: AtomicU64::new(0),
         });
         if down {
             lock(&inner.state).reserved = reserve(addr);
@@ -381,6 +397,7 @@ fn set_mode(inner: &Arc<Inner>, mode: Mode) {
         st.listener = Some(listener);
     }
     st.mode = mode;
+    inner.mode_requests.store(0, Ordering::SeqCst);
 }
 
 fn accept_loop(inner: Arc<Inner>) {
@@ -545,7 +562,14 @@ fn handle<S: Read + Write>(inner: &Inner, mut r: BufReader<S>, raw: &TcpStream, 
         };
         inner.requests.fetch_add(1, Ordering::SeqCst);
         let at = Instant::now();
-        let mode = lock(&inner.state).mode.clone();
+        let mode = {
+            let st = lock(&inner.state);
+            let n = inner.mode_requests.fetch_add(1, Ordering::SeqCst);
+            match &st.mode {
+                Mode::Throttle { times, .. } if n >= *times => Mode::Accept,
+                m => m.clone(),
+            }
+        };
         let header = |n: &str| {
             headers
                 .iter()
@@ -578,7 +602,8 @@ fn handle<S: Read + Write>(inner: &Inner, mut r: BufReader<S>, raw: &TcpStream, 
             }
             b
         };
-        let mut req = request(at, id, &method, &path, &headers, body.len());
+        let body_len = body.len();
+        let mut req = request(at, id, &method, &path, &headers, body_len);
         let mut spans = Vec::new();
         if method == "POST" {
             let ct = header("content-type");
@@ -606,9 +631,21 @@ fn handle<S: Read + Write>(inner: &Inner, mut r: BufReader<S>, raw: &TcpStream, 
         let invalid = req.violation.is_some();
         let idx = record(inner, req, Some(&spans));
         let w = r.get_mut();
+        let mut extra = String::new();
         let (status, text): (u16, Vec<u8>) = match &mode {
             Mode::Accept if invalid => (400, b"invalid spans".to_vec()),
             Mode::Accept => (202, Vec::new()),
+            Mode::Throttle {
+                status,
+                retry_after,
+                ..
+            } => {
+                extra = format!("Retry-After: {retry_after}\r\n");
+                (*status, format!("fault collector answers {status}").into_bytes())
+            }
+            Mode::MaxBody(max) if body_len > *max => (413, b"request too large".to_vec()),
+            Mode::MaxBody(_) if invalid => (400, b"invalid spans".to_vec()),
+            Mode::MaxBody(_) => (202, Vec::new()),
             Mode::Slow(d) => {
                 if !wait_watching(inner, raw, *d) {
                     return;
@@ -664,7 +701,7 @@ fn handle<S: Read + Write>(inner: &Inner, mut r: BufReader<S>, raw: &TcpStream, 
             Mode::ResetMidBody | Mode::Down => return,
         };
         let head = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} {}\r\n{extra}Content-Length: {}\r\n\r\n",
             reason(status),
             text.len()
         );

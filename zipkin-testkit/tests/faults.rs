@@ -10,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use zipkin_runtime::encode::Encoding;
 use zipkin_runtime::{ReporterConfig, SpanGuard, Tracer};
 use zipkin_testkit::probe::{self, fmt_dur};
 use zipkin_testkit::{Collector, Mode, Report};
@@ -314,7 +315,8 @@ fn server_errors_are_retried_a_bounded_number_of_times_with_backoff() {
 #[test]
 fn client_errors_are_sent_exactly_once() {
     let mut r = Report::new("F6 4xx: never retried");
-    for status in [400u16, 413, 401, 404] {
+    // 413 is split rather than dropped whole: F12.
+    for status in [400u16, 401, 404] {
         let c = Collector::start(Mode::Status(status));
         let t = tracer(&c, defaults());
         t.in_scope(|| {
@@ -521,5 +523,200 @@ fn an_unresolvable_collector_host_is_a_counted_failure() {
     );
     r.accounting(&m);
     t.shutdown(Duration::from_secs(5));
+    r.finish();
+}
+
+/// One root through a collector that answers the first request with `status` and
+/// `Retry-After: value`, then accepts. Returns the gap between the two requests.
+fn throttled_once(r: &mut Report, label: &str, status: u16, value: &str) -> Option<Duration> {
+    let c = Collector::start(Mode::Throttle {
+        status,
+        retry_after: value.to_owned(),
+        times: 1,
+    });
+    let t = tracer(&c, defaults());
+    one_root(t);
+    let f = t.flush(Duration::from_secs(30));
+    let m = t.metrics();
+    let reqs = c.requests();
+    r.check(
+        &format!("{label}: requests (throttled, then accepted)"),
+        reqs.len(),
+        reqs.len() == 2,
+    );
+    r.check(
+        &format!("{label}: sent / collector accepted"),
+        format!("{} / {}", m.spans_sent, c.accepted_spans()),
+        m.spans_sent == 1 && c.accepted_spans() == 1 && !f.timed_out,
+    );
+    r.accounting_as(label, &m);
+    check_requests_as(r, label, &c);
+    t.shutdown(Duration::from_secs(5));
+    (reqs.len() == 2).then(|| reqs[1].at - reqs[0].at)
+}
+
+#[test]
+fn retry_after_is_honoured_up_to_the_bound() {
+    let mut r = Report::new("F11 429/503 with Retry-After");
+    // Our own backoff would retry after 50-100 ms; the collector asks for 1 s.
+    let gap = throttled_once(&mut r, "503 Retry-After: 1", 503, "1");
+    r.check(
+        "503 Retry-After: 1: gap between attempts (>= 1 s, < 4 s)",
+        gap.map_or("-".into(), fmt_dur),
+        gap.is_some_and(|g| g >= Duration::from_secs(1) && g < Duration::from_secs(4)),
+    );
+    // The HTTP-date form: 3 s ahead of now's whole second, so at least 2 s from now.
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
+    let gap = throttled_once(&mut r, "429 Retry-After: <date>", 429, &date);
+    r.check(
+        "429 Retry-After: <date 2-3 s ahead>: gap between attempts (>= 1.9 s, < 4.5 s)",
+        gap.map_or("-".into(), fmt_dur),
+        gap.is_some_and(|g| g >= Duration::from_millis(1900) && g < Duration::from_millis(4500)),
+    );
+    // Unreadable: as if absent, our own backoff (a misreading of the 30 would wait 30 s, past
+    // the bound, and give the message up).
+    let gap = throttled_once(&mut r, "503 Retry-After: 30 seconds", 503, "30 seconds");
+    r.check(
+        "503 Retry-After: 30 seconds: gap between attempts (own backoff, >= 50 ms, < 2 s)",
+        gap.map_or("-".into(), fmt_dur),
+        gap.is_some_and(|g| g >= Duration::from_millis(45) && g < Duration::from_secs(2)),
+    );
+
+    // Longer than the bound: each message is given up at its first answer, and the next
+    // one waits the bound, however fast spans arrive.
+    let bound = Duration::from_millis(500);
+    let c = Collector::start(Mode::Throttle {
+        status: 429,
+        retry_after: "3600".into(),
+        times: u64::MAX,
+    });
+    let t = tracer(
+        &c,
+        ReporterConfig {
+            retry_backoff_max: bound,
+            ..defaults()
+        },
+    );
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1600) {
+        one_root(t);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let produced = start.elapsed();
+    // Shutdown keeps the bound too (the collector asked): what does not fit in its timeout
+    // is dropped as shutdown.
+    let f = t.shutdown(Duration::from_secs(2));
+    // A message the sender had started is left to end on its own.
+    time_until(Duration::from_secs(10), || t.metrics().spans_queued == 0);
+    let m = t.metrics();
+    let reqs = c.requests();
+    let gaps: Vec<Duration> = reqs.windows(2).map(|w| w[1].at - w[0].at).collect();
+    let while_producing = reqs.iter().filter(|q| q.at - start <= produced).count();
+    r.check(
+        "Retry-After: 3600, bound 500 ms: requests while spans came for 1.6 s (<= 5)",
+        while_producing,
+        (1..=5).contains(&while_producing),
+    );
+    r.check(
+        "Retry-After: 3600, bound 500 ms: gaps between requests, shutdown included (>= 500 ms)",
+        gaps.iter()
+            .map(|g| fmt_dur(*g))
+            .collect::<Vec<_>>()
+            .join(", "),
+        gaps.iter().all(|g| *g >= bound),
+    );
+    let in_requests: usize = reqs.iter().map(|q| q.span_count).sum();
+    r.check(
+        "Retry-After: 3600: spans dropped transport_error = spans in requests (one each)",
+        format!("{} = {in_requests}", m.dropped_transport_error),
+        m.dropped_transport_error == in_requests as u64
+            && m.spans_sent == 0
+            && m.spans_queued == 0
+            && f.timed_out == (m.dropped_shutdown > 0),
+    );
+    r.accounting_as("Retry-After: 3600", &m);
+    check_requests_as(&mut r, "Retry-After: 3600", &c);
+    r.finish();
+}
+
+#[test]
+fn payload_too_large_is_split_so_only_the_oversized_span_is_dropped() {
+    let mut r = Report::new("F12 413: messages split at span boundaries");
+    const LIMIT: usize = 2_000;
+    for enc in [Encoding::Json, Encoding::Proto] {
+        let label = format!("{enc:?}");
+        let c = Collector::start(Mode::MaxBody(LIMIT));
+        // Nothing leaves before the flush: one message of all 22 spans.
+        let t = builder(
+            &c.url(),
+            ReporterConfig {
+                drain_interval: Duration::from_secs(3600),
+                batch_timeout: Duration::from_secs(3600),
+                ..defaults()
+            },
+        )
+        .encoding(enc)
+        .build()
+        .unwrap();
+        t.in_scope(|| {
+            let _root = SpanGuard::new("root");
+            for i in 0..20 {
+                drop(SpanGuard::new(format!("child-{i}")));
+            }
+            let mut big = SpanGuard::new("big");
+            big.tag("blob", "x".repeat(2 * LIMIT));
+        });
+        let f = t.flush(Duration::from_secs(30));
+        let m = t.metrics();
+        let reqs = c.requests();
+        let mut names: Vec<String> = c.spans().into_iter().filter_map(|s| s.name).collect();
+        names.sort();
+        let mut expected: Vec<String> = (0..20).map(|i| format!("child-{i}")).collect();
+        expected.push("root".into());
+        expected.sort();
+        r.check(
+            &format!("{label}: first request holds every span and is refused"),
+            format!("{} spans, {:?}", reqs[0].span_count, reqs[0].answered),
+            reqs[0].span_count == 22 && reqs[0].answered == Some(413),
+        );
+        r.check(
+            &format!("{label}: spans the collector stored (all but the oversized one)"),
+            names.len(),
+            names == expected && c.duplicate_spans() == 0,
+        );
+        let accepted: Vec<_> = reqs.iter().filter(|q| q.answered == Some(202)).collect();
+        let alone: Vec<_> = reqs
+            .iter()
+            .filter(|q| q.answered == Some(413) && q.span_count == 1)
+            .collect();
+        r.check(
+            &format!("{label}: sent / dropped rejected / dropped"),
+            format!("{} / {} / {}", m.spans_sent, m.dropped_rejected, m.spans_dropped),
+            m.spans_sent == 21 && m.dropped_rejected == 1 && m.spans_dropped == 1,
+        );
+        r.check(
+            &format!("{label}: messages sent = requests accepted; dropped = refused alone"),
+            format!(
+                "{} = {}; {} = {}",
+                m.messages_sent,
+                accepted.len(),
+                m.messages_dropped,
+                alone.len()
+            ),
+            m.messages_sent == accepted.len() as u64
+                && m.messages_dropped == 1
+                && alone.len() == 1,
+        );
+        let bytes: u64 = accepted.iter().map(|q| q.body_len as u64).sum();
+        r.check(
+            &format!("{label}: bytes sent = bytes the collector accepted"),
+            format!("{} = {bytes}", m.bytes_sent),
+            m.bytes_sent == bytes && !f.timed_out,
+        );
+        r.figure(&format!("{label}: requests"), reqs.len());
+        r.accounting_as(&label, &m);
+        check_requests_as(&mut r, &label, &c);
+        t.shutdown(Duration::from_secs(5));
+    }
     r.finish();
 }
