@@ -22,7 +22,11 @@
 //! - the **sender** delivers closed batches one at a time. 5xx, 429 and connection errors are
 //!   retried a bounded number of times with exponential backoff and jitter; after a batch is
 //!   given up, the next attempt waits a growing cool-down (capped), so a dead collector sees at
-//!   most one request per cool-down, not a storm. 4xx is never retried.
+//!   most one request per cool-down, not a storm. A `Retry-After` on a 429 or 503 is a floor
+//!   for the next attempt and, if the batch is given up, for the next batch; no wait is ever
+//!   longer than `retry_backoff_max` (see [`ReporterConfig::retry_backoff_max`]). 4xx is never
+//!   retried, except that a 413 (payload too large) splits the message in halves at span
+//!   boundaries, recursively, so only a span too large on its own is dropped.
 //!
 //! Every span offered is counted exactly once as sent, dropped (by cause) or queued, and
 //! [`ReporterMetrics`] is read as one consistent snapshot: `spans_offered = spans_sent +
@@ -89,10 +93,26 @@ pub struct ReporterConfig {
     /// full). A local root span that ends is sent at the next drain.
     pub drain_interval: Duration,
     /// Attempts per message for retryable failures (5xx, 429, connection errors); 1 = no retry.
+    /// Other 4xx answers are never retried; a 413 (payload too large) sends the message again
+    /// as two halves split at span boundaries (each with its own attempts, split again on 413),
+    /// so only a span too large on its own is dropped (`dropped_rejected`).
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt, with jitter.
     pub retry_backoff: Duration,
-    /// Longest delay between attempts, and longest cool-down after a message was given up.
+    /// The longest the sender ever waits: between attempts, in the cool-down after a message
+    /// was given up, and for a collector's `Retry-After`.
+    ///
+    /// A 429 or 503 with `Retry-After` (seconds or an HTTP-date) is waited at least that long
+    /// before the next attempt, and, when the message is given up (attempts spent), before
+    /// the next message, also while shutting down (within the shutdown's timeout). A
+    /// `Retry-After` longer than this bound gives the message up at once
+    /// (`dropped_transport_error`) rather than retry before the collector is ready, and the
+    /// next message waits this bound: such a collector sees at most one request per
+    /// `retry_backoff_max`. An unreadable `Retry-After` counts as absent. Meanwhile only the
+    /// reporter's sender waits: spans keep queueing within `queue_max_spans` /
+    /// `queue_max_bytes`, and beyond that are dropped and counted (`dropped_queue_full`).
+    /// Raise this to honour longer `Retry-After`s, at the cost of longer cool-downs for a dead
+    /// collector.
     pub retry_backoff_max: Duration,
 }
 
@@ -146,15 +166,18 @@ pub struct ReporterMetrics {
     pub dropped_queue_full: u64,
     /// Dropped because one span was larger than a message may be.
     pub dropped_too_large: u64,
-    /// Dropped because the transport failed (connection error, timeout, 5xx/429 after retries).
+    /// Dropped because the transport failed (connection error, timeout, 5xx/429 after retries,
+    /// or a `Retry-After` longer than `retry_backoff_max`).
     pub dropped_transport_error: u64,
-    /// Dropped because the collector rejected them (4xx other than 429); never retried.
+    /// Dropped because the collector rejected them (4xx other than 429); never retried. For
+    /// 413, only spans refused on their own, after the message was split.
     pub dropped_rejected: u64,
     /// Dropped because they ended after shutdown, or shutdown timed out before sending them.
     pub dropped_shutdown: u64,
-    /// Messages the transport accepted.
+    /// Messages the transport accepted. A message split after a 413 counts as its parts.
     pub messages_sent: u64,
-    /// Messages given up on (transport error, rejection, shutdown timeout).
+    /// Messages given up on (transport error, rejection, shutdown timeout). A message split
+    /// after a 413 counts as its parts given up.
     pub messages_dropped: u64,
     /// Bytes of accepted messages (before any compression the transport applies).
     pub bytes_sent: u64,
@@ -1293,7 +1316,13 @@ impl Sender {
 }
 
 /// The message of spans `a..b` of an encoded batch `body` whose spans start at `starts`.
-fn part(body: &[u8], starts: &[usize], a: usize, b: usize, enc: crate::encode::Encoding) -> Vec<u8> {
+fn part(
+    body: &[u8],
+    starts: &[usize],
+    a: usize,
+    b: usize,
+    enc: crate::encode::Encoding,
+) -> Vec<u8> {
     let from = starts[a];
     let to = match starts.get(b) {
         Some(next) => next - enc.separator().len(),
@@ -1817,7 +1846,10 @@ mod tests {
             }
             assert!(!r.flush(Duration::from_secs(20)).timed_out);
             let sent = t.sent();
-            assert!(sent[0].spans == 11 && !sent[0].accepted, "{enc:?}: one message first");
+            assert!(
+                sent[0].spans == 11 && !sent[0].accepted,
+                "{enc:?}: one message first"
+            );
             let accepted: Vec<&Sent> = sent.iter().filter(|s| s.accepted).collect();
             let mut ids: Vec<u64> = accepted.iter().flat_map(|s| ids_of(enc, &s.body)).collect();
             // Every part is a whole message whose count is right.
@@ -1840,8 +1872,10 @@ mod tests {
                 "{enc:?}"
             );
             // Only the oversized span alone was given up; the parts split were not counted.
-            let refused_alone: Vec<&Sent> =
-                sent.iter().filter(|s| !s.accepted && s.spans == 1).collect();
+            let refused_alone: Vec<&Sent> = sent
+                .iter()
+                .filter(|s| !s.accepted && s.spans == 1)
+                .collect();
             assert_eq!(refused_alone.len(), 1, "{enc:?}");
             assert_eq!(ids_of(enc, &refused_alone[0].body), [6]);
             assert_eq!(m.messages_dropped, 1, "{enc:?}");

@@ -116,7 +116,8 @@ impl Fake {
                 );
             }
             Answer::StatusWith(s, lines) => {
-                let mut head = format!("HTTP/1.1 {s} X\r\nContent-Length: 0\r\nConnection: close\r\n");
+                let mut head =
+                    format!("HTTP/1.1 {s} X\r\nContent-Length: 0\r\nConnection: close\r\n");
                 for l in lines {
                     head.push_str(&l);
                     head.push_str("\r\n");
@@ -347,7 +348,10 @@ fn retry_after_of_429_and_503_comes_back_in_the_error() {
     let e = answer_of(503, &["Retry-After: 3"]);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(3)), "{e}");
     assert!(e.is_retryable());
-    assert!(e.to_string().contains("HTTP 503") && e.to_string().contains("3s"), "{e}");
+    assert!(
+        e.to_string().contains("HTTP 503") && e.to_string().contains("3s"),
+        "{e}"
+    );
     // The HTTP-date form: one long past asks for no wait; one far ahead, for years.
     let e = answer_of(429, &["Retry-After: Sun, 06 Nov 1994 08:49:37 GMT"]);
     assert_eq!(e.retry_after(), Some(Duration::ZERO), "{e}");
@@ -374,7 +378,10 @@ fn retry_after_that_is_unreadable_or_on_another_status_is_not_given() {
             matches!(e, TransportError::Status { status: s, retry_after: None } if s == status),
             "{status} {lines:?}: {e}"
         );
-        assert_eq!(e.to_string(), format!("collector answered HTTP {status}, expected 2xx"));
+        assert_eq!(
+            e.to_string(),
+            format!("collector answered HTTP {status}, expected 2xx")
+        );
     }
 }
 

@@ -641,7 +641,10 @@ fn handle<S: Read + Write>(inner: &Inner, mut r: BufReader<S>, raw: &TcpStream, 
                 ..
             } => {
                 extra = format!("Retry-After: {retry_after}\r\n");
-                (*status, format!("fault collector answers {status}").into_bytes())
+                (
+                    *status,
+                    format!("fault collector answers {status}").into_bytes(),
+                )
             }
             Mode::MaxBody(max) if body_len > *max => (413, b"request too large".to_vec()),
             Mode::MaxBody(_) if invalid => (400, b"invalid spans".to_vec()),

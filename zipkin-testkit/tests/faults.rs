@@ -691,7 +691,10 @@ fn payload_too_large_is_split_so_only_the_oversized_span_is_dropped() {
             .collect();
         r.check(
             &format!("{label}: sent / dropped rejected / dropped"),
-            format!("{} / {} / {}", m.spans_sent, m.dropped_rejected, m.spans_dropped),
+            format!(
+                "{} / {} / {}",
+                m.spans_sent, m.dropped_rejected, m.spans_dropped
+            ),
             m.spans_sent == 21 && m.dropped_rejected == 1 && m.spans_dropped == 1,
         );
         r.check(
@@ -703,9 +706,7 @@ fn payload_too_large_is_split_so_only_the_oversized_span_is_dropped() {
                 m.messages_dropped,
                 alone.len()
             ),
-            m.messages_sent == accepted.len() as u64
-                && m.messages_dropped == 1
-                && alone.len() == 1,
+            m.messages_sent == accepted.len() as u64 && m.messages_dropped == 1 && alone.len() == 1,
         );
         let bytes: u64 = accepted.iter().map(|q| q.body_len as u64).sum();
         r.check(

@@ -394,9 +394,18 @@ mod tests {
     fn retry_after_reads_delay_seconds_and_all_three_date_forms() {
         let ten = Some(Duration::from_secs(10));
         assert_eq!(parse_retry_after("0", now()), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after(" 7 ", now()), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now()), ten);
-        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now()), ten);
+        assert_eq!(
+            parse_retry_after(" 7 ", now()),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now()),
+            ten
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now()),
+            ten
+        );
         assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now()), ten);
         // A date already past: no wait, but the collector did say.
         assert_eq!(
