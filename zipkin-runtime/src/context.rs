@@ -168,6 +168,14 @@ struct Slot {
     state: u64,
 }
 
+/// What a drawn unsampled child hides of its parent, and the child's own id: the child closes
+/// while it is the current span, which is how its entry is found again.
+#[derive(Clone, Copy)]
+struct Hidden {
+    ids: Saved,
+    child: SpanId,
+}
+
 /// A span is current.
 const OPEN: u64 = 1 << 63;
 /// The current span is an unsampled root whose ids are not drawn yet.
@@ -184,7 +192,7 @@ thread_local! {
         UnsafeCell::new(Slot { cur: std::mem::MaybeUninit::uninit(), state: 0 })
     };
     /// The ids to put back when an unsampled child whose ids were drawn closes, innermost last.
-    static DRAWN_LAZY: RefCell<Vec<Saved>> = const { RefCell::new(Vec::new()) };
+    static DRAWN_LAZY: RefCell<Vec<Hidden>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` on this thread's slot; `None` while the thread is exiting.
@@ -258,15 +266,19 @@ impl Slot {
         self.state = OPEN;
         // SAFETY: open and written in full.
         let cur = unsafe { self.cur.assume_init_mut() };
-        let _ = DRAWN_LAZY.try_with(|saved| {
-            if let Ok(mut saved) = saved.try_borrow_mut() {
+        let _ = DRAWN_LAZY.try_with(|hidden| {
+            if let Ok(mut hidden) = hidden.try_borrow_mut() {
                 for _ in 0..levels {
-                    saved.push(Saved {
-                        span_id: cur.ctx.span_id,
-                        parent_id: cur.ctx.parent_id,
+                    let child = SpanId::random();
+                    hidden.push(Hidden {
+                        ids: Saved {
+                            span_id: cur.ctx.span_id,
+                            parent_id: cur.ctx.parent_id,
+                        },
+                        child,
                     });
                     cur.ctx.parent_id = Some(cur.ctx.span_id);
-                    cur.ctx.span_id = SpanId::random();
+                    cur.ctx.span_id = child;
                 }
             }
         });
@@ -461,34 +473,53 @@ pub(crate) fn leave_unsampled_child() {
     });
 }
 
+/// Closes a drawn unsampled child: it is the current span, so its entry is the innermost whose
+/// `child` is the current id. Entries above it belong to children that never closed in this
+/// scope (a guard held across an `.await` and dropped in another poll) and are discarded;
+/// with no entry for the current span (such a guard, dropped later), nothing changes.
 #[cold]
 #[inline(never)]
 fn leave_drawn_child(s: &mut Slot) {
-    let saved = DRAWN_LAZY
-        .try_with(|saved| saved.try_borrow_mut().ok().and_then(|mut v| v.pop()))
+    let Some(cur) = s.drawn() else {
+        return;
+    };
+    let current = cur.ctx.span_id;
+    let found = DRAWN_LAZY
+        .try_with(|hidden| {
+            let mut hidden = hidden.try_borrow_mut().ok()?;
+            let at = hidden.iter().rposition(|h| h.child == current)?;
+            let entry = hidden[at];
+            hidden.truncate(at);
+            Some(entry.ids)
+        })
         .ok()
         .flatten();
-    if let (Some(saved), Some(cur)) = (saved, s.drawn()) {
-        cur.ctx.span_id = saved.span_id;
-        cur.ctx.parent_id = saved.parent_id;
+    if let Some(ids) = found {
+        cur.ctx.span_id = ids.span_id;
+        cur.ctx.parent_id = ids.parent_id;
     }
 }
 
 /// Undoes [`enter_sampled_child`].
 #[inline(always)]
 pub(crate) fn restore_scope(saved: &SavedScope) {
-    use std::ptr::{read_volatile as rd, write_volatile as wr};
     with_slot(|s| {
         if let Some(cur) = s.drawn() {
-            // SAFETY: reads and writes of written fields.
-            unsafe {
-                wr(&mut cur.ctx.span_id, rd(&saved.ids.span_id));
-                wr(&mut cur.ctx.parent_id, rd(&saved.ids.parent_id));
-                wr(&mut cur.service, rd(&saved.service));
-                wr(&mut cur.port, rd(&saved.port));
-            }
+            put_back_scope(cur, saved);
         }
     });
+}
+
+#[inline(always)]
+fn put_back_scope(cur: &mut Current, saved: &SavedScope) {
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
+    // SAFETY: reads and writes of initialised fields through valid references.
+    unsafe {
+        wr(&mut cur.ctx.span_id, rd(&saved.ids.span_id));
+        wr(&mut cur.ctx.parent_id, rd(&saved.ids.parent_id));
+        wr(&mut cur.service, rd(&saved.service));
+        wr(&mut cur.port, rd(&saved.port));
+    }
 }
 
 /// How a future's span was made current for one poll, and how [`swap_out`] undoes it. Plain
@@ -554,15 +585,38 @@ pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
     });
 }
 
-/// Undoes [`swap_in`].
+/// Undoes [`swap_in`] for the same `span`.
 #[inline(always)]
-pub(crate) fn swap_out(swap: &Swap) {
+pub(crate) fn swap_out(span: Option<&Current>, swap: &Swap) {
     if swap.in_place {
         // SAFETY: written by swap_in before it set `in_place`.
-        restore_scope(unsafe { swap.saved.assume_init_ref() });
+        let saved = unsafe { swap.saved.assume_init_ref() };
+        with_slot(|s| match (s.drawn(), span) {
+            (Some(cur), _) => put_back_scope(cur, saved),
+            // A child left counted or open by the poll (a guard held across an `.await`): the
+            // poller's span is written whole instead. It is `span` with the saved ids, service
+            // and port, since swapping in place needed the same trace, tracer and sampling.
+            (None, Some(span)) => swap_out_whole(s, span, saved),
+            (None, None) => {}
+        });
     } else {
         restore(swap.prev);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn swap_out_whole(s: &mut Slot, span: &Current, saved: &SavedScope) {
+    s.set(Some(Current {
+        ctx: SpanContext {
+            span_id: saved.ids.span_id,
+            parent_id: saved.ids.parent_id,
+            ..span.ctx
+        },
+        service: saved.service,
+        port: saved.port,
+        ..*span
+    }));
 }
 
 /// Whether the current span records. Reads only sampling and debug, which every open span has

@@ -47,7 +47,7 @@ struct PollExit<'a> {
 impl Drop for PollExit<'_> {
     #[inline]
     fn drop(&mut self) {
-        context::swap_out(&self.swap);
+        context::swap_out(self.span.inner.as_ref().map(|s| &s.cur), &self.swap);
         if std::thread::panicking() {
             *self.panicked = true;
             self.span.tag("error", "panic");

@@ -372,3 +372,72 @@ fn futures_polled_over_counted_unsampled_children_see_their_own_span() {
         assert_eq!(current_context(), Some(root));
     });
 }
+
+/// Pending once, then ready.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// A thread-bound guard held across an `.await` is a misuse (the guard belongs to one poll),
+/// but it must not corrupt the poller's spans: after each poll, and after they close, the
+/// poller sees exactly the spans it opened, whether or not the held guard's ids were read.
+#[test]
+fn a_guard_held_across_an_await_leaves_the_pollers_spans_intact() {
+    use std::future::Future;
+    for read_inside in [false, true] {
+        let (t, _mem) = tracer(0.0);
+        t.in_scope(|| {
+            let root_guard = SpanGuard::from_meta(&ROOT, None);
+            let root = current_context().unwrap();
+            let a_guard = SpanGuard::from_meta(&PLAIN, None);
+            let a = current_context().unwrap();
+            let mut fut = Box::pin(instrument(&PLAIN, None, async move {
+                let g = SpanGuard::from_meta(&PLAIN, None);
+                if read_inside {
+                    let _ = current_context();
+                }
+                YieldOnce(false).await;
+                drop(g);
+                current_context().unwrap()
+            }));
+            let waker = futures_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(
+                current_context(),
+                Some(a),
+                "after the first poll ({read_inside})"
+            );
+            let std::task::Poll::Ready(inner) = fut.as_mut().poll(&mut cx) else {
+                panic!("ready on the second poll")
+            };
+            assert_eq!(inner.parent_id, Some(a.span_id), "the future's own span");
+            assert_eq!(
+                current_context(),
+                Some(a),
+                "after the second poll ({read_inside})"
+            );
+            drop(a_guard);
+            assert_eq!(
+                current_context(),
+                Some(root),
+                "after a closes ({read_inside})"
+            );
+            drop(root_guard);
+        });
+        assert_eq!(current_context(), None);
+    }
+}
