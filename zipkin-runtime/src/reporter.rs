@@ -1388,6 +1388,13 @@ mod tests {
         lock(&r.shared.control)
     }
 
+    /// The time from the first request `t` saw to the second, when it saw exactly two.
+    fn gap_between_the_two_requests(t: &Fake) -> Duration {
+        let sent = t.sent();
+        assert_eq!(sent.len(), 2);
+        sent[1].at - sent[0].at
+    }
+
     fn assert_balanced(m: &ReporterMetrics) {
         assert_eq!(
             m.spans_offered,
@@ -1648,9 +1655,7 @@ mod tests {
         );
         r.record(rec(), false);
         assert!(!r.flush(Duration::from_secs(20)).timed_out);
-        let sent = t.sent();
-        assert_eq!(sent.len(), 2);
-        let gap = sent[1].at - sent[0].at;
+        let gap = gap_between_the_two_requests(&t);
         assert!(gap >= after, "retried after {gap:?}");
         // Loosely: not some longer wait of our own (the bound is 5 s).
         assert!(gap < Duration::from_secs(4), "retried after {gap:?}");
@@ -1683,9 +1688,7 @@ mod tests {
         // said it would take more.
         r.record(numbered(2), false);
         assert!(!r.shutdown(Duration::from_secs(20)).timed_out);
-        let sent = t.sent();
-        assert_eq!(sent.len(), 2);
-        let gap = sent[1].at - sent[0].at;
+        let gap = gap_between_the_two_requests(&t);
         assert!(gap >= after, "next message after {gap:?}");
         let m = r.metrics();
         assert_balanced(&m);
@@ -1720,9 +1723,7 @@ mod tests {
         );
         r.record(numbered(2), false);
         assert!(!r.flush(Duration::from_secs(20)).timed_out);
-        let sent = t.sent();
-        assert_eq!(sent.len(), 2);
-        let gap = sent[1].at - sent[0].at;
+        let gap = gap_between_the_two_requests(&t);
         assert!(gap >= bound, "next message after {gap:?}");
         assert!(gap < Duration::from_secs(60), "waited the hour: {gap:?}");
         assert_eq!(r.metrics().spans_sent, 1);

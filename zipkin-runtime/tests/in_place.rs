@@ -165,7 +165,6 @@ fn each_unsampled_root_is_a_new_trace() {
 /// exactly their own span, and leave the poller's span as it was.
 #[test]
 fn futures_polled_in_and_out_of_their_trace_see_their_own_span() {
-    use std::future::Future;
     let (t, mem) = tracer(100.0);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -201,9 +200,7 @@ fn futures_polled_in_and_out_of_their_trace_see_their_own_span() {
                 .start();
             let elsewhere = current_context().unwrap();
             assert_ne!(elsewhere.trace_id, root_ctx.trace_id);
-            let waker = futures_waker();
-            let mut cx = std::task::Context::from_waker(&waker);
-            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            assert!(poll_once(fut.as_mut()).is_pending());
             assert_eq!(current_context(), Some(elsewhere), "other trace restored");
             drop(other_trace);
             let c = fut.await;
@@ -220,6 +217,11 @@ fn futures_polled_in_and_out_of_their_trace_see_their_own_span() {
         "{tree}"
     );
     assert_eq!(tree.matches("elsewhere").count(), 1, "{tree}");
+}
+
+/// Polls `fut` once with a waker that does nothing.
+fn poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    fut.poll(&mut std::task::Context::from_waker(&futures_waker()))
 }
 
 fn futures_waker() -> std::task::Waker {
@@ -262,7 +264,6 @@ proptest::proptest! {
     /// two spans share an id.
     #[test]
     fn unsampled_ids_read_in_any_order_form_one_tree(ops in proptest::collection::vec(0u8..7, 1..60)) {
-        use std::future::Future;
         let (t, _mem) = tracer(0.0);
         t.in_scope(|| {
             let mut guards = vec![SpanGuard::from_meta(&ROOT, None)];
@@ -305,8 +306,7 @@ proptest::proptest! {
                     }
                     6 => {
                         let mut fut = Box::pin(instrument(&PLAIN, None, async { current_context().unwrap() }));
-                        let waker = futures_waker();
-                        let std::task::Poll::Ready(c) = fut.as_mut().poll(&mut std::task::Context::from_waker(&waker)) else {
+                        let std::task::Poll::Ready(c) = poll_once(fut.as_mut()) else {
                             panic!("ready at once")
                         };
                         assert_eq!(*traces[trace].get_or_insert(c.trace_id), c.trace_id);
@@ -337,7 +337,6 @@ proptest::proptest! {
 /// are where they were opened.
 #[test]
 fn futures_polled_over_counted_unsampled_children_see_their_own_span() {
-    use std::future::Future;
     let (t, _mem) = tracer(0.0);
     t.in_scope(|| {
         let _root = SpanGuard::from_meta(&ROOT, None);
@@ -349,11 +348,7 @@ fn futures_polled_over_counted_unsampled_children_see_their_own_span() {
         }));
         let a = SpanGuard::from_meta(&PLAIN, None);
         let b = SpanGuard::from_meta(&PLAIN, None);
-        let waker = futures_waker();
-        let std::task::Poll::Ready((own, inner)) = fut
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(&waker))
-        else {
+        let std::task::Poll::Ready((own, inner)) = poll_once(fut.as_mut()) else {
             panic!("ready at once")
         };
         assert_eq!(own.parent_id, Some(root.span_id), "the future's parent");
@@ -396,7 +391,6 @@ impl std::future::Future for YieldOnce {
 /// poller sees exactly the spans it opened, whether or not the held guard's ids were read.
 #[test]
 fn a_guard_held_across_an_await_leaves_the_pollers_spans_intact() {
-    use std::future::Future;
     for read_inside in [false, true] {
         let (t, _mem) = tracer(0.0);
         t.in_scope(|| {
@@ -413,15 +407,13 @@ fn a_guard_held_across_an_await_leaves_the_pollers_spans_intact() {
                 drop(g);
                 current_context().unwrap()
             }));
-            let waker = futures_waker();
-            let mut cx = std::task::Context::from_waker(&waker);
-            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            assert!(poll_once(fut.as_mut()).is_pending());
             assert_eq!(
                 current_context(),
                 Some(a),
                 "after the first poll ({read_inside})"
             );
-            let std::task::Poll::Ready(inner) = fut.as_mut().poll(&mut cx) else {
+            let std::task::Poll::Ready(inner) = poll_once(fut.as_mut()) else {
                 panic!("ready on the second poll")
             };
             assert_eq!(inner.parent_id, Some(a.span_id), "the future's own span");
