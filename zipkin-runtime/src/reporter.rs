@@ -704,7 +704,7 @@ impl Shared {
             o.total += 1;
             // The drainer read the next slot last, on another core: ask for it now, as the
             // ring does, so the next span here does not wait for its cache lines.
-            crate::buffer::prefetch_for_write(o.spans.spare_capacity_mut().as_ptr());
+            ring.prefetch_for_write(o.spans.spare_capacity_mut().as_ptr());
             if was_empty {
                 self.spill_pending.store(true, Ordering::Relaxed);
             }
