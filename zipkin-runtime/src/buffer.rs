@@ -265,10 +265,11 @@ impl Ring {
     /// `_mm_prefetch` with `_MM_HINT_ET0` is no help here: without the `prfchw` target feature
     /// (not in the default x86_64 target) it compiles to a read prefetch, which leaves a line
     /// the consumer has read shared with it, and the store still waits for the invalidation.
-    /// So PREFETCHW is written out, on CPUs that have it.
+    /// So PREFETCHW is written out, on CPUs that have it. Not under Miri, which runs no inline
+    /// assembly (nor CPUID).
     #[inline(always)]
     pub(crate) fn prefetch_for_write<T>(&self, p: *const T) {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
             // The first, second and last byte's lines: all of them for a `T` of up to 128
             // bytes (a record is 104), wherever it starts.
@@ -296,15 +297,15 @@ impl Ring {
                 }
             }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = p;
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        let _ = (p, self.prefetchw);
     }
 }
 
 /// Whether the CPU has PREFETCHW (CPUID 8000_0001h, ECX bit 8: AMD since the K6-2, Intel
 /// since Broadwell). Older Intel CPUs may not treat its opcode as a no-op, so it is asked.
 fn has_prefetchw() -> bool {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         use std::arch::x86_64::__cpuid;
         // `__cpuid` is an unsafe fn before Rust 1.87 (this crate supports 1.80).
@@ -315,7 +316,7 @@ fn has_prefetchw() -> bool {
             __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).ecx & (1 << 8) != 0
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     false
 }
 
@@ -469,7 +470,7 @@ mod tests {
     /// The kernel names CPUID 8000_0001h ECX bit 8 `3dnowprefetch`: a wrong leaf or bit
     /// would silently turn every prefetch into one that does not help the hand-off.
     #[test]
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
     fn prefetchw_is_detected_as_the_kernel_reports_it() {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
         let flags = cpuinfo
