@@ -87,20 +87,22 @@ impl Ring {
         full: impl FnOnce(SpanRecord) -> R,
     ) -> Result<usize, R> {
         // SAFETY: the caller upholds push_with's contract, which is this one's.
-        unsafe { self.push_with(|| rec, full) }
+        unsafe { self.push_with(rec, |rec| rec, full) }
     }
 
-    /// [`Ring::push`] of the record `make` builds, built straight into its slot: a record
-    /// built on the stack and then copied in was read back with wide loads right after its
-    /// narrow stores (a store-forwarding stall on every span).
+    /// [`Ring::push`] of the record `build` makes of `span`, built straight into its slot: a
+    /// record built on the stack and then copied in was read back with wide loads right after
+    /// its narrow stores (a store-forwarding stall on every span). A full ring hands `span` to
+    /// `full` unbuilt, so that a span about to be dropped costs no record (nor end time).
     ///
     /// # Safety
     /// As [`Ring::push`].
     #[inline(always)]
-    pub unsafe fn push_with<R>(
+    pub unsafe fn push_with<S, R>(
         &self,
-        make: impl FnOnce() -> SpanRecord,
-        full: impl FnOnce(SpanRecord) -> R,
+        span: S,
+        build: impl FnOnce(S) -> SpanRecord,
+        full: impl FnOnce(S) -> R,
     ) -> Result<usize, R> {
         let tail = self.tail.0.load(Ordering::Relaxed);
         // SAFETY: only the producer (the caller, per this function's contract) uses head_cache.
@@ -113,13 +115,13 @@ impl Ring {
             *cached = self.head.0.load(Ordering::Acquire);
             len = tail.wrapping_sub(*cached);
             if len > self.mask {
-                return Err(full(make()));
+                return Err(full(span));
             }
         }
         // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it; the
         // storage is only released by this producer, after its last push.
         let slots = unsafe { &*self.slots.get() };
-        unsafe { (*slots[tail & self.mask].get()).write(make()) };
+        unsafe { (*slots[tail & self.mask].get()).write(build(span)) };
         self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
         // Only a slot the consumer is done with: taking one it has yet to read would slow it.
         if len + PREFETCH_AHEAD <= self.mask {

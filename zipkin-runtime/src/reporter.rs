@@ -45,6 +45,7 @@ use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crate::buffer::{Ring, RingCounts};
+use crate::clock;
 use crate::encode::SpanEncoder;
 use crate::error::TransportError;
 use crate::span::SpanRecord;
@@ -457,17 +458,19 @@ impl Reporter {
     #[inline(always)]
     #[cfg(test)]
     pub fn record(&self, rec: SpanRecord, local_root: bool) {
-        self.record_with(|| rec, local_root);
+        self.record_with(|_| rec, local_root);
     }
 
-    /// [`Reporter::record`] of the record `make` builds, built in its ring slot. `make` is
-    /// called exactly once, also when the span is refused, so whatever it moves is dropped.
+    /// [`Reporter::record`] of the record `make` builds from the span's end tick, built in
+    /// its ring slot. `make` is called exactly once: with the clock read then if the span is
+    /// kept, with 0 if it is dropped or refused (its end is never needed then, and the clock
+    /// read is a third of a span's cost), so that whatever it moves is still dropped.
     #[inline(always)]
-    pub fn record_with(&self, make: impl FnOnce() -> SpanRecord, local_root: bool) {
+    pub fn record_with(&self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
         let s = &*self.shared;
         if s.closed.load(Ordering::Acquire) {
             s.refused.fetch_add(1, Ordering::Relaxed);
-            drop(make());
+            drop(make(0));
             return;
         }
         let mut make = Some(make);
@@ -494,7 +497,9 @@ impl Reporter {
             // SAFETY: this ring is only ever pushed to from this thread (it lives in a
             // thread-local and is never handed to another producer).
             let make = make.take()?;
-            Some(unsafe { ring.push_with(make, |rec| s.spill(ring, rec)) })
+            Some(unsafe {
+                ring.push_with(make, |make| make(clock::now()), |make| s.full(ring, make))
+            })
         });
         match pushed {
             Ok(Some(Ok(len))) => {
@@ -519,7 +524,7 @@ impl Reporter {
             _ => {
                 s.refused.fetch_add(1, Ordering::Relaxed);
                 if let Some(make) = make.take() {
-                    drop(make());
+                    drop(make(0));
                 }
             }
         }
@@ -636,9 +641,34 @@ const SPILL_ATTEMPTS: u32 = 32;
 
 impl Shared {
     /// The calling thread's ring is full: the drainer has not run since it was woken at half
-    /// full (on a loaded machine it can wait for a CPU for milliseconds). Rather than drop
-    /// `rec`, put it in the shared overflow for the drainer, as long as the queue's span bound
-    /// has room for it and the drainer is not behind (`spill_behind`). Only ever tries the overflow's lock, which is held just long enough to
+    /// full (on a loaded machine it can wait for a CPU for milliseconds). The span goes to the
+    /// overflow ([`Shared::spill`]) unless the queue has no room (`spill_blocked`) or the
+    /// drainer is behind (`spill_behind`). Then it is dropped and counted before its record is
+    /// built or its end read: that is what a saturated reporter does to most spans, and it
+    /// should cost the application less than keeping them. Returns whether the span was kept.
+    #[cold]
+    #[inline(never)]
+    fn full(&self, ring: &Ring, make: impl FnOnce(u64) -> SpanRecord) -> bool {
+        let refused = if self.spill_blocked.load(Ordering::Relaxed) {
+            Some(true)
+        } else if self.spill_behind.load(Ordering::Relaxed) {
+            Some(false)
+        } else {
+            None
+        };
+        match refused {
+            Some(queue_full) => {
+                drop(make(0));
+                // SAFETY: called on the ring's producer thread (from `record_with`).
+                unsafe { ring.count_dropped(queue_full) };
+                false
+            }
+            None => self.spill(ring, make(clock::now())),
+        }
+    }
+
+    /// Puts `rec` in the shared overflow for the drainer, as long as the queue's span bound
+    /// has room for it. Only ever tries the overflow's lock, which is held just long enough to
     /// push, swap or read a counter (never during a drain, a send or an encode): if it stays
     /// taken for [`SPILL_ATTEMPTS`] tries, `rec` is dropped and counted. Returns whether `rec`
     /// was kept.
@@ -651,12 +681,6 @@ impl Shared {
     #[inline(never)]
     fn spill(&self, ring: &Ring, rec: SpanRecord) -> bool {
         let queue_full = 'refused: {
-            if self.spill_blocked.load(Ordering::Relaxed) {
-                break 'refused true;
-            }
-            if self.spill_behind.load(Ordering::Relaxed) {
-                break 'refused false;
-            }
             // Held only briefly, so a few attempts see it free unless its holder was
             // preempted; then the span is dropped rather than waited for.
             let mut attempts = 0;
@@ -1478,6 +1502,36 @@ mod tests {
             (41, 160, 0),
             "{m:?}"
         );
+        r.shutdown(Duration::from_secs(20));
+    }
+
+    /// A span the reporter will not keep is dropped before its record is built: its end
+    /// tick is never read (`make` gets 0), and `make` still runs once, to drop what it moves.
+    #[test]
+    fn a_span_refused_for_a_full_queue_is_dropped_without_reading_its_end() {
+        let r = small_rings(40, crate::transport::Discard);
+        let held = hold_drainer(&r);
+        let ends = std::cell::RefCell::new(Vec::new());
+        for i in 2..=201 {
+            r.record_with(
+                |end| {
+                    ends.borrow_mut().push(end);
+                    SpanRecord { end, ..numbered(i) }
+                },
+                false,
+            );
+        }
+        let ends = ends.into_inner();
+        assert_eq!(ends.len(), 200, "make runs once per span");
+        // 16 in the ring and 40 in the overflow are kept; the 57th is built before the
+        // overflow finds the queue's bound reached; the other 143 are refused at the flag.
+        let read = ends.iter().take_while(|&&e| e != 0).count();
+        assert_eq!(read, 57, "{ends:?}");
+        assert!(ends[read..].iter().all(|&e| e == 0), "{ends:?}");
+        let m = r.metrics();
+        assert_balanced(&m);
+        assert_eq!((m.dropped_queue_full, m.spans_queued), (144, 56), "{m:?}");
+        drop(held);
         r.shutdown(Duration::from_secs(20));
     }
 

@@ -301,11 +301,10 @@ impl LiveSpan {
         if !self.is_recording() {
             return;
         }
-        let end = clock::now();
         let tracer = self.cur.tracer;
         let local_root = self.local_root;
         tracer.record_with(
-            || SpanRecord {
+            |end| SpanRecord {
                 trace_id: self.cur.ctx.trace_id,
                 span_id: self.cur.ctx.span_id,
                 parent_id: self.cur.ctx.parent_id,

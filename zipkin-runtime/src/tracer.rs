@@ -392,7 +392,7 @@ impl Tracer {
 
     /// Hands a finished span to the reporter; the record is built in its ring slot.
     #[inline(always)]
-    pub(crate) fn record_with(self, make: impl FnOnce() -> SpanRecord, local_root: bool) {
+    pub(crate) fn record_with(self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
         self.inner.reporter.record_with(make, local_root);
     }
 
