@@ -53,7 +53,7 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     pub fn with_capacity(cap: usize) -> Ring {
-        let cap = cap.max(2).next_power_of_two();
+        let cap = ring_capacity(cap);
         let slots = (0..cap)
             .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
             .collect::<Vec<_>>()
@@ -320,6 +320,11 @@ fn has_prefetchw() -> bool {
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     false
+}
+
+/// The slots a ring asked for `spans` gets: a power of two, at least 2.
+pub(crate) fn ring_capacity(spans: usize) -> usize {
+    spans.max(2).next_power_of_two()
 }
 
 impl Drop for Ring {

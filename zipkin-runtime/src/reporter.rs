@@ -44,7 +44,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use crate::buffer::{Ring, RingCounts};
+use crate::buffer::{ring_capacity, Ring, RingCounts};
 use crate::clock;
 use crate::encode::SpanEncoder;
 use crate::error::TransportError;
@@ -510,7 +510,7 @@ impl Reporter {
         });
         match pushed {
             Ok(Some(Ok(len))) => {
-                let half = s.config.thread_buffer_spans.max(2).next_power_of_two() / 2;
+                let half = ring_capacity(s.config.thread_buffer_spans) / 2;
                 if local_root && !s.urgent.load(Ordering::Relaxed) {
                     s.urgent.store(true, Ordering::Relaxed);
                 }
@@ -658,22 +658,17 @@ impl Shared {
     #[cold]
     #[inline(never)]
     fn full(&self, ring: &Ring, make: impl FnOnce(u64) -> SpanRecord) -> bool {
-        let refused = if self.spill_blocked.load(Ordering::Relaxed) {
-            Some(true)
+        let queue_full = if self.spill_blocked.load(Ordering::Relaxed) {
+            true
         } else if self.spill_behind.load(Ordering::Relaxed) {
-            Some(false)
+            false
         } else {
-            None
+            return self.spill(ring, make(clock::now()));
         };
-        match refused {
-            Some(queue_full) => {
-                drop(make(0));
-                // SAFETY: called on the ring's producer thread (from `record_with`).
-                unsafe { ring.count_dropped(queue_full) };
-                false
-            }
-            None => self.spill(ring, make(clock::now())),
-        }
+        drop(make(0));
+        // SAFETY: called on the ring's producer thread (from `record_with`).
+        unsafe { ring.count_dropped(queue_full) };
+        false
     }
 
     /// Puts `rec` in the shared overflow for the drainer, as long as the queue's span bound
@@ -719,7 +714,7 @@ impl Shared {
                     self.spill_blocked.store(true, Ordering::Relaxed);
                     break 'refused true;
                 }
-                o.budget = room.min(cfg.thread_buffer_spans.max(2).next_power_of_two());
+                o.budget = room.min(ring_capacity(cfg.thread_buffer_spans));
             }
             o.budget -= 1;
             if o.spans.len() == o.spans.capacity() {
@@ -933,7 +928,7 @@ fn refill_wait(since: Duration, busiest: usize, thread_buffer_spans: usize) -> O
     if busiest == 0 {
         return None;
     }
-    let quarter = thread_buffer_spans.max(2).next_power_of_two() / 4;
+    let quarter = ring_capacity(thread_buffer_spans) / 4;
     let refill = since.mul_f64(quarter as f64 / busiest as f64);
     Some(refill.max(MIN_REFILL_WAIT))
 }
@@ -973,10 +968,7 @@ impl Drainer {
             };
             let wait = wait.max(Duration::from_millis(1));
             let refill = refill_wait(since, self.busiest, self.shared.config.thread_buffer_spans);
-            std::thread::park_timeout(match refill {
-                Some(refill) => wait.min(refill),
-                None => wait,
-            });
+            std::thread::park_timeout(refill.map_or(wait, |r| wait.min(r)));
         }
     }
 
@@ -1025,12 +1017,7 @@ impl Drainer {
             // Encoded (or dropped): they count in `queued_spans` now, if anywhere.
             self.shared.spill_encoding.store(0, Ordering::Relaxed);
             // A backlog of at least a ring's worth that did not shrink: not a late wake-up.
-            let ring = self
-                .shared
-                .config
-                .thread_buffer_spans
-                .max(2)
-                .next_power_of_two();
+            let ring = ring_capacity(self.shared.config.thread_buffer_spans);
             if n >= self.last_spill && self.last_spill >= ring as u64 {
                 set_flag(&self.shared.spill_behind, true);
             }
@@ -1039,12 +1026,7 @@ impl Drainer {
         let mut caught_up = true;
         self.busiest = 0;
         let rings: Vec<Arc<Ring>> = lock(&self.shared.rings).clone();
-        let per_ring = self
-            .shared
-            .config
-            .thread_buffer_spans
-            .max(2)
-            .next_power_of_two();
+        let per_ring = ring_capacity(self.shared.config.thread_buffer_spans);
         for ring in &rings {
             // A closed ring gets no more pushes (its thread has exited, and the close was
             // released after its last push), so draining it now empties it for good.
