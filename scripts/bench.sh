@@ -58,7 +58,9 @@ done
     echo "criterion:   ${flags[*]}"
     echo "zipkin-rs:   $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (dirty tree)')"
     echo "crates (cargo tree --depth 1):"
-    cargo tree --locked --depth 1 -e normal --prefix none 2>/dev/null | sort -u | grep -v '^zipkin-bench' | sed 's/^/  /'
+    # Local paths are shown relative to the repository: the report is committed.
+    cargo tree --locked --depth 1 -e normal --prefix none 2>/dev/null | sort -u | grep -v '^zipkin-bench' |
+        sed -e "s#$root#.#g" -e 's/^/  /'
 } > "$results/machine.txt"
 
 set +e

@@ -1,5 +1,5 @@
 //! B3 and traceparent propagation through the public API: the spec's own examples (read from
-//! `shared/spec/b3-propagation.md`), Brave-strict case tables for both B3 formats, the header
+//! the repository's `spec/b3-propagation.md`), Brave-strict case tables for both B3 formats, the header
 //! shapes py_zipkin, Brave and zipkin-go send, inject -> extract round trips, and a server span
 //! continuing an extracted context.
 
@@ -103,20 +103,10 @@ const SAMPLING_MULTI: Want = Fail(HeaderError::Sampling {
 // ---------------------------------------------------------------------------------------------
 // The spec's own examples.
 
-fn spec_text() -> Option<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/b3-propagation.md"
-    );
-    match std::fs::read_to_string(path) {
-        Ok(s) => Some(s),
-        // CI lays shared/ beside the clone; a bare clone elsewhere has no spec to read.
-        Err(e) if std::env::var_os("CI").is_none() => {
-            println!("skipped: B3 spec not readable at {path}: {e}");
-            None
-        }
-        Err(e) => panic!("B3 spec not readable at {path}: {e}"),
-    }
+fn spec_text() -> String {
+    let path = support::spec("b3-propagation.md");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("B3 spec not readable at {}: {e}", path.display()))
 }
 
 /// `Name: value` pairs found in the spec: in code blocks (one per line) and in inline code.
@@ -165,7 +155,7 @@ fn spec_headers_with_place(spec: &str) -> Vec<(String, String, String, bool)> {
 
 #[test]
 fn every_b3_example_in_the_spec_parses_and_is_written_back_exactly() {
-    let Some(spec) = spec_text() else { return };
+    let spec = spec_text();
     let examples = spec_headers(&spec);
     let singles: Vec<_> = examples.iter().filter(|(n, _, _)| n == "b3").collect();
     assert!(
@@ -198,7 +188,7 @@ fn every_b3_example_in_the_spec_parses_and_is_written_back_exactly() {
 
 #[test]
 fn every_multi_header_example_in_the_spec_is_read_as_the_spec_says() {
-    let Some(spec) = spec_text() else { return };
+    let spec = spec_text();
     let examples: Vec<_> = spec_headers(&spec)
         .into_iter()
         .filter(|(n, _, _)| n != "b3")
@@ -249,7 +239,7 @@ fn every_multi_header_example_in_the_spec_is_read_as_the_spec_says() {
 
 #[test]
 fn the_specs_multi_block_and_its_single_header_are_the_same_context() {
-    let Some(spec) = spec_text() else { return };
+    let spec = spec_text();
     // "the following state encoded in multiple headers ... Becomes one b3 header": the first
     // code block of X-B3-* lines, then the next b3 line in a code block.
     let examples = spec_headers_with_place(&spec);

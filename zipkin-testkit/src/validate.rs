@@ -47,12 +47,9 @@ impl SpanSummary {
     }
 }
 
-/// The directory of the official spec files (`$ZIPKIN_SPEC_DIR`, else `../../shared/spec` from
-/// this crate).
+/// The repository's copies of the official spec files (`spec/`, see `spec/SOURCES.md`).
 pub fn spec_dir() -> PathBuf {
-    std::env::var_os("ZIPKIN_SPEC_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec"))
 }
 
 /// Decodes one request body by its `Content-Type` and `Content-Encoding`.

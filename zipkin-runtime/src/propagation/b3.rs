@@ -1,10 +1,11 @@
 //! B3: the single `b3` header and the `X-B3-*` headers, parsed as strictly as Brave does and
 //! written canonically from integers.
 //!
-//! Rules (Brave's, see `shared/research/reliability.md` §4): ids are lower-case hex only, a trace
-//! id has 16 or 32 characters, span and parent ids 16; all-zero trace or span ids are rejected,
-//! an all-zero parent means no parent. The single header is at most 68 bytes (checked before it
-//! is scanned) and has at most 4 fields. Any other byte (upper case, whitespace, CR/LF, non-ASCII)
+//! Rules (the B3 specification, `spec/b3-propagation.md` in this repository, read as strictly
+//! as Brave's `B3SingleFormat` and `B3Propagation` do): ids are lower-case hex only, a trace id
+//! has 16 or 32 characters, span and parent ids 16; all-zero trace or span ids are rejected, an
+//! all-zero parent means no parent. The single header is at most 68 bytes (checked before it is
+//! scanned) and has at most 4 fields. Any other byte (upper case, whitespace, CR/LF, non-ASCII)
 //! is rejected. Parsing never allocates and never panics.
 
 use crate::context::{RemoteContext, RemoteIds, Sampling, SpanContext};

@@ -34,12 +34,9 @@ pub fn collect(t: Tracer, mem: &MemoryTransport) -> Vec<model::Span> {
     mem.spans()
 }
 
-/// A file of ../shared/spec (or of `$ZIPKIN_SPEC_DIR`).
+/// A file of the repository's copies of the official spec files (`spec/`).
 pub fn spec(file: &str) -> PathBuf {
-    let dir = std::env::var_os("ZIPKIN_SPEC_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec"));
-    dir.join(file)
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec")).join(file)
 }
 
 // ---------------------------------------------------------------------------------------------
