@@ -53,7 +53,10 @@ pub(crate) fn expand(args: Args, f: Function) -> syn::Result<TokenStream> {
     let ret = Ident::new("__zipkin_ret", Span::mixed_site());
     let body = {
         let mut g = Group::new(Delimiter::Brace, f.body.clone());
-        g.set_span(f.body_span);
+        // Located at the body, but marked as the expansion's own: rustc then lints the braces as
+        // generated (`unused_braces` fired on one-expression bodies), while errors about the block
+        // still point at the user's braces.
+        g.set_span(Span::mixed_site().located_at(f.body_span));
         g
     };
     let fake_return = fake_return(&f);
