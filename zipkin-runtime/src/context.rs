@@ -180,8 +180,18 @@ struct Hidden {
 const OPEN: u64 = 1 << 63;
 /// The current span is an unsampled root whose ids are not drawn yet.
 const ROOT_UNDRAWN: u64 = 1 << 62;
+/// Spans closed out of order wait below the current one, in `CLOSED_BELOW`: whichever close
+/// makes one of them current again puts back what that span had replaced ([`unwind`]). Set,
+/// it also sends every reader and writer off the fast paths (which require `state == OPEN`).
+const BELOW: u64 = 1 << 61;
 /// Mask of the count of undrawn unsampled children.
 const LAZY: u64 = u32::MAX as u64;
+
+/// The most spans kept closed below the current one. Only a span whose guard was dropped
+/// before a guard opened inside it lands there; entries left by a guard that had already been
+/// taken off the slot (one held across an `.await`) are forgotten when the outermost span on the
+/// thread closes, and beyond this bound the oldest are.
+const MAX_CLOSED_BELOW: usize = 64;
 
 // No field of the slot may need dropping: a thread-local with a destructor costs a
 // registration check on every access (measured: 26 -> 57 instructions per unsampled root).
@@ -193,6 +203,15 @@ thread_local! {
     };
     /// The ids to put back when an unsampled child whose ids were drawn closes, innermost last.
     static DRAWN_LAZY: RefCell<Vec<Hidden>> = const { RefCell::new(Vec::new()) };
+    /// Spans closed while a span opened inside them was still open, oldest first (see [`BELOW`]).
+    static CLOSED_BELOW: RefCell<Vec<ClosedBelow>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A span closed out of order, and what its close would have made current.
+struct ClosedBelow {
+    trace_id: TraceId,
+    span_id: SpanId,
+    restore: Option<Current>,
 }
 
 /// Runs `f` on this thread's slot; `None` while the thread is exiting.
@@ -212,6 +231,9 @@ impl Slot {
         }
         if self.state != OPEN {
             self.draw();
+            if self.state & OPEN == 0 {
+                return None;
+            }
         }
         // SAFETY: open with nothing left to draw: every field is written.
         Some(unsafe { self.cur.assume_init_mut() })
@@ -224,19 +246,28 @@ impl Slot {
         (self.state == OPEN).then(|| unsafe { self.cur.assume_init_mut() })
     }
 
+    /// The current span when it is written in full, whether or not spans wait closed below it.
+    #[inline]
+    fn drawn_below(&mut self) -> Option<&mut Current> {
+        // SAFETY: as in `current`.
+        (self.state & !BELOW == OPEN).then(|| unsafe { self.cur.assume_init_mut() })
+    }
+
     #[inline(always)]
     fn get(&mut self) -> Option<Current> {
         self.current().copied()
     }
 
+    /// Makes `cur` current. Spans closed out of order stay recorded below it.
     #[inline(always)]
     fn set(&mut self, cur: Option<Current>) {
+        let below = self.state & BELOW;
         match cur {
             Some(cur) => {
                 self.cur.write(cur);
-                self.state = OPEN;
+                self.state = OPEN | below;
             }
-            None => self.state = 0,
+            None => self.state = below,
         }
     }
 
@@ -263,7 +294,8 @@ impl Slot {
             }
         }
         let levels = self.state & LAZY;
-        self.state = OPEN;
+        let below = self.state & BELOW;
+        self.state = OPEN | below;
         // SAFETY: open and written in full.
         let cur = unsafe { self.cur.assume_init_mut() };
         let _ = DRAWN_LAZY.try_with(|hidden| {
@@ -282,6 +314,9 @@ impl Slot {
                 }
             }
         });
+        if below != 0 {
+            unwind(self);
+        }
     }
 }
 
@@ -315,11 +350,34 @@ pub(crate) fn enter_unsampled_root(tracer: Tracer) {
     });
 }
 
-/// Closes a root opened with nothing current before it.
+/// Closes a root opened by [`enter_unsampled_root`] (with nothing current before it).
 #[inline(always)]
 pub(crate) fn leave_root() {
-    // SAFETY: a write through a valid, exclusive reference.
-    with_slot(|s| unsafe { std::ptr::write_volatile(&mut s.state, 0) });
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
+    with_slot(|s| {
+        // SAFETY: a read and a write of the state through a valid, exclusive reference.
+        unsafe {
+            if rd(&s.state) == OPEN | ROOT_UNDRAWN {
+                wr(&mut s.state, 0);
+            } else {
+                leave_root_late(s);
+            }
+        }
+    });
+}
+
+/// [`leave_root`] when the root's ids were drawn, or a span opened inside it is still open.
+#[cold]
+#[inline(never)]
+fn leave_root_late(s: &mut Slot) {
+    // The root's span id is its trace id's low half (see `id::unsampled_root_span`).
+    let root = s.current().map(|c| {
+        let trace_id = c.ctx.trace_id;
+        (trace_id, crate::id::unsampled_root_span(trace_id))
+    });
+    if let Some((trace_id, span_id)) = root {
+        close(s, trace_id, span_id, None);
+    }
 }
 
 /// Runs `f` on the current span in place, without copying it out of the thread-local. `f` must
@@ -332,7 +390,138 @@ pub(crate) fn peek<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
 /// Restores a value returned by [`replace`].
 #[inline]
 pub(crate) fn restore(prev: Option<Current>) {
-    with_slot(|s| s.set(prev));
+    with_slot(|s| {
+        s.set(prev);
+        if prev.is_none() {
+            // Nothing was current before: nothing is below now either.
+            forget_closed_below(s);
+        }
+    });
+}
+
+/// Closes `own`, a span made current with [`replace`]: puts back `prev`, what it replaced, if
+/// it is the current span. If a span opened inside it is still open, `own` is closed below it
+/// instead ([`close`]).
+#[inline]
+pub(crate) fn leave(own: &Current, prev: Option<Current>) {
+    with_slot(|s| match s.drawn() {
+        Some(cur) if cur.ctx.span_id == own.ctx.span_id => {
+            s.set(prev);
+            if prev.is_none() {
+                forget_closed_below(s);
+            }
+        }
+        _ => close_late(s, own, prev),
+    });
+}
+
+#[cold]
+#[inline(never)]
+fn close_late(s: &mut Slot, own: &Current, prev: Option<Current>) {
+    close(s, own.ctx.trace_id, own.ctx.span_id, prev);
+}
+
+/// Closes the span `trace_id`/`span_id` off the fast paths, popping by id: if it is the current
+/// span (once undrawn ids are drawn), `restore` becomes current, and then whatever was closed
+/// below comes off too ([`unwind`]). If a span opened inside it is still current, it stays
+/// current and the closed span waits below it, in `CLOSED_BELOW`. With no span current (a guard
+/// that was taken off the slot, such as one held across an `.await`) nothing changes.
+fn close(s: &mut Slot, trace_id: TraceId, span_id: SpanId, restore: Option<Current>) {
+    let Some(cur) = s.current() else {
+        return;
+    };
+    if cur.ctx.trace_id == trace_id && cur.ctx.span_id == span_id {
+        s.set(restore);
+        if restore.is_none() {
+            forget_closed_below(s);
+        } else {
+            unwind(s);
+        }
+        return;
+    }
+    let kept = CLOSED_BELOW.try_with(|below| {
+        let Ok(mut below) = below.try_borrow_mut() else {
+            return false;
+        };
+        if below.len() == MAX_CLOSED_BELOW {
+            below.remove(0);
+        }
+        below.push(ClosedBelow {
+            trace_id,
+            span_id,
+            restore,
+        });
+        true
+    });
+    if kept == Ok(true) {
+        s.state |= BELOW;
+    }
+}
+
+/// While the current span is one that was closed below another, takes it off: what it replaced
+/// becomes current, and so on down.
+#[cold]
+#[inline(never)]
+fn unwind(s: &mut Slot) {
+    if s.state & BELOW == 0 {
+        return;
+    }
+    loop {
+        // Drawn ids only: `current` would come back here through `draw`.
+        if s.state & OPEN == 0 {
+            break;
+        }
+        if s.state & (ROOT_UNDRAWN | LAZY) != 0 {
+            // Spans counted above an undrawn root are open; none of them was closed.
+            return;
+        }
+        // SAFETY: open with nothing left to draw: every field is written.
+        let cur = unsafe { s.cur.assume_init_ref() };
+        let (trace_id, span_id) = (cur.ctx.trace_id, cur.ctx.span_id);
+        let found = CLOSED_BELOW
+            .try_with(|below| {
+                let mut below = below.try_borrow_mut().ok()?;
+                let at = below
+                    .iter()
+                    .rposition(|c| c.trace_id == trace_id && c.span_id == span_id)?;
+                Some(below.remove(at).restore)
+            })
+            .ok()
+            .flatten();
+        match found {
+            Some(Some(restore)) => s.set(Some(restore)),
+            Some(None) => {
+                s.set(None);
+                break;
+            }
+            None => break,
+        }
+    }
+    let empty = CLOSED_BELOW
+        .try_with(|below| below.try_borrow().is_ok_and(|b| b.is_empty()))
+        .unwrap_or(true);
+    if empty || s.state & OPEN == 0 {
+        forget_closed_below(s);
+    }
+}
+
+/// No span is current: none can be waiting below one.
+#[inline]
+fn forget_closed_below(s: &mut Slot) {
+    if s.state & BELOW != 0 {
+        forget_closed_below_now(s);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn forget_closed_below_now(s: &mut Slot) {
+    s.state &= !BELOW;
+    let _ = CLOSED_BELOW.try_with(|below| {
+        if let Ok(mut below) = below.try_borrow_mut() {
+            below.clear();
+        }
+    });
 }
 
 /// What a child opened in place changes in the current span, and restores when it closes:
@@ -480,7 +669,7 @@ pub(crate) fn leave_unsampled_child() {
 #[cold]
 #[inline(never)]
 fn leave_drawn_child(s: &mut Slot) {
-    let Some(cur) = s.drawn() else {
+    let Some(cur) = s.drawn_below() else {
         return;
     };
     let current = cur.ctx.span_id;
@@ -498,16 +687,41 @@ fn leave_drawn_child(s: &mut Slot) {
         cur.ctx.span_id = ids.span_id;
         cur.ctx.parent_id = ids.parent_id;
     }
+    unwind(s);
 }
 
-/// Undoes [`enter_sampled_child`].
+/// Undoes [`enter_sampled_child`] for the child `own`, if it is the current span; if a span
+/// opened inside it is still open, `own` is closed below it instead ([`close`]).
 #[inline(always)]
-pub(crate) fn restore_scope(saved: &SavedScope) {
+pub(crate) fn restore_scope(own: &Current, saved: &SavedScope) {
+    use std::ptr::read_volatile as rd;
     with_slot(|s| {
         if let Some(cur) = s.drawn() {
-            put_back_scope(cur, saved);
+            // SAFETY: reads of initialised fields through valid references.
+            if unsafe { rd(&cur.ctx.span_id) == rd(&own.ctx.span_id) } {
+                put_back_scope(cur, saved);
+                return;
+            }
         }
+        restore_scope_late(s, own, saved);
     });
+}
+
+#[cold]
+#[inline(never)]
+fn restore_scope_late(s: &mut Slot, own: &Current, saved: &SavedScope) {
+    // What the child replaced: its parent, which differs only in ids, service and port.
+    let parent = Current {
+        ctx: SpanContext {
+            span_id: saved.ids.span_id,
+            parent_id: saved.ids.parent_id,
+            ..own.ctx
+        },
+        service: saved.service,
+        port: saved.port,
+        ..*own
+    };
+    close(s, own.ctx.trace_id, own.ctx.span_id, Some(parent));
 }
 
 #[inline(always)]

@@ -7,8 +7,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::context::{self, Current, RemoteContext};
-use crate::span::{record_error, ErrResult, LiveSpan, Span, SpanMeta};
+use crate::capture::{CapturedContext, WithContext};
+use crate::context::{self, RemoteContext};
+use crate::pending::record_error;
+use crate::span::{ErrResult, LiveSpan, Span, SpanMeta};
 
 pin_project_lite::pin_project! {
     /// A future that runs inside a span. Made by [`Span::instrument`] or the attribute.
@@ -63,8 +65,8 @@ impl<F: Future> Future for Instrumented<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            // Polled after completion: a contract violation by the caller; stay pending-free.
-            return Poll::Pending;
+            // As std's futures do: returning `Pending` without a waker would hang the caller.
+            panic!("`Instrumented` polled after completion");
         };
         let res = {
             let mut exit = PollExit {
@@ -164,27 +166,6 @@ where
     })
 }
 
-pin_project_lite::pin_project! {
-    /// A future that runs with a captured current span, without a span of its own.
-    /// Made by [`FutureExt::in_current_span`]; used to carry context into spawned tasks.
-    pub struct WithContext<F> {
-        #[pin]
-        inner: F,
-        cur: Option<Current>,
-    }
-}
-
-impl<F: Future> Future for WithContext<F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let cur = *this.cur;
-        context::with_current(cur, || this.inner.poll(cx))
-    }
-}
-
 /// Extension methods for futures.
 pub trait FutureExt: Future + Sized {
     /// Captures the current span now and makes it current on every poll of this future, so a
@@ -198,10 +179,7 @@ pub trait FutureExt: Future + Sized {
     /// # });
     /// ```
     fn in_current_span(self) -> WithContext<Self> {
-        WithContext {
-            inner: self,
-            cur: context::current_inner(),
-        }
+        CapturedContext::current().wrap(self)
     }
 
     /// Runs this future inside a new span named `name`, a child of the current span.
@@ -211,43 +189,6 @@ pub trait FutureExt: Future + Sized {
 }
 
 impl<F: Future> FutureExt for F {}
-
-/// Spawns a task on the current tokio runtime that inherits the current span.
-///
-/// ```
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let handle = zipkin_runtime::spawn(async { 1 + 1 });
-/// assert_eq!(handle.await.unwrap(), 2);
-/// # });
-/// ```
-#[cfg(feature = "tokio")]
-pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    tokio::spawn(fut.in_current_span())
-}
-
-/// Runs a closure on another thread with the current span as its parent context.
-///
-/// ```
-/// let h = zipkin_runtime::spawn_thread(|| 7);
-/// assert_eq!(h.join().unwrap(), 7);
-/// ```
-pub fn spawn_thread<F, R>(f: F) -> std::thread::JoinHandle<R>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    let cur = SendCurrent(context::current_inner());
-    std::thread::spawn(move || {
-        let cur = cur;
-        context::with_current(cur.0, f)
-    })
-}
-
-struct SendCurrent(Option<Current>);
 
 // LiveSpan and Span carry this data across threads already; the context is plain ids plus a
 // `&'static` tracer.
@@ -259,4 +200,20 @@ fn _assert_send() {
     is_send::<Instrumented<RecordErr<std::future::Ready<Result<(), String>>, Result<(), String>>>>(
     );
     is_send::<LiveSpan>();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a second poll returned `Pending` without registering a waker, so whoever
+    /// polled it waited forever.
+    #[test]
+    #[should_panic(expected = "`Instrumented` polled after completion")]
+    fn polling_after_completion_panics_as_std_futures_do() {
+        let mut fut = std::pin::pin!(Span::builder("once").start_detached().instrument(async {}));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+        let _ = fut.as_mut().poll(&mut cx);
+    }
 }

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod buffer;
+mod capture;
 pub mod clock;
 mod context;
 pub mod encode;
@@ -27,6 +28,7 @@ mod error;
 mod future;
 mod id;
 pub mod model;
+mod pending;
 pub mod propagation;
 pub mod reporter;
 pub mod sampler;
@@ -35,18 +37,17 @@ pub mod testing;
 pub mod tracer;
 pub mod transport;
 
+#[cfg(feature = "tokio")]
+pub use capture::{spawn, spawn_blocking};
+pub use capture::{spawn_thread, CapturedContext, WithContext};
 pub use context::{current_context, RemoteContext, RemoteIds, Sampling, SpanContext};
 pub use error::{ConfigError, IdError, TransportError};
-#[cfg(feature = "tokio")]
-pub use future::spawn;
-pub use future::{instrument, spawn_thread, FutureExt, Instrumented, WithContext};
+pub use future::{instrument, FutureExt, Instrumented};
 pub use id::{HexId, SpanId, TraceId};
+pub use pending::{annotate, record_error, set_remote_endpoint, tag};
 pub use propagation::{extract, extract_from, inject_context, inject_headers, inject_into};
 pub use reporter::{FlushReport, ReporterConfig, ReporterMetrics};
-pub use span::{
-    annotate, record_error, set_remote_endpoint, tag, Endpoint, Extra, Kind, Span, SpanBuilder,
-    SpanGuard, SpanMeta, SpanRecord,
-};
+pub use span::{Endpoint, Extra, Kind, Span, SpanBuilder, SpanGuard, SpanMeta, SpanRecord};
 pub use tracer::{init, Config, DefaultGuard, Tracer, TracerBuilder, TracerGuard};
 
 /// What `#[zipkin_span]` expands to. Not a stable API: call the public items instead.
@@ -54,7 +55,8 @@ pub use tracer::{init, Config, DefaultGuard, Tracer, TracerBuilder, TracerGuard}
 pub mod __private {
     pub use crate::context::RemoteContext;
     pub use crate::future::{instrument, instrument_err, RecordErr};
-    pub use crate::span::{record_error, ErrResult, Kind, Span, SpanGuard, SpanMeta};
+    pub use crate::pending::record_error;
+    pub use crate::span::{ErrResult, Kind, Span, SpanGuard, SpanMeta};
 
     /// Converts whatever `parent = expr` gives into a remote context.
     #[inline]

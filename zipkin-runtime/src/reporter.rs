@@ -184,6 +184,10 @@ pub struct ReporterMetrics {
     pub bytes_sent: u64,
     /// Encoded bytes of closed messages waiting to be sent, including the one in flight.
     pub bytes_queued: u64,
+    /// Tags, annotations and remote endpoints that a task or thread running in a captured
+    /// context added after its span had finished: dropped, never kept. Not spans: outside
+    /// `spans_offered`.
+    pub tags_dropped_after_finish: u64,
 }
 
 /// What a flush or shutdown achieved. Counts are totals since the reporter started.
@@ -793,6 +797,7 @@ impl Shared {
             messages_dropped: l.messages_dropped,
             bytes_sent: l.bytes_sent,
             bytes_queued: self.queued_bytes.load(Ordering::Relaxed),
+            tags_dropped_after_finish: 0,
         };
         ReporterMetrics {
             spans_dropped: m.dropped_thread_buffer_full

@@ -2,7 +2,6 @@
 //! detached `Span` that futures carry, tags and annotations, and the record a finished span becomes.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::IpAddr;
@@ -10,6 +9,7 @@ use std::net::IpAddr;
 use crate::clock;
 use crate::context::{self, Current, RemoteContext, Sampling, SpanContext};
 use crate::id::{SpanId, TraceId};
+use crate::pending::{self, Captures};
 use crate::tracer::Tracer;
 
 /// The Zipkin span kind. `Local` is written as an absent `kind`.
@@ -163,6 +163,9 @@ pub(crate) struct LiveSpan {
     pub local_root: bool,
     pub start: u64,
     pub extra: Option<Box<Extra>>,
+    /// The inboxes of tasks and threads this span was captured into (see `pending`). Boxed: a
+    /// span that is never captured pays one null pointer.
+    pub captured: Option<Box<Captures>>,
 }
 
 impl LiveSpan {
@@ -242,6 +245,7 @@ impl LiveSpan {
             local_root,
             start,
             extra: None,
+            captured: None,
         }
     }
 
@@ -284,7 +288,7 @@ impl LiveSpan {
     /// was current into the span.
     #[inline]
     pub fn take_pending(&mut self) {
-        take_pending_into(self);
+        pending::collect(self);
     }
 
     /// Ends the span and hands its record to the tracer's reporter.
@@ -300,6 +304,9 @@ impl LiveSpan {
     pub fn finish_in_place(&mut self) {
         if !self.is_recording() {
             return;
+        }
+        if self.captured.is_some() {
+            pending::close_inboxes(self);
         }
         let tracer = self.cur.tracer;
         let local_root = self.local_root;
@@ -426,80 +433,6 @@ fn continue_remote(
     }
 }
 
-enum Pending {
-    Tag(Cow<'static, str>, String),
-    Annotation(u64, Cow<'static, str>),
-    Remote(Endpoint),
-}
-
-thread_local! {
-    // Tags and annotations added through the free functions land here, keyed by the current span
-    // id, until the owning guard or future collects them. Empty (no allocation) unless used.
-    static PENDING: RefCell<Vec<(SpanId, Pending)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn push_pending(p: Pending) {
-    if let Some(cur) = context::current_inner() {
-        if cur.ctx.is_sampled() {
-            let _ = PENDING.try_with(|v| v.borrow_mut().push((cur.ctx.span_id, p)));
-        }
-    }
-}
-
-#[inline]
-fn take_pending_into(span: &mut LiveSpan) {
-    let _ = PENDING.try_with(|v| {
-        let Ok(mut v) = v.try_borrow_mut() else {
-            return;
-        };
-        if v.is_empty() {
-            return;
-        }
-        let id = span.cur.ctx.span_id;
-        let mut i = 0;
-        while i < v.len() {
-            if v[i].0 == id {
-                match v.swap_remove(i).1 {
-                    Pending::Tag(k, val) => span.set_tag(k, val),
-                    Pending::Annotation(at, a) => span.annotate(at, a),
-                    Pending::Remote(e) => {
-                        span.extra
-                            .get_or_insert_with(Default::default)
-                            .remote_endpoint = Some(e)
-                    }
-                }
-            } else {
-                i += 1;
-            }
-        }
-    });
-}
-
-/// Sets a tag on the current span, if it is sampled. Does nothing outside a span.
-///
-/// ```
-/// use zipkin_runtime::{tag, SpanGuard};
-/// let _span = SpanGuard::new("lookup");
-/// tag("db.rows", 3);
-/// ```
-pub fn tag(key: impl Into<Cow<'static, str>>, value: impl fmt::Display) {
-    if is_current_sampled() {
-        push_pending(Pending::Tag(key.into(), value.to_string()));
-    }
-}
-
-/// Sets the `error` tag on the current span to `err`'s Display text.
-///
-/// ```
-/// let _span = zipkin_runtime::SpanGuard::new("parse");
-/// if let Err(e) = "x".parse::<u8>() {
-///     zipkin_runtime::record_error(&e);
-/// }
-/// ```
-pub fn record_error(err: &dyn fmt::Display) {
-    tag("error", err);
-}
-
 /// A function result whose error `#[zipkin_span(err)]` records: `Result<T, E>` with
 /// `E: Display`. Used by the attribute's expansion; not meant to be implemented by users.
 #[diagnostic::on_unimplemented(
@@ -516,30 +449,6 @@ impl<T, E: fmt::Display> ErrResult for Result<T, E> {
     fn zipkin_error(&self) -> Option<&dyn fmt::Display> {
         self.as_ref().err().map(|e| e as &dyn fmt::Display)
     }
-}
-
-/// Adds a timestamped annotation (an event) to the current span.
-///
-/// ```
-/// let _span = zipkin_runtime::SpanGuard::new("upload");
-/// zipkin_runtime::annotate("cache miss");
-/// ```
-pub fn annotate(value: impl Into<Cow<'static, str>>) {
-    if is_current_sampled() {
-        push_pending(Pending::Annotation(clock::now(), value.into()));
-    }
-}
-
-/// Sets the remote endpoint of the current span (the other side of a client or server span).
-pub fn set_remote_endpoint(endpoint: Endpoint) {
-    if is_current_sampled() {
-        push_pending(Pending::Remote(endpoint));
-    }
-}
-
-#[inline]
-fn is_current_sampled() -> bool {
-    context::current_is_sampled()
 }
 
 /// A span open on this thread: it is the current span until the guard drops, and then reports.
@@ -651,6 +560,7 @@ impl SpanGuard {
                     local_root: false,
                     start: clock::now(),
                     extra: None,
+                    captured: None,
                 },
                 saved,
             );
@@ -798,11 +708,11 @@ impl SpanGuard {
         // SAFETY: called once, from `drop`, in the `Open` state; `open` is not touched after.
         let span = match unsafe { open.assume_init_mut() } {
             Open::Child(span, saved) => {
-                context::restore_scope(saved);
+                context::restore_scope(&span.cur, saved);
                 span
             }
             Open::Entered(span, prev) => {
-                context::restore(*prev);
+                context::leave(&span.cur, *prev);
                 span
             }
         };

@@ -229,6 +229,7 @@ pub(crate) struct TracerInner {
     config: Config,
     reporter: Reporter,
     tag_truncations: std::sync::atomic::AtomicU64,
+    dropped_after_finish: std::sync::atomic::AtomicU64,
 }
 
 /// A configured tracer. Cheap to copy; lives for the rest of the process (its reporter thread
@@ -364,9 +365,19 @@ impl Tracer {
         &self.inner.config
     }
 
-    /// The reporter's counters.
+    /// The reporter's counters, and what this tracer dropped before reporting.
     pub fn metrics(self) -> ReporterMetrics {
-        self.inner.reporter.metrics()
+        ReporterMetrics {
+            tags_dropped_after_finish: self.inner.dropped_after_finish.load(Ordering::Relaxed),
+            ..self.inner.reporter.metrics()
+        }
+    }
+
+    /// Counts tags or annotations that reached a span after it finished.
+    pub(crate) fn count_dropped_after_finish(self, n: u64) {
+        self.inner
+            .dropped_after_finish
+            .fetch_add(n, Ordering::Relaxed);
     }
 
     /// Tag values truncated because they were longer than `max_tag_bytes`.
@@ -424,6 +435,7 @@ fn unreachable_tracer() -> Tracer {
             None,
         ),
         tag_truncations: Default::default(),
+        dropped_after_finish: Default::default(),
     }));
     Tracer { inner }
 }
@@ -757,6 +769,7 @@ impl TracerBuilder {
             config,
             reporter,
             tag_truncations: Default::default(),
+            dropped_after_finish: Default::default(),
         }));
         Ok(Tracer { inner })
     }
