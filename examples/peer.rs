@@ -38,8 +38,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use zipkin_rs::propagation::{inject_context, B3Format, InjectOptions};
-use zipkin_rs::{current_context, extract, zipkin_span, Tracer};
+use zipkin_rs::propagation::B3Format;
+use zipkin_rs::{current_context, extract, inject_headers, zipkin_span, Tracer};
 
 struct Settings {
     port: u16,
@@ -201,19 +201,14 @@ async fn serve_chain(peer: &Peer, hops: &[String], headers: HeaderMap) -> (Statu
     (status, body)
 }
 
-/// The CLIENT span of the call to the next hop; its own ids go downstream.
+/// The CLIENT span of the call to the next hop; `inject_headers()` inside it sends its own ids.
 #[zipkin_span(
     kind = "client",
     span_name = "get",
     tags("http.method" = "GET", "http.path" = path_of(next))
 )]
 async fn call_next(peer: &Peer, next: &str, rest: &[String]) -> (Value, Option<String>) {
-    let mut headers = HeaderMap::new();
-    if let Some(ctx) = current_context() {
-        let opts = InjectOptions::from_config(peer.tracer.config());
-        inject_context(&ctx, &mut headers, opts);
-    }
-    let (downstream, error) = get_next(peer, next, rest, headers).await;
+    let (downstream, error) = get_next(peer, next, rest, inject_headers()).await;
     if let Some(e) = &error {
         zipkin_rs::tag("error", e.clone());
     }

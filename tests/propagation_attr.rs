@@ -77,3 +77,47 @@ fn a_malformed_header_starts_a_new_trace_and_does_not_fail_the_request() {
     let spans = collect(t, &mem);
     assert_eq!(span(&spans, "service1_api").parent_id, None);
 }
+
+#[zipkin_span(service_name = "webapp", kind = "client", span_name = "get /api")]
+fn call_service1() -> (HeaderMap, HeaderMap) {
+    let sent = inject_headers();
+    let onward = service1_api(&sent);
+    (sent, onward)
+}
+
+#[zipkin_span(service_name = "webapp", span_name = "index")]
+fn index_with_client_span() -> (HeaderMap, HeaderMap) {
+    call_service1()
+}
+
+/// Regression: inside a `kind = "client"` span, `inject_headers()` sent a new child id, so the
+/// server half could not join the client span (Brave, zipkin-go and py_zipkin's
+/// `create_http_headers()` send the client span's own ids).
+#[test]
+fn inside_a_client_span_the_server_half_joins_the_client_span() {
+    let (t, mem) = tracer();
+    let (sent, _) = t.in_scope(index_with_client_span);
+    let spans = collect(t, &mem);
+    assert_eq!(
+        render_tree(&spans),
+        "index (webapp)\n  get /api [CLIENT] (webapp)\n    service1_api [SERVER] (service1) shared\n      do_stuff (service1)\n"
+    );
+    let client = spans
+        .iter()
+        .find(|s| s.kind.as_deref() == Some("CLIENT"))
+        .unwrap();
+    let server = spans
+        .iter()
+        .find(|s| s.kind.as_deref() == Some("SERVER"))
+        .unwrap();
+    assert_eq!(sent["x-b3-spanid"], client.id.as_str());
+    assert_eq!(
+        sent["x-b3-parentspanid"],
+        client.parent_id.as_deref().unwrap()
+    );
+    assert_eq!(
+        (server.id.as_str(), server.shared),
+        (client.id.as_str(), Some(true))
+    );
+    assert_eq!(server.parent_id, client.parent_id);
+}

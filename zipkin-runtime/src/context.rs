@@ -154,6 +154,9 @@ pub(crate) struct Current {
     pub tracer: Tracer,
     pub service: &'static str,
     pub port: u16,
+    /// A client or producer span: injection sends its own ids, for the other side to join (a
+    /// server) or to continue as a child (a consumer). Other spans send a new child id.
+    pub outgoing: bool,
 }
 
 /// This thread's current span. Unsampled spans write as little as they can: a root opened at
@@ -291,6 +294,7 @@ impl Slot {
                 addr_of_mut!((*p).ctx.parent_id).write(None);
                 addr_of_mut!((*p).service).write("");
                 addr_of_mut!((*p).port).write(0);
+                addr_of_mut!((*p).outgoing).write(false);
             }
         }
         let levels = self.state & LAZY;
@@ -533,12 +537,14 @@ pub(crate) struct Saved {
     pub parent_id: Option<SpanId>,
 }
 
-/// What a sampled child also changes: the service and port its children inherit.
+/// What a sampled child also changes: the service and port its children inherit, and whether
+/// it is outgoing.
 #[derive(Clone, Copy)]
 pub(crate) struct SavedScope {
     pub ids: Saved,
     pub service: &'static str,
     pub port: u16,
+    pub outgoing: bool,
 }
 
 /// If a sampled span is current, turns it into its own child in place (new span id, parent =
@@ -550,6 +556,7 @@ pub(crate) struct SavedScope {
 pub(crate) fn enter_sampled_child(
     service: Option<&'static str>,
     port: u16,
+    outgoing: bool,
 ) -> Option<(Current, SavedScope)> {
     use std::ptr::{read_volatile as rd, write_volatile as wr};
     with_slot(|s| {
@@ -568,10 +575,12 @@ pub(crate) fn enter_sampled_child(
                 },
                 service: rd(&cur.service),
                 port: rd(&cur.port),
+                outgoing: rd(&cur.outgoing),
             };
             let own = SpanId::random();
             wr(&mut cur.ctx.parent_id, Some(parent));
             wr(&mut cur.ctx.span_id, own);
+            wr(&mut cur.outgoing, outgoing);
             let service = match service {
                 Some(s) => {
                     wr(&mut cur.service, s);
@@ -597,6 +606,7 @@ pub(crate) fn enter_sampled_child(
                     tracer: cur.tracer,
                     service,
                     port,
+                    outgoing,
                 },
                 saved,
             ))
@@ -719,6 +729,7 @@ fn restore_scope_late(s: &mut Slot, own: &Current, saved: &SavedScope) {
         },
         service: saved.service,
         port: saved.port,
+        outgoing: saved.outgoing,
         ..*own
     };
     close(s, own.ctx.trace_id, own.ctx.span_id, Some(parent));
@@ -733,6 +744,7 @@ fn put_back_scope(cur: &mut Current, saved: &SavedScope) {
         wr(&mut cur.ctx.parent_id, rd(&saved.ids.parent_id));
         wr(&mut cur.service, rd(&saved.service));
         wr(&mut cur.port, rd(&saved.port));
+        wr(&mut cur.outgoing, rd(&saved.outgoing));
     }
 }
 
@@ -784,12 +796,14 @@ pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
                         },
                         service: rd(&cur.service),
                         port: rd(&cur.port),
+                        outgoing: rd(&cur.outgoing),
                     });
                     out.in_place = true;
                     wr(&mut cur.ctx.span_id, span.ctx.span_id);
                     wr(&mut cur.ctx.parent_id, span.ctx.parent_id);
                     wr(&mut cur.service, span.service);
                     wr(&mut cur.port, span.port);
+                    wr(&mut cur.outgoing, span.outgoing);
                     return;
                 }
             }
@@ -829,6 +843,7 @@ fn swap_out_whole(s: &mut Slot, span: &Current, saved: &SavedScope) {
         },
         service: saved.service,
         port: saved.port,
+        outgoing: saved.outgoing,
         ..*span
     }));
 }

@@ -29,6 +29,12 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Client and producer spans: the side of a call or message that sends it.
+    #[inline]
+    pub(crate) fn is_outgoing(self) -> bool {
+        matches!(self, Kind::Client | Kind::Producer)
+    }
+
     /// Zipkin's upper-case name; `None` for local spans.
     pub fn as_zipkin_str(self) -> Option<&'static str> {
         match self {
@@ -199,6 +205,7 @@ impl LiveSpan {
                 tracer: p.tracer,
                 service: meta_service.unwrap_or(p.service),
                 port: if port != 0 { port } else { p.port },
+                outgoing: kind.is_outgoing(),
             }) {
                 Some(cur) => (cur, false, false),
                 None => {
@@ -224,6 +231,7 @@ impl LiveSpan {
                             } else {
                                 tracer.config().port
                             },
+                            outgoing: kind.is_outgoing(),
                         },
                         false,
                         true,
@@ -374,6 +382,7 @@ fn continue_remote(
         tracer,
         service: service.unwrap_or(cfg.service_name),
         port: if port != 0 { port } else { cfg.port },
+        outgoing: kind.is_outgoing(),
     };
     match remote.ids {
         Some(ids) => {
@@ -550,7 +559,9 @@ impl SpanGuard {
     /// A sampled child (opened in place) or a local root.
     #[inline(never)]
     fn open_local(meta: &'static SpanMeta) -> Open {
-        if let Some((cur, saved)) = context::enter_sampled_child(meta.service_name, meta.port) {
+        if let Some((cur, saved)) =
+            context::enter_sampled_child(meta.service_name, meta.port, meta.kind.is_outgoing())
+        {
             return Open::Child(
                 LiveSpan {
                     cur,

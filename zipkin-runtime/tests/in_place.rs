@@ -433,3 +433,64 @@ fn a_guard_held_across_an_await_leaves_the_pollers_spans_intact() {
         assert_eq!(current_context(), None);
     }
 }
+
+static CLIENT: SpanMeta = SpanMeta {
+    name: "client",
+    service_name: None,
+    kind: Kind::Client,
+    port: 0,
+    sample_rate: None,
+};
+
+/// What `inject_headers()` sends, as (span id, parent id).
+fn injected() -> (String, Option<String>) {
+    let h = propagation::inject_headers();
+    let get = |k: &str| h.get(k).map(|v| v.to_str().unwrap().to_owned());
+    (get("x-b3-spanid").unwrap(), get("x-b3-parentspanid"))
+}
+
+/// A client span's injection sends its own ids, however it was opened (in place, with the
+/// builder, as a future); its parent's injection, before and after, sends a new child id.
+#[test]
+fn a_client_span_injects_its_own_ids_and_its_parent_a_new_child() {
+    let (t, _mem) = tracer(100.0);
+    let _default = t.set_default();
+    let root = SpanGuard::from_meta(&ROOT, None);
+    let root_ctx = root.context().unwrap();
+    let check_parent = || {
+        let (id, parent) = injected();
+        assert_ne!(id, root_ctx.span_id.to_string());
+        assert_eq!(parent, Some(root_ctx.span_id.to_string()));
+    };
+    check_parent();
+    let own = |ctx: SpanContext| {
+        (
+            ctx.span_id.to_string(),
+            ctx.parent_id.map(|p| p.to_string()),
+        )
+    };
+    {
+        let client = SpanGuard::from_meta(&CLIENT, None);
+        assert_eq!(injected(), own(client.context().unwrap()), "in place");
+        // A local child of the client span sends a child of its own.
+        let inner = SpanGuard::from_meta(&PLAIN, None);
+        assert_eq!(
+            injected().1,
+            Some(inner.context().unwrap().span_id.to_string())
+        );
+    }
+    check_parent();
+    {
+        let client = SpanGuard::builder("client").kind(Kind::Client).start();
+        assert_eq!(injected(), own(client.context().unwrap()), "builder");
+    }
+    check_parent();
+    let span = Span::from_meta(&CLIENT, None);
+    let ctx = span.context().unwrap();
+    let seen = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(span.instrument(async { injected() }));
+    assert_eq!(seen, own(ctx), "future");
+    check_parent();
+}

@@ -56,8 +56,11 @@ impl InjectOptions {
 /// The propagation headers for an outgoing call, as an `http::HeaderMap` (reqwest's
 /// `.headers(...)` takes it as is).
 ///
-/// Inside a span, the downstream side gets a new span id whose parent is the current span, as
-/// py_zipkin's `create_http_headers_for_new_span()`. In the default multi format all five
+/// Inside a local or server span, the downstream side gets a new span id whose parent is the
+/// current span, as py_zipkin's `create_http_headers_for_new_span()`. Inside a client span
+/// (`kind = "client"`) or a producer span, it gets that span's own ids, as Brave, zipkin-go and
+/// py_zipkin's `create_http_headers()` send them: the server half joins the client span, and
+/// Zipkin shows one RPC with two halves. In the default multi format all five
 /// headers are written, because services written against py_zipkin read every one of them:
 /// `X-B3-TraceId`, `X-B3-SpanId` (the new id), `X-B3-ParentSpanId` (the current span),
 /// `X-B3-Sampled` (`1`/`0`) and `X-B3-Flags` (`1` for a debug trace, else `0`). The tracer's
@@ -95,19 +98,23 @@ pub fn inject_headers() -> HeaderMap {
     }
 }
 
-/// The downstream side's context and the headers to write, read from the current span in place.
+/// The downstream side's context and the headers to write, read from the current span in place:
+/// a client or producer span's own ids, else a new child of the current span.
 #[inline(always)]
 fn downstream() -> Option<(SpanContext, InjectOptions)> {
     context::peek(|cur| {
-        (
-            child_of(&cur.ctx),
-            InjectOptions::from_config(cur.tracer.config()),
-        )
+        let ctx = if cur.outgoing {
+            cur.ctx
+        } else {
+            child_of(&cur.ctx)
+        };
+        (ctx, InjectOptions::from_config(cur.tracer.config()))
     })
 }
 
 /// Writes the headers [`inject_headers`] would return into any carrier, and returns the
-/// context written (the downstream side's new span), or `None` outside a span.
+/// context written (the downstream side's span: a new child, or a client or producer span's own
+/// ids), or `None` outside a span.
 ///
 /// ```
 /// use zipkin_runtime::{propagation::inject_into, SpanGuard, Tracer};
