@@ -1576,7 +1576,12 @@ mod tests {
         assert!(!r.flush(Duration::from_secs(20)).timed_out);
         let wakes = r.shared.app_wakes.load(Ordering::Relaxed);
         let m = r.metrics();
-        assert_eq!((m.spans_sent, m.spans_dropped), (n, 0), "{m:?}");
+        // Every span accounted for. Not "none dropped": with the test binary's other threads
+        // and other processes on the 2 cores, the drainer is sometimes not scheduled before a
+        // ring fills (seen: 978 of 100,000 dropped as thread_buffer_full), which is what the
+        // drop counters are for; the wake-ups are this test's subject.
+        assert_eq!(m.spans_sent + m.spans_dropped, n, "{m:?}");
+        assert_eq!(m.spans_dropped, m.dropped_thread_buffer_full, "{m:?}");
         // The first half-full mark comes before the drainer has a rate to go by, and a loaded
         // machine makes its timer late at times (2 busy loops on the 2 cores: 40-89 wakes).
         assert!(
