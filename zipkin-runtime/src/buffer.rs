@@ -9,6 +9,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use crate::reporter::MAX_THREAD_BUFFER_SPANS;
 use crate::span::SpanRecord;
 
 #[repr(align(64))]
@@ -322,9 +323,11 @@ fn has_prefetchw() -> bool {
     false
 }
 
-/// The slots a ring asked for `spans` gets: a power of two, at least 2.
+/// The slots a ring asked for `spans` gets: a power of two, at least 2 and at most
+/// [`MAX_THREAD_BUFFER_SPANS`] (the configuration is checked against the same bound, so the
+/// clamp only keeps an unchecked value from overflowing).
 pub(crate) fn ring_capacity(spans: usize) -> usize {
-    spans.max(2).next_power_of_two()
+    spans.clamp(2, MAX_THREAD_BUFFER_SPANS).next_power_of_two()
 }
 
 impl Drop for Ring {

@@ -19,34 +19,112 @@ pub enum IdError {
     Zero,
 }
 
-/// Invalid tracer configuration.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    /// A sample rate outside 0..=100.
-    #[error("sample rate {0} is out of range, expected a percentage from 0 to 100")]
-    SampleRate(f64),
-    /// An environment variable that could not be read as the type it needs.
-    #[error("environment variable {name}={value:?} is invalid: expected {expected}")]
-    Env {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-        /// What it should look like.
-        expected: &'static str,
-    },
-    /// An empty service name.
-    #[error("service name is empty, expected a non-empty name such as \"webapp\"")]
-    EmptyServiceName,
-    /// An endpoint URL that is not usable.
-    #[error(
-        "collector endpoint {0:?} is invalid: expected an http(s):// URL, file:<path> or stdout"
-    )]
-    Endpoint(String),
-    /// Any other invalid setting.
-    #[error("{0}")]
-    Other(String),
+/// Invalid configuration: the setting, where it came from (an environment variable or a method
+/// in code), the value given, and what is accepted. `Debug` prints the same sentence as
+/// `Display`, so that `fn main() -> Result<(), Box<dyn Error>>` shows it as is.
+///
+/// ```
+/// use zipkin_runtime::{ConfigError, Setting, Tracer};
+/// let err = Tracer::builder().endpoint("stdot").unwrap_err();
+/// assert_eq!(err.setting(), Setting::Code("TracerBuilder::endpoint"));
+/// assert_eq!(err.value(), "stdot");
+/// assert_eq!(
+///     format!("{err:?}"),
+///     "TracerBuilder::endpoint(\"stdot\") is invalid: expected an http:// or https:// URL, \
+///      file:<path>, stdout, or none (also empty or off) to report nothing"
+/// );
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    setting: Setting,
+    value: String,
+    expected: std::borrow::Cow<'static, str>,
+    reason: Option<String>,
 }
+
+/// Where a setting came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Setting {
+    /// An environment variable, such as `ZIPKIN_ENDPOINT`.
+    Env(&'static str),
+    /// A method or field set in code, such as `TracerBuilder::endpoint`.
+    Code(&'static str),
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Setting::Env(name) | Setting::Code(name) => f.write_str(name),
+        }
+    }
+}
+
+impl ConfigError {
+    /// `value` of `setting` is not accepted; `expected` says what is.
+    pub(crate) fn new(
+        setting: Setting,
+        value: impl Into<String>,
+        expected: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> ConfigError {
+        ConfigError {
+            setting,
+            value: value.into(),
+            expected: expected.into(),
+            reason: None,
+        }
+    }
+
+    /// Adds why the value was not usable (an I/O error, say).
+    pub(crate) fn because(mut self, reason: impl std::fmt::Display) -> ConfigError {
+        self.reason = Some(reason.to_string());
+        self
+    }
+
+    /// The same error, for a value that came from `setting` (the variable or method the user
+    /// wrote, rather than the one it was passed on to).
+    pub(crate) fn named(mut self, setting: Setting) -> ConfigError {
+        self.setting = setting;
+        self
+    }
+
+    /// The setting, and where it came from.
+    pub fn setting(&self) -> Setting {
+        self.setting
+    }
+
+    /// The value that was given (`<redacted>` for secrets).
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// What the setting accepts.
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.setting {
+            Setting::Env(name) => write!(f, "{name}={:?}", self.value)?,
+            Setting::Code(name) => write!(f, "{name}({:?})", self.value)?,
+        }
+        f.write_str(" is invalid")?;
+        if let Some(reason) = &self.reason {
+            write!(f, " ({reason})")?;
+        }
+        write!(f, ": expected {}", self.expected)
+    }
+}
+
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// A transport that failed to deliver a message.
 ///
@@ -78,6 +156,10 @@ pub enum TransportError {
     /// The transport is closed.
     #[error("transport is closed")]
     Closed,
+    /// The transport panicked while sending. The message is dropped (never retried) and the
+    /// reporter goes on with the next one.
+    #[error("the transport panicked while sending: {0}")]
+    Panicked(String),
 }
 
 fn asked(retry_after: &Option<std::time::Duration>) -> String {
@@ -102,7 +184,7 @@ impl TransportError {
         match self {
             TransportError::Status { status, .. } => *status >= 500 || *status == 429,
             TransportError::Io(_) => true,
-            TransportError::Closed => false,
+            TransportError::Closed | TransportError::Panicked(_) => false,
         }
     }
 

@@ -41,7 +41,7 @@ pub mod transport;
 pub use capture::{spawn, spawn_blocking};
 pub use capture::{spawn_thread, CapturedContext, WithContext};
 pub use context::{current_context, RemoteContext, RemoteIds, Sampling, SpanContext};
-pub use error::{ConfigError, IdError, TransportError};
+pub use error::{ConfigError, IdError, Setting, TransportError};
 pub use future::{instrument, FutureExt, Instrumented};
 pub use id::{HexId, SpanId, TraceId};
 pub use pending::{annotate, record_error, set_remote_endpoint, tag};

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use crate::buffer::{ring_capacity, Ring, RingCounts};
 use crate::clock;
 use crate::encode::SpanEncoder;
-use crate::error::TransportError;
+use crate::error::{ConfigError, Setting, TransportError};
 use crate::span::SpanRecord;
 use crate::transport::{Message, Transport};
 
@@ -115,6 +115,64 @@ pub struct ReporterConfig {
     /// Raise this to honour longer `Retry-After`s, at the cost of longer cool-downs for a dead
     /// collector.
     pub retry_backoff_max: Duration,
+}
+
+/// The largest `thread_buffer_spans`: 1,048,576 spans, about 104 MiB per reporting thread.
+pub const MAX_THREAD_BUFFER_SPANS: usize = 1 << 20;
+
+impl ReporterConfig {
+    /// Checks that every limit can be used, as [`crate::TracerBuilder::build`] does: an error
+    /// names the field, its value and the accepted range.
+    ///
+    /// ```
+    /// use zipkin_runtime::ReporterConfig;
+    /// assert!(ReporterConfig::default().validate().is_ok());
+    /// let huge = ReporterConfig { thread_buffer_spans: usize::MAX, ..Default::default() };
+    /// assert!(huge.validate().unwrap_err().to_string().contains("thread_buffer_spans"));
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = |ok: bool, field: &'static str, value: usize, expected: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    Setting::Code(field),
+                    value.to_string(),
+                    expected,
+                ))
+            }
+        };
+        check(
+            (2..=MAX_THREAD_BUFFER_SPANS).contains(&self.thread_buffer_spans),
+            "ReporterConfig::thread_buffer_spans",
+            self.thread_buffer_spans,
+            "from 2 to 1048576 spans (it is rounded up to a power of two)",
+        )?;
+        check(
+            self.queue_max_spans >= 1,
+            "ReporterConfig::queue_max_spans",
+            self.queue_max_spans,
+            "at least 1 span",
+        )?;
+        check(
+            self.queue_max_bytes >= 1,
+            "ReporterConfig::queue_max_bytes",
+            self.queue_max_bytes,
+            "at least 1 byte",
+        )?;
+        check(
+            self.batch_max_bytes >= 1,
+            "ReporterConfig::batch_max_bytes",
+            self.batch_max_bytes,
+            "at least 1 byte (a span larger than a message is dropped)",
+        )?;
+        check(
+            self.max_attempts >= 1,
+            "ReporterConfig::max_attempts",
+            self.max_attempts as usize,
+            "at least 1 attempt per message",
+        )
+    }
 }
 
 impl Default for ReporterConfig {
@@ -188,6 +246,10 @@ pub struct ReporterMetrics {
     /// context added after its span had finished: dropped, never kept. Not spans: outside
     /// `spans_offered`.
     pub tags_dropped_after_finish: u64,
+    /// Service names refused by `SpanBuilder::service_name` since the process started, because
+    /// [`crate::tracer::MAX_SERVICE_NAMES`] distinct names were already kept (the spans kept
+    /// their parent's service). Process-wide, not per tracer.
+    pub service_names_refused: u64,
 }
 
 /// What a flush or shutdown achieved. Counts are totals since the reporter started.
@@ -271,10 +333,16 @@ struct Outbox {
 pub(crate) struct Shared {
     id: u64,
     config: ReporterConfig,
-    rings: Mutex<Vec<Arc<Ring>>>,
+    rings: Mutex<Rings>,
     ledger: Mutex<Ledger>,
-    /// Spans refused after shutdown (or when the thread-local was gone). App-side, lock-free.
+    /// Spans refused after shutdown. App-side, lock-free.
     refused: AtomicU64,
+    /// Spans of threads whose buffer was already gone (ended by a thread-local's destructor
+    /// after this reporter's per-thread buffer had been destroyed) that the overflow could not
+    /// take: it was busy, or the queue full. Such spans are otherwise delivered through the
+    /// overflow.
+    ringless_dropped_full: AtomicU64,
+    ringless_dropped_queue: AtomicU64,
     /// Mirrors for the drainer's bound checks (the ledger holds the truth for metrics). Written
     /// per span: on their own cache line, away from what application threads read.
     queued_spans: CacheLine<AtomicU64>,
@@ -311,6 +379,14 @@ pub(crate) struct Shared {
     /// Buffers of messages already handled (body and span offsets), for the drainer to build
     /// the next ones in.
     spare_bodies: Mutex<Vec<(Vec<u8>, Vec<usize>)>>,
+}
+
+/// The rings of the application threads, and whether the drainer has stopped for good (then no
+/// ring may be added: nothing would ever drain or orphan it).
+#[derive(Default)]
+struct Rings {
+    list: Vec<Arc<Ring>>,
+    stopped: bool,
 }
 
 /// Stores only on a change, so readers' copies of the line stay valid.
@@ -388,9 +464,11 @@ impl Reporter {
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config,
-            rings: Mutex::new(Vec::new()),
+            rings: Mutex::new(Rings::default()),
             ledger: Mutex::new(Ledger::default()),
             refused: AtomicU64::new(0),
+            ringless_dropped_full: AtomicU64::new(0),
+            ringless_dropped_queue: AtomicU64::new(0),
             queued_spans: CacheLine(AtomicU64::new(0)),
             queued_bytes: AtomicU64::new(0),
             overflow: Mutex::new(Overflow::default()),
@@ -484,6 +562,14 @@ impl Reporter {
             drop(make(0));
             return;
         }
+        self.push_record(make, local_root);
+    }
+
+    /// [`Reporter::record_with`] past its check that the reporter is open, which a shutdown
+    /// may follow at any moment.
+    #[inline(always)]
+    fn push_record(&self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
+        let s = &*self.shared;
         let mut make = Some(make);
         let pushed = RINGS.try_with(|rings| {
             let Ok(mut rings) = rings.try_borrow_mut() else {
@@ -491,18 +577,7 @@ impl Reporter {
             };
             let idx = match rings.0.iter().position(|r| r.reporter == s.id) {
                 Some(i) => i,
-                None => {
-                    // Forget rings of reporters that have stopped, so threads that outlive many
-                    // tracers (tests, init/shutdown cycles) do not accumulate buffers.
-                    rings.forget_orphans();
-                    let ring = Arc::new(Ring::with_capacity(s.config.thread_buffer_spans));
-                    lock(&s.rings).push(ring.clone());
-                    rings.0.push(LocalRing {
-                        reporter: s.id,
-                        ring,
-                    });
-                    rings.0.len() - 1
-                }
+                None => s.register(&mut rings)?,
             };
             let ring = &rings.0[idx].ring;
             // SAFETY: this ring is only ever pushed to from this thread (it lives in a
@@ -535,9 +610,8 @@ impl Reporter {
             }
             Ok(Some(Err(false))) => {} // counted by the ring, by cause
             _ => {
-                s.refused.fetch_add(1, Ordering::Relaxed);
                 if let Some(make) = make.take() {
-                    drop(make(0));
+                    s.record_without_ring(make, local_root);
                 }
             }
         }
@@ -653,6 +727,48 @@ const SPARE_BODIES: usize = 2;
 const SPILL_ATTEMPTS: u32 = 32;
 
 impl Shared {
+    /// Gives this thread a ring of this reporter, returning its index in `rings`; `None` once
+    /// the drainer has stopped (the span is then refused). Checked under the same lock as the
+    /// drainer's last pass orphans every ring, so a thread racing a shutdown with its first
+    /// span never leaves a ring that is neither drained nor orphaned.
+    #[cold]
+    #[inline(never)]
+    fn register(&self, rings: &mut LocalRings) -> Option<usize> {
+        // Forget rings of reporters that have stopped, so threads that outlive many tracers
+        // (tests, init/shutdown cycles) do not accumulate buffers.
+        rings.forget_orphans();
+        let ring = Arc::new(Ring::with_capacity(self.config.thread_buffer_spans));
+        {
+            let mut all = lock(&self.rings);
+            if all.stopped {
+                return None;
+            }
+            all.list.push(ring.clone());
+        }
+        rings.0.push(LocalRing {
+            reporter: self.id,
+            ring,
+        });
+        Some(rings.0.len() - 1)
+    }
+
+    /// A span whose thread has no ring of this reporter any more (its thread-locals are being
+    /// destroyed, and the span ended in another thread-local's destructor), or that raced a
+    /// shutdown: it goes to the overflow like a span that found its ring full, and is refused
+    /// only once the drainer has stopped.
+    #[cold]
+    #[inline(never)]
+    fn record_without_ring(&self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
+        if self.closed.load(Ordering::Acquire) || lock(&self.rings).stopped {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            drop(make(0));
+            return;
+        }
+        if self.spill(None, make(clock::now())) && local_root {
+            self.urgent.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// The calling thread's ring is full: the drainer has not run since it was woken at half
     /// full (on a loaded machine it can wait for a CPU for milliseconds). The span goes to the
     /// overflow ([`Shared::spill`]) unless the queue has no room (`spill_blocked`) or the
@@ -667,7 +783,7 @@ impl Shared {
         } else if self.spill_behind.load(Ordering::Relaxed) {
             false
         } else {
-            return self.spill(ring, make(clock::now()));
+            return self.spill(Some(ring), make(clock::now()));
         };
         drop(make(0));
         // SAFETY: called on the ring's producer thread (from `record_with`).
@@ -687,7 +803,7 @@ impl Shared {
     /// Never a wait.
     #[cold]
     #[inline(never)]
-    fn spill(&self, ring: &Ring, rec: SpanRecord) -> bool {
+    fn spill(&self, ring: Option<&Ring>, rec: SpanRecord) -> bool {
         let queue_full = 'refused: {
             // Held only briefly, so a few attempts see it free unless its holder was
             // preempted; then the span is dropped rather than waited for.
@@ -736,7 +852,9 @@ impl Shared {
             o.total += 1;
             // The drainer read the next slot last, on another core: ask for it now, as the
             // ring does, so the next span here does not wait for its cache lines.
-            ring.prefetch_for_write(o.spans.spare_capacity_mut().as_ptr());
+            if let Some(ring) = ring {
+                ring.prefetch_for_write(o.spans.spare_capacity_mut().as_ptr());
+            }
             if was_empty {
                 self.spill_pending.store(true, Ordering::Relaxed);
             }
@@ -748,8 +866,16 @@ impl Shared {
             }
             return true;
         };
-        // SAFETY: called on the ring's producer thread (from `record`).
-        unsafe { ring.count_dropped(queue_full) };
+        match ring {
+            // SAFETY: called on the ring's producer thread (from `record_with`).
+            Some(ring) => unsafe { ring.count_dropped(queue_full) },
+            None if queue_full => {
+                self.ringless_dropped_queue.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                self.ringless_dropped_full.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         false
     }
 
@@ -767,7 +893,12 @@ impl Shared {
         // Read once: offered and queued both include it.
         let spilled = lock(&self.overflow).total;
         offered += spilled;
-        for r in lock(&self.rings).iter() {
+        let ringless_full = self.ringless_dropped_full.load(Ordering::Relaxed);
+        let ringless_queue = self.ringless_dropped_queue.load(Ordering::Relaxed);
+        offered += ringless_full + ringless_queue;
+        thread_full += ringless_full;
+        queue_full += ringless_queue;
+        for r in lock(&self.rings).list.iter() {
             let c = r.counts();
             offered += c.offered();
             thread_full += c.dropped_full;
@@ -798,6 +929,7 @@ impl Shared {
             bytes_sent: l.bytes_sent,
             bytes_queued: self.queued_bytes.load(Ordering::Relaxed),
             tags_dropped_after_finish: 0,
+            service_names_refused: 0,
         };
         ReporterMetrics {
             spans_dropped: m.dropped_thread_buffer_full
@@ -985,9 +1117,13 @@ impl Drainer {
         self.close_batch();
         // Empty and closed now: free its capacity (the reporter itself is never freed).
         lock(&self.shared.overflow).spans = Vec::new();
-        for r in lock(&self.shared.rings).iter() {
+        // Under the lock that registration takes: no ring can be added after this.
+        let mut rings = lock(&self.shared.rings);
+        rings.stopped = true;
+        for r in rings.list.iter() {
             r.orphan();
         }
+        drop(rings);
         self.shared.push(Item::Stop);
     }
 
@@ -1030,7 +1166,7 @@ impl Drainer {
         }
         let mut caught_up = true;
         self.busiest = 0;
-        let rings: Vec<Arc<Ring>> = lock(&self.shared.rings).clone();
+        let rings: Vec<Arc<Ring>> = lock(&self.shared.rings).list.clone();
         let per_ring = ring_capacity(self.shared.config.thread_buffer_spans);
         for ring in &rings {
             // A closed ring gets no more pushes (its thread has exited, and the close was
@@ -1048,7 +1184,9 @@ impl Drainer {
                     l.retired_offered += c.offered();
                     l.retired_dropped_full += c.dropped_full;
                     l.retired_dropped_queue += c.dropped_queue;
-                    lock(&self.shared.rings).retain(|r| !Arc::ptr_eq(r, ring));
+                    lock(&self.shared.rings)
+                        .list
+                        .retain(|r| !Arc::ptr_eq(r, ring));
                 }
             }
             let mut recs = std::mem::take(&mut self.scratch);
@@ -1240,6 +1378,23 @@ impl Sender {
         wait.is_zero() || self.pause(wait)
     }
 
+    /// One call of the transport. A panic in a user's transport would end the sender thread
+    /// for good (nothing sent again, every flush waiting out its timeout): it fails this
+    /// message instead.
+    fn send_once(&self, msg: &Message) -> Result<(), TransportError> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.transport.send(msg))) {
+            Ok(result) => result,
+            Err(payload) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".to_owned());
+                Err(TransportError::Panicked(what))
+            }
+        }
+    }
+
     /// Sends one message, retrying what may succeed later, at most `max_attempts` times.
     /// Returns the last error when it gives up.
     fn send_with_retries(&self, msg: &Message) -> Result<(), TransportError> {
@@ -1247,7 +1402,7 @@ impl Sender {
         let mut attempt = 1;
         let mut backoff = cfg.retry_backoff;
         loop {
-            let e = match self.transport.send(msg) {
+            let e = match self.send_once(msg) {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
@@ -1688,7 +1843,7 @@ mod tests {
         let first = Reporter::start(cfg.clone(), Box::new(crate::transport::Discard), None);
         first.record(rec(), true);
         assert!(!first.shutdown(Duration::from_secs(10)).timed_out);
-        let ring = lock(&first.shared.rings)[0].clone();
+        let ring = lock(&first.shared.rings).list[0].clone();
         assert!(
             ring.storage_len() > 0,
             "freed only when this thread moves on"
@@ -2024,5 +2179,60 @@ mod tests {
             assert_eq!(m.bytes_queued, 0, "{enc:?}");
             r.shutdown(Duration::from_secs(20));
         }
+    }
+
+    /// Regression: a user's transport that panicked ended the sender thread for good: nothing
+    /// was sent again, and every flush waited out its timeout.
+    #[test]
+    fn a_panicking_transport_fails_one_message_and_the_next_is_sent() {
+        // Counted here: the fake numbers calls by what it recorded, and a panic records nothing.
+        let calls = AtomicU64::new(0);
+        let t = Fake::new(json(), move |_, _| {
+            if calls.fetch_add(1, Ordering::Relaxed) == 0 {
+                panic!("the collector client's bug");
+            }
+            Ok(())
+        });
+        let r = on_flush(t.clone(), ReporterConfig::default());
+        r.record(numbered(1), false);
+        assert!(!r.flush(Duration::from_secs(20)).timed_out);
+        r.record(numbered(2), false);
+        let f = r.flush(Duration::from_secs(20));
+        assert!(!f.timed_out, "{f:?}");
+        let m = r.metrics();
+        assert_balanced(&m);
+        assert_eq!(
+            (m.spans_sent, m.dropped_transport_error, m.messages_dropped),
+            (1, 1, 1),
+            "{m:?}"
+        );
+        let sent = t.sent();
+        assert_eq!(ids_of(json(), &sent[0].body), [2]);
+        assert!(!r.shutdown(Duration::from_secs(20)).timed_out);
+    }
+
+    /// Regression: a thread whose first span raced a shutdown (past the open check, before the
+    /// drainer's last pass) registered a ring that was never drained nor orphaned, and its
+    /// span counted as queued for good.
+    #[test]
+    fn a_first_span_racing_the_shutdown_is_refused_and_counted() {
+        let r = Reporter::start(
+            ReporterConfig::default(),
+            Box::new(crate::transport::Discard),
+            None,
+        );
+        assert!(!r.shutdown(Duration::from_secs(20)).timed_out);
+        // A new thread (no ring of this reporter yet) that saw the reporter open just before.
+        std::thread::scope(|scope| {
+            scope.spawn(|| r.push_record(|_| numbered(1), true));
+        });
+        let m = r.metrics();
+        assert_balanced(&m);
+        assert_eq!(
+            (m.spans_offered, m.spans_queued, m.dropped_shutdown),
+            (1, 0, 1),
+            "{m:?}"
+        );
+        assert!(lock(&r.shared.rings).list.is_empty());
     }
 }

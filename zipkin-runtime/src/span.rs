@@ -769,9 +769,12 @@ impl SpanBuilder {
         self
     }
 
-    /// The local service name (lower-cased on the wire).
+    /// The local service name (lower-cased on the wire). A name built at run time is kept for
+    /// the rest of the process; past [`crate::tracer::MAX_SERVICE_NAMES`] distinct ones, a new
+    /// name is refused (counted in [`crate::ReporterMetrics::service_names_refused`]) and the
+    /// span inherits its parent's service.
     pub fn service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.service = Some(crate::tracer::intern(name.into()));
+        self.service = crate::tracer::intern_bounded(name.into());
         self
     }
 

@@ -9,14 +9,16 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::encode::Encoding;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Setting};
 use crate::id::TraceId;
 use crate::propagation::B3Format;
+#[cfg(test)]
+use crate::reporter::MAX_THREAD_BUFFER_SPANS;
 use crate::reporter::{FlushReport, Reporter, ReporterConfig, ReporterMetrics};
 use crate::span::SpanRecord;
 use crate::transport::{self, Transport};
@@ -67,6 +69,10 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// What an endpoint setting accepts.
+pub(crate) const ENDPOINT_EXPECTED: &str =
+    "an http:// or https:// URL, file:<path>, stdout, or none (also empty or off) to report nothing";
+
 impl CollectorEndpoint {
     /// Parses `http(s)://…`, `file:<path>`, `stdout` or `none`.
     ///
@@ -76,12 +82,17 @@ impl CollectorEndpoint {
     /// assert!(CollectorEndpoint::parse("ftp://x").is_err());
     /// ```
     pub fn parse(s: &str) -> Result<CollectorEndpoint, ConfigError> {
+        CollectorEndpoint::parse_from(s, Setting::Code("CollectorEndpoint::parse"))
+    }
+
+    fn parse_from(s: &str, setting: Setting) -> Result<CollectorEndpoint, ConfigError> {
         let t = s.trim();
+        let invalid = || ConfigError::new(setting, redact_url(s), ENDPOINT_EXPECTED);
         if t.starts_with("http://") || t.starts_with("https://") {
             Ok(CollectorEndpoint::Http(t.to_owned()))
         } else if let Some(p) = t.strip_prefix("file:") {
             if p.is_empty() {
-                return Err(ConfigError::Endpoint(redact_url(s)));
+                return Err(invalid());
             }
             Ok(CollectorEndpoint::File(p.into()))
         } else if t.eq_ignore_ascii_case("stdout") {
@@ -89,7 +100,7 @@ impl CollectorEndpoint {
         } else if t.is_empty() || t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("off") {
             Ok(CollectorEndpoint::Disabled)
         } else {
-            Err(ConfigError::Endpoint(redact_url(s)))
+            Err(invalid())
         }
     }
 }
@@ -135,6 +146,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How long the guard from `install()` waits for spans to leave when it drops.
     pub close_timeout: Duration,
+    /// How long the global tracer waits for its last spans when the process exits normally
+    /// (returns from `main`, or calls `std::process::exit`); zero turns the wait off. See
+    /// [`TracerBuilder::exit_flush_timeout`].
+    pub exit_flush_timeout: Duration,
     /// Reporter limits and timings.
     pub reporter: ReporterConfig,
 }
@@ -167,6 +182,7 @@ impl std::fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("close_timeout", &self.close_timeout)
+            .field("exit_flush_timeout", &self.exit_flush_timeout)
             .field("reporter", &self.reporter)
             .finish()
     }
@@ -193,6 +209,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(2),
+            exit_flush_timeout: Duration::from_secs(1),
             reporter: ReporterConfig::default(),
         }
     }
@@ -206,23 +223,52 @@ fn default_service_name() -> &'static str {
         .unwrap_or("unknown_service")
 }
 
-/// Interns a name so spans can carry it as `&'static str`. Names are few (services), so the
-/// set stays small.
+/// Interns a name so spans can carry it as `&'static str`. For the names tracers are built
+/// with; names given per span go through [`intern_bounded`].
 pub(crate) fn intern(s: Cow<'static, str>) -> &'static str {
+    intern_within(s, usize::MAX).unwrap_or("unknown_service")
+}
+
+/// The most distinct names [`intern_bounded`] adds: service names are few by nature, and each
+/// one is kept for the rest of the process.
+pub const MAX_SERVICE_NAMES: usize = 1024;
+
+/// Names refused by [`intern_bounded`] because the table was full.
+static SERVICE_NAMES_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// [`intern`] for a service name given per span (`SpanBuilder::service_name`): `None` once
+/// [`MAX_SERVICE_NAMES`] distinct names are interned and this is a new one, so that a name
+/// built per request cannot grow memory without bound. Such a span inherits its parent's
+/// service instead; the first refusal says so on standard error, and every one is counted
+/// ([`ReporterMetrics::service_names_refused`]).
+pub(crate) fn intern_bounded(s: Cow<'static, str>) -> Option<&'static str> {
+    let name = intern_within(s, MAX_SERVICE_NAMES);
+    if name.is_none() && SERVICE_NAMES_REFUSED.fetch_add(1, Ordering::Relaxed) == 0 {
+        eprintln!(
+            "zipkin: more than {MAX_SERVICE_NAMES} distinct service names were given to \
+             SpanBuilder::service_name; spans with a new one keep their parent's service \
+             (see ReporterMetrics::service_names_refused)"
+        );
+    }
+    name
+}
+
+fn intern_within(s: Cow<'static, str>, max: usize) -> Option<&'static str> {
     if let Cow::Borrowed(b) = s {
-        return b;
+        return Some(b);
     }
     static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let Ok(mut g) = NAMES.lock() else {
-        return Box::leak(s.into_owned().into_boxed_str());
-    };
+    let mut g = NAMES.lock().unwrap_or_else(|e| e.into_inner());
     let set = g.get_or_insert_with(HashSet::new);
     if let Some(&found) = set.get(s.as_ref()) {
-        return found;
+        return Some(found);
+    }
+    if set.len() >= max {
+        return None;
     }
     let leaked: &'static str = Box::leak(s.into_owned().into_boxed_str());
     set.insert(leaked);
-    leaked
+    Some(leaked)
 }
 
 pub(crate) struct TracerInner {
@@ -269,6 +315,7 @@ impl Tracer {
         TracerBuilder {
             config: Config::default(),
             transport: None,
+            origins: Origins::default(),
         }
     }
 
@@ -369,6 +416,7 @@ impl Tracer {
     pub fn metrics(self) -> ReporterMetrics {
         ReporterMetrics {
             tags_dropped_after_finish: self.inner.dropped_after_finish.load(Ordering::Relaxed),
+            service_names_refused: SERVICE_NAMES_REFUSED.load(Ordering::Relaxed),
             ..self.inner.reporter.metrics()
         }
     }
@@ -494,22 +542,80 @@ impl Drop for TracerGuard {
 pub struct TracerBuilder {
     config: Config,
     transport: Option<Box<dyn Transport>>,
+    /// Where the settings a transport is built from came from, so that its errors name them.
+    origins: Origins,
 }
 
-macro_rules! env_parse {
-    ($name:literal, $ty:ty, $expected:literal) => {
-        match std::env::var($name) {
-            Ok(v) if !v.trim().is_empty() => {
-                Some(v.trim().parse::<$ty>().map_err(|_| ConfigError::Env {
-                    name: $name,
-                    value: v.clone(),
-                    expected: $expected,
-                })?)
-            }
-            _ => None,
-        }
-    };
+impl std::fmt::Debug for TracerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracerBuilder")
+            .field("config", &self.config)
+            .field("custom_transport", &self.transport.is_some())
+            .finish()
+    }
 }
+
+#[derive(Clone, Copy)]
+struct Origins {
+    endpoint: Setting,
+    auth_header: Setting,
+    tls: Setting,
+}
+
+impl Default for Origins {
+    fn default() -> Self {
+        Origins {
+            endpoint: Setting::Code("TracerBuilder::endpoint"),
+            auth_header: Setting::Code("TracerBuilder::auth_header"),
+            tls: Setting::Code("TracerBuilder::tls_root_certificate"),
+        }
+    }
+}
+
+impl Origins {
+    /// A transport's error, naming the setting the user wrote instead of the transport's own.
+    fn name(&self, e: ConfigError) -> ConfigError {
+        let user = match e.setting() {
+            Setting::Code("HttpTransport::builder" | "FileTransport::create") => self.endpoint,
+            Setting::Code("HttpTransportBuilder::auth_header") => self.auth_header,
+            Setting::Code("HttpTransportBuilder::tls_root_certificate") => self.tls,
+            other => other,
+        };
+        e.named(user)
+    }
+}
+
+/// Reads one variable of a `ZIPKIN_*` environment: its trimmed value, `None` when unset or
+/// blank, and an error naming it when it does not parse as `T`.
+fn parsed<T: std::str::FromStr>(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    match var(name) {
+        Some(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| ConfigError::new(Setting::Env(name), v, expected)),
+        _ => Ok(None),
+    }
+}
+
+/// A duration written as `0` (off), `<n>ms` or `<n>s` (`n` may have a fraction with `s`).
+fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.trim().parse::<u64>().ok().map(Duration::from_millis);
+    }
+    let secs = s.strip_suffix('s')?.trim().parse::<f64>().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+const BOOL: &str = "true or false";
 
 impl TracerBuilder {
     /// Applies environment variables:
@@ -528,86 +634,118 @@ impl TracerBuilder {
     /// | `ZIPKIN_AUTH_HEADER` | `Name: value` sent to the collector | none |
     /// | `ZIPKIN_TLS_CA_FILE` | PEM file of extra root certificates for an HTTPS collector | none |
     /// | `ZIPKIN_LOCAL_IP` | local endpoint IP | first non-loopback interface |
-    pub fn from_env(mut self) -> Result<TracerBuilder, ConfigError> {
-        if let Ok(v) = std::env::var("ZIPKIN_ENDPOINT") {
-            self.config.endpoint = CollectorEndpoint::parse(&v)?;
+    /// | `ZIPKIN_EXIT_FLUSH_TIMEOUT` | how long the global tracer waits for its last spans at exit: `0` (off), `500ms`, `2s` | `1s` |
+    ///
+    /// An invalid value is an error that names the variable, its value and what it accepts.
+    pub fn from_env(self) -> Result<TracerBuilder, ConfigError> {
+        self.apply_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`TracerBuilder::from_env`] with the variables read through `var` (tests give a map).
+    pub(crate) fn apply_vars(
+        mut self,
+        var: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<TracerBuilder, ConfigError> {
+        if let Some(v) = var("ZIPKIN_ENDPOINT") {
+            let setting = Setting::Env("ZIPKIN_ENDPOINT");
+            self.config.endpoint = CollectorEndpoint::parse_from(&v, setting)?;
+            self.origins.endpoint = setting;
         }
-        if let Ok(v) = std::env::var("ZIPKIN_SERVICE_NAME") {
+        if let Some(v) = var("ZIPKIN_SERVICE_NAME") {
             if !v.trim().is_empty() {
                 self.config.service_name = intern(Cow::Owned(v.trim().to_owned()));
             }
         }
-        if let Some(r) = env_parse!("ZIPKIN_SAMPLE_RATE", f64, "a percentage from 0 to 100") {
-            self = self.sample_rate(r);
+        const PERCENT: &str = "a percentage from 0 to 100";
+        if let Some(r) = parsed::<f64>(&var, "ZIPKIN_SAMPLE_RATE", PERCENT)? {
             if !(0.0..=100.0).contains(&r) {
-                return Err(ConfigError::SampleRate(r));
+                let v = var("ZIPKIN_SAMPLE_RATE").unwrap_or_default();
+                return Err(ConfigError::new(
+                    Setting::Env("ZIPKIN_SAMPLE_RATE"),
+                    v,
+                    PERCENT,
+                ));
             }
+            self = self.sample_rate(r);
         }
-        if let Some(b) = env_parse!("ZIPKIN_TRACE_ID_128BIT", bool, "true or false") {
+        if let Some(b) = parsed(&var, "ZIPKIN_TRACE_ID_128BIT", BOOL)? {
             self.config.trace_id_128bit = b;
         }
-        if let Some(b) = env_parse!("ZIPKIN_ACCEPT_DEBUG", bool, "true or false") {
+        if let Some(b) = parsed(&var, "ZIPKIN_ACCEPT_DEBUG", BOOL)? {
             self.config.accept_debug = b;
         }
-        if let Some(b) = env_parse!("ZIPKIN_TRACEPARENT", bool, "true or false") {
+        if let Some(b) = parsed(&var, "ZIPKIN_TRACEPARENT", BOOL)? {
             self.config.write_traceparent = b;
         }
-        if let Some(b) = env_parse!("ZIPKIN_GZIP", bool, "true or false") {
+        if let Some(b) = parsed(&var, "ZIPKIN_GZIP", BOOL)? {
             self.config.gzip = b;
         }
-        if let Ok(v) = std::env::var("ZIPKIN_B3_FORMAT") {
+        if let Some(v) = var("ZIPKIN_B3_FORMAT") {
             self.config.b3_format = match v.trim().to_ascii_lowercase().as_str() {
                 "multi" => B3Format::Multi,
                 "single" => B3Format::Single,
                 "both" => B3Format::Both,
                 _ => {
-                    return Err(ConfigError::Env {
-                        name: "ZIPKIN_B3_FORMAT",
-                        value: v,
-                        expected: "multi, single or both",
-                    })
+                    return Err(ConfigError::new(
+                        Setting::Env("ZIPKIN_B3_FORMAT"),
+                        v,
+                        "multi, single or both",
+                    ))
                 }
             };
         }
-        if let Ok(v) = std::env::var("ZIPKIN_ENCODING") {
+        if let Some(v) = var("ZIPKIN_ENCODING") {
             self.config.encoding = match v.trim().to_ascii_lowercase().as_str() {
                 "json" => Encoding::Json,
                 "proto" | "proto3" | "protobuf" => Encoding::Proto,
                 _ => {
-                    return Err(ConfigError::Env {
-                        name: "ZIPKIN_ENCODING",
-                        value: v,
-                        expected: "json or proto",
-                    })
+                    return Err(ConfigError::new(
+                        Setting::Env("ZIPKIN_ENCODING"),
+                        v,
+                        "json or proto",
+                    ))
                 }
             };
         }
-        if let Ok(v) = std::env::var("ZIPKIN_AUTH_HEADER") {
+        if let Some(v) = var("ZIPKIN_AUTH_HEADER") {
+            let setting = Setting::Env("ZIPKIN_AUTH_HEADER");
             match v.split_once(':') {
                 Some((n, val)) if !n.trim().is_empty() => {
-                    self.config.auth_header = Some((n.trim().to_owned(), val.trim().to_owned()))
+                    self.config.auth_header = Some((n.trim().to_owned(), val.trim().to_owned()));
+                    self.origins.auth_header = setting;
                 }
                 _ => {
-                    return Err(ConfigError::Env {
-                        name: "ZIPKIN_AUTH_HEADER",
-                        value: "<redacted>".into(),
-                        expected: "a header as `Name: value`",
-                    })
+                    return Err(ConfigError::new(
+                        setting,
+                        "<redacted>",
+                        "a header as `Name: value`, such as `Authorization: Bearer <token>`",
+                    ))
                 }
             }
         }
-        if let Ok(path) = std::env::var("ZIPKIN_TLS_CA_FILE") {
+        if let Some(path) = var("ZIPKIN_TLS_CA_FILE") {
             if !path.trim().is_empty() {
+                let setting = Setting::Env("ZIPKIN_TLS_CA_FILE");
                 let pem = std::fs::read(path.trim()).map_err(|e| {
-                    ConfigError::Other(format!(
-                        "ZIPKIN_TLS_CA_FILE={path:?} cannot be read ({e}): expected a readable PEM file"
-                    ))
+                    ConfigError::new(setting, path.clone(), "a readable PEM file").because(e)
                 })?;
                 self.config.tls_root_certificates.push(pem);
+                self.origins.tls = setting;
             }
         }
-        if let Some(ip) = env_parse!("ZIPKIN_LOCAL_IP", IpAddr, "an IPv4 or IPv6 address") {
+        if let Some(ip) = parsed(&var, "ZIPKIN_LOCAL_IP", "an IPv4 or IPv6 address")? {
             self.config.local_ip = Some(ip);
+        }
+        if let Some(v) = var("ZIPKIN_EXIT_FLUSH_TIMEOUT") {
+            if !v.trim().is_empty() {
+                self.config.exit_flush_timeout = parse_duration(&v).ok_or_else(|| {
+                    ConfigError::new(
+                        Setting::Env("ZIPKIN_EXIT_FLUSH_TIMEOUT"),
+                        v.clone(),
+                        "0 (off), milliseconds such as 500ms, or seconds such as 1s or 1.5s",
+                    )
+                })?;
+            }
         }
         Ok(self)
     }
@@ -672,7 +810,9 @@ impl TracerBuilder {
 
     /// The collector: a URL, `file:<path>`, `stdout` or `none`.
     pub fn endpoint(mut self, endpoint: &str) -> Result<Self, ConfigError> {
-        self.config.endpoint = CollectorEndpoint::parse(endpoint)?;
+        let setting = Setting::Code("TracerBuilder::endpoint");
+        self.config.endpoint = CollectorEndpoint::parse_from(endpoint, setting)?;
+        self.origins.endpoint = setting;
         Ok(self)
     }
 
@@ -754,14 +894,19 @@ impl TracerBuilder {
     pub fn build(self) -> Result<Tracer, ConfigError> {
         let mut config = self.config;
         if config.service_name.trim().is_empty() {
-            return Err(ConfigError::EmptyServiceName);
+            return Err(ConfigError::new(
+                Setting::Code("TracerBuilder::service_name"),
+                config.service_name,
+                "a non-empty name such as \"webapp\"",
+            ));
         }
+        config.reporter.validate()?;
         if config.local_ip.is_none() {
             config.local_ip = crate::endpoint::local_ip();
         }
         let transport = match self.transport {
             Some(t) => t,
-            None => transport::from_config(&config)?,
+            None => transport::from_config(&config).map_err(|e| self.origins.name(e))?,
         };
         crate::clock::warm_up();
         let reporter = Reporter::start(config.reporter.clone(), transport, config.local_ip);
@@ -792,4 +937,150 @@ impl TracerBuilder {
 /// ```
 pub fn init() -> Result<TracerGuard, ConfigError> {
     Tracer::builder().from_env()?.install()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error `from_env` gives for `vars`, after building (transport errors come then).
+    fn env_error(vars: &[(&'static str, &str)]) -> ConfigError {
+        let lookup = |name: &'static str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        };
+        match Tracer::builder().apply_vars(lookup) {
+            Err(e) => e,
+            Ok(b) => b.build().expect_err("an invalid setting"),
+        }
+    }
+
+    /// Regression: `Tracer::builder().from_env()?` in `main` printed `Error: Endpoint("stdot")`.
+    /// Every configuration error names the variable, the value and what is accepted, in
+    /// `Display` and in `Debug` alike.
+    #[test]
+    fn every_invalid_variable_is_named_with_its_value_and_what_it_accepts() {
+        let cases: &[(&'static str, &str, &str)] = &[
+            ("ZIPKIN_ENDPOINT", "stdot", "none"),
+            ("ZIPKIN_ENDPOINT", "file:", "file:<path>"),
+            ("ZIPKIN_ENDPOINT", "http://", "http:// or https:// URL"),
+            ("ZIPKIN_SAMPLE_RATE", "150", "from 0 to 100"),
+            ("ZIPKIN_SAMPLE_RATE", "half", "from 0 to 100"),
+            ("ZIPKIN_TRACE_ID_128BIT", "yes", "true or false"),
+            ("ZIPKIN_ACCEPT_DEBUG", "1", "true or false"),
+            ("ZIPKIN_TRACEPARENT", "on", "true or false"),
+            ("ZIPKIN_GZIP", "gzip", "true or false"),
+            ("ZIPKIN_B3_FORMAT", "triple", "multi, single or both"),
+            ("ZIPKIN_ENCODING", "thrift", "json or proto"),
+            ("ZIPKIN_LOCAL_IP", "localhost", "IPv4 or IPv6"),
+            (
+                "ZIPKIN_TLS_CA_FILE",
+                "/nonexistent/ca.pem",
+                "readable PEM file",
+            ),
+            ("ZIPKIN_EXIT_FLUSH_TIMEOUT", "soon", "0 (off)"),
+        ];
+        for &(name, value, expected) in cases {
+            let e = env_error(&[(name, value)]);
+            assert_eq!(e.setting(), Setting::Env(name), "{e}");
+            for text in [e.to_string(), format!("{e:?}")] {
+                assert!(text.contains(name), "{text}");
+                assert!(text.contains(&format!("{value:?}")), "{text}");
+                assert!(text.contains(expected), "{text}");
+            }
+        }
+        let e = env_error(&[("ZIPKIN_ENDPOINT", "stdot")]);
+        assert_eq!(
+            format!("{e:?}"),
+            "ZIPKIN_ENDPOINT=\"stdot\" is invalid: expected an http:// or https:// URL, \
+             file:<path>, stdout, or none (also empty or off) to report nothing"
+        );
+    }
+
+    #[test]
+    fn secrets_and_transport_settings_are_named_as_the_user_wrote_them() {
+        // The auth header's value is never shown.
+        let e = env_error(&[("ZIPKIN_AUTH_HEADER", "no colon secret")]);
+        assert_eq!(e.setting(), Setting::Env("ZIPKIN_AUTH_HEADER"));
+        assert!(!e.to_string().contains("secret"), "{e}");
+        let e = env_error(&[
+            ("ZIPKIN_ENDPOINT", "http://127.0.0.1:9411"),
+            ("ZIPKIN_AUTH_HEADER", "Bad Name: secret"),
+        ]);
+        assert_eq!(e.setting(), Setting::Env("ZIPKIN_AUTH_HEADER"), "{e}");
+        assert!(e.to_string().contains("Bad Name"), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+        // A URL's password is redacted.
+        let e = Tracer::builder()
+            .endpoint("https://u:hunter2@")
+            .and_then(TracerBuilder::build)
+            .unwrap_err();
+        assert_eq!(e.setting(), Setting::Code("TracerBuilder::endpoint"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = Tracer::builder().service_name("").build().unwrap_err();
+        assert_eq!(e.setting(), Setting::Code("TracerBuilder::service_name"));
+    }
+
+    /// Regression: a huge `thread_buffer_spans` overflowed `next_power_of_two` and panicked.
+    #[test]
+    fn reporter_limits_out_of_range_are_errors_not_panics() {
+        for (cfg, field) in [
+            (
+                ReporterConfig {
+                    thread_buffer_spans: usize::MAX,
+                    ..Default::default()
+                },
+                "ReporterConfig::thread_buffer_spans",
+            ),
+            (
+                ReporterConfig {
+                    thread_buffer_spans: 1,
+                    ..Default::default()
+                },
+                "ReporterConfig::thread_buffer_spans",
+            ),
+            (
+                ReporterConfig {
+                    queue_max_spans: 0,
+                    ..Default::default()
+                },
+                "ReporterConfig::queue_max_spans",
+            ),
+            (
+                ReporterConfig {
+                    max_attempts: 0,
+                    ..Default::default()
+                },
+                "ReporterConfig::max_attempts",
+            ),
+        ] {
+            let e = Tracer::builder()
+                .reporter(cfg)
+                .transport(crate::transport::Discard)
+                .build()
+                .unwrap_err();
+            assert_eq!(e.setting(), Setting::Code(field), "{e}");
+        }
+        assert_eq!(
+            crate::buffer::ring_capacity(usize::MAX),
+            MAX_THREAD_BUFFER_SPANS
+        );
+    }
+
+    #[test]
+    fn exit_flush_timeout_takes_milliseconds_seconds_and_zero() {
+        for (text, want) in [
+            ("0", Duration::ZERO),
+            ("250ms", Duration::from_millis(250)),
+            ("2s", Duration::from_secs(2)),
+            ("1.5s", Duration::from_millis(1500)),
+        ] {
+            let b = Tracer::builder()
+                .apply_vars(|n| (n == "ZIPKIN_EXIT_FLUSH_TIMEOUT").then(|| text.to_owned()))
+                .unwrap();
+            assert_eq!(b.config.exit_flush_timeout, want, "{text}");
+        }
+        assert_eq!(Config::default().exit_flush_timeout, Duration::from_secs(1));
+    }
 }

@@ -609,3 +609,47 @@ async fn flush_inside_a_one_worker_runtime() {
     assert_eq!(t.metrics().spans_sent, 1);
     assert_eq!(transport.calls().len(), 1);
 }
+
+/// Regression: a span that ended in a thread-local's destructor after the reporter's per-thread
+/// buffer had been destroyed was counted as `dropped_shutdown`, though nothing shut down. It is
+/// delivered through the reporter's shared overflow.
+#[test]
+fn spans_ended_in_a_thread_local_destructor_after_the_buffer_is_gone_are_delivered() {
+    use std::cell::RefCell;
+
+    struct EndsOnExit(Option<Span>);
+    impl Drop for EndsOnExit {
+        fn drop(&mut self) {
+            if let Some(mut span) = self.0.take() {
+                span.tag("ended", "in a thread-local destructor");
+            }
+        }
+    }
+    thread_local! {
+        static HELD: RefCell<EndsOnExit> = const { RefCell::new(EndsOnExit(None)) };
+    }
+
+    let mem = transport::memory::MemoryTransport::new();
+    let t = tracer(mem.clone(), fast());
+    std::thread::spawn(move || {
+        t.in_scope(|| {
+            // Initialised first, so destroyed last: after the reporter's buffer of this thread,
+            // which the span below registers.
+            HELD.with(|h| h.borrow_mut().0 = Some(Span::builder("held").start_detached()));
+            drop(SpanGuard::new("first"));
+        });
+    })
+    .join()
+    .unwrap();
+    assert!(!t.flush(Duration::from_secs(10)).timed_out);
+    let m = t.metrics();
+    assert!(balanced(&m), "{m:?}");
+    assert_eq!(
+        (m.spans_offered, m.spans_sent, m.spans_dropped),
+        (2, 2, 0),
+        "{m:?}"
+    );
+    let mut names: Vec<String> = mem.spans().into_iter().filter_map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(names, ["first", "held"]);
+}

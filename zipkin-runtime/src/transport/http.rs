@@ -27,7 +27,7 @@ use reqwest::header::{
 };
 
 use crate::encode::Encoding;
-use crate::error::{ConfigError, TransportError};
+use crate::error::{ConfigError, Setting, TransportError};
 use crate::transport::{Message, Transport};
 
 /// The most bytes of a collector's response body read (Zipkin answers 202 with none; a 4xx
@@ -147,7 +147,13 @@ impl HttpTransportBuilder {
 
     /// Checks the URL, header and certificates; no connection is made.
     pub fn build(self) -> Result<HttpTransport, ConfigError> {
-        let invalid = || ConfigError::Endpoint(crate::tracer::redact_url(&self.url));
+        let invalid = || {
+            ConfigError::new(
+                Setting::Code("HttpTransport::builder"),
+                crate::tracer::redact_url(&self.url),
+                "an http:// or https:// URL with a host, such as http://zipkin:9411",
+            )
+        };
         let mut url = reqwest::Url::parse(self.url.trim()).map_err(|_| invalid())?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(invalid());
@@ -171,15 +177,20 @@ impl HttpTransportBuilder {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
         if let Some((name, value)) = self.auth {
+            let setting = Setting::Code("HttpTransportBuilder::auth_header");
             let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-                ConfigError::Other(format!(
-                    "auth header name {name:?} is invalid: expected an HTTP header name such as \"Authorization\""
-                ))
+                ConfigError::new(
+                    setting,
+                    name.clone(),
+                    "an HTTP header name such as \"Authorization\"",
+                )
             })?;
             let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
-                ConfigError::Other(format!(
-                    "value of auth header {name} is invalid: expected visible ASCII without line breaks"
-                ))
+                ConfigError::new(
+                    setting,
+                    format!("{name}: <redacted>"),
+                    "a header value of visible ASCII without line breaks",
+                )
             })?;
             value.set_sensitive(true);
             headers.insert(name, value);
@@ -189,8 +200,10 @@ impl HttpTransportBuilder {
             match reqwest::Certificate::from_pem_bundle(pem) {
                 Ok(certs) if !certs.is_empty() => root_certificates.extend(certs),
                 _ => {
-                    return Err(ConfigError::Other(
-                        "TLS root certificate is invalid: expected a PEM bundle with at least one \"-----BEGIN CERTIFICATE-----\" block".into(),
+                    return Err(ConfigError::new(
+                        Setting::Code("HttpTransportBuilder::tls_root_certificate"),
+                        format!("<{} bytes>", pem.len()),
+                        "a PEM bundle with at least one \"-----BEGIN CERTIFICATE-----\" block",
                     ))
                 }
             }

@@ -62,7 +62,7 @@ impl Transport for Discard {
 pub fn from_config(
     config: &crate::tracer::Config,
 ) -> Result<Box<dyn Transport>, crate::error::ConfigError> {
-    use crate::error::ConfigError;
+    use crate::error::{ConfigError, Setting};
     use crate::tracer::CollectorEndpoint;
     match &config.endpoint {
         CollectorEndpoint::Disabled => Ok(Box::new(Discard)),
@@ -70,10 +70,13 @@ pub fn from_config(
         CollectorEndpoint::File(path) => file::FileTransport::create(path)
             .map(|t| Box::new(t) as Box<dyn Transport>)
             .map_err(|e| {
-                ConfigError::Other(format!(
-                    "cannot create span file {}: {e}; expected a writable path after file:",
-                    path.display()
-                ))
+                ConfigError::new(
+                    Setting::Code("FileTransport::create"),
+                    format!("file:{}", path.display()),
+                    "file:<path> of a file that can be written: a new file, or a Zipkin JSON \
+                     array (such as one this transport wrote before) to append to",
+                )
+                .because(e)
             }),
         #[cfg(feature = "http")]
         CollectorEndpoint::Http(url) => {
@@ -90,8 +93,11 @@ pub fn from_config(
             Ok(Box::new(b.build()?))
         }
         #[cfg(not(feature = "http"))]
-        CollectorEndpoint::Http(url) => Err(ConfigError::Other(format!(
-            "collector endpoint {url:?} needs the `http` feature of zipkin-runtime"
-        ))),
+        CollectorEndpoint::Http(url) => Err(ConfigError::new(
+            Setting::Code("HttpTransport::builder"),
+            crate::tracer::redact_url(url),
+            "file:<path>, stdout or none: this build has no HTTP transport (the `http` feature \
+             of zipkin-runtime is off)",
+        )),
     }
 }
