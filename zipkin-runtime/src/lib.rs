@@ -29,6 +29,7 @@ mod future;
 mod id;
 pub mod model;
 mod pending;
+mod process;
 pub mod propagation;
 pub mod reporter;
 pub mod sampler;

@@ -32,9 +32,10 @@
 //! [`ReporterMetrics`] is read as one consistent snapshot: `spans_offered = spans_sent +
 //! spans_dropped + spans_queued` holds at every read.
 //!
-//! Spans still queued when the process ends without [`crate::Tracer::shutdown`] (or the guard of
-//! [`crate::init`] being dropped) are lost: `std::process::exit`, an abort or a signal run no
-//! destructors, and the reporter threads do not keep the process alive.
+//! At a normal process exit, every tracer still holding spans is flushed and stopped within its
+//! `exit_flush_timeout` (see `process`). Spans still queued when the process ends without
+//! `exit` (an abort, a fatal signal) are lost: the reporter threads do not keep the process
+//! alive.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::encode::Encoding;
@@ -276,6 +276,34 @@ pub(crate) struct TracerInner {
     reporter: Reporter,
     tag_truncations: std::sync::atomic::AtomicU64,
     dropped_after_finish: std::sync::atomic::AtomicU64,
+    /// The tracer built before this one (see `process`).
+    next: OnceLock<&'static TracerInner>,
+}
+
+impl TracerInner {
+    /// Allocates a tracer for the rest of the process and registers it (see `process`).
+    fn leak(config: Config, reporter: Reporter) -> Tracer {
+        let inner: &'static TracerInner = Box::leak(Box::new(TracerInner {
+            config,
+            reporter,
+            tag_truncations: Default::default(),
+            dropped_after_finish: Default::default(),
+            next: OnceLock::new(),
+        }));
+        crate::process::register(inner);
+        Tracer { inner }
+    }
+
+    pub(crate) fn set_next(&self, next: Option<&'static TracerInner>) {
+        // Set once, before the tracer is published in the list.
+        if let Some(next) = next {
+            let _ = self.next.set(next);
+        }
+    }
+
+    pub(crate) fn next(&self) -> Option<&'static TracerInner> {
+        self.next.get().copied()
+    }
 }
 
 /// A configured tracer. Cheap to copy; lives for the rest of the process (its reporter thread
@@ -286,6 +314,10 @@ pub struct Tracer {
 }
 
 impl Tracer {
+    pub(crate) fn from_inner(inner: &'static TracerInner) -> Tracer {
+        Tracer { inner }
+    }
+
     /// Whether both are the same tracer.
     #[inline(always)]
     pub(crate) fn same(self, other: Tracer) -> bool {
@@ -472,20 +504,17 @@ impl Tracer {
 #[cold]
 fn unreachable_tracer() -> Tracer {
     // Building with the Disabled endpoint and defaults cannot fail; keep a total function anyway.
-    let inner = Box::leak(Box::new(TracerInner {
-        config: Config {
+    TracerInner::leak(
+        Config {
             endpoint: CollectorEndpoint::Disabled,
             ..Config::default()
         },
-        reporter: Reporter::start(
+        Reporter::start(
             ReporterConfig::default(),
             Box::new(transport::Discard),
             None,
         ),
-        tag_truncations: Default::default(),
-        dropped_after_finish: Default::default(),
-    }));
-    Tracer { inner }
+    )
 }
 
 /// Restores the previous thread default tracer when dropped.
@@ -505,10 +534,11 @@ impl Drop for DefaultGuard {
 /// and counted in [`Tracer::metrics`]). Dropping it inside an async runtime of any flavour is
 /// safe: the reporter does not need that runtime.
 ///
-/// Spans not yet sent are lost when the process ends without the guard being dropped (or
-/// [`Tracer::shutdown`] being called): `std::process::exit`, `abort`, a fatal signal or a panic
-/// with `panic = "abort"` run no destructors, and the reporter threads do not keep the process
-/// alive. Keep the guard in `main` and return from `main`, or call `shutdown` before `exit`.
+/// Without the guard, a normal exit (`main` returning, `std::process::exit`) still sends the
+/// spans left, within [`Config::exit_flush_timeout`]. Spans not yet sent are lost when the
+/// process ends without `exit`: `abort`, a fatal signal or a panic with `panic = "abort"` run
+/// no exit code, and the reporter threads do not keep the process alive. The guard bounds the
+/// wait with [`Config::close_timeout`] instead, at the point where it drops.
 #[must_use = "dropping the guard flushes and stops the tracer"]
 pub struct TracerGuard {
     tracer: Tracer,
@@ -879,6 +909,26 @@ impl TracerBuilder {
         self
     }
 
+    /// How long this tracer waits for its last spans when the process exits normally (`main`
+    /// returns, or `std::process::exit` is called), if it still holds any then: 1 s by
+    /// default, zero for no wait. What is still unsent after it is dropped, and standard error
+    /// says how many spans that was. A process that ends by a signal or an abort runs no exit
+    /// code: see the crate's documentation on exiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let tracer = zipkin_runtime::Tracer::builder()
+    ///     .exit_flush_timeout(Duration::from_millis(300))
+    ///     .transport(zipkin_runtime::transport::Discard)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(tracer.config().exit_flush_timeout, Duration::from_millis(300));
+    /// ```
+    pub fn exit_flush_timeout(mut self, t: Duration) -> Self {
+        self.config.exit_flush_timeout = t;
+        self
+    }
+
     /// Sends spans through this transport instead of the one the endpoint implies.
     pub fn transport(mut self, t: impl Transport) -> Self {
         self.transport = Some(Box::new(t));
@@ -910,13 +960,7 @@ impl TracerBuilder {
         };
         crate::clock::warm_up();
         let reporter = Reporter::start(config.reporter.clone(), transport, config.local_ip);
-        let inner = Box::leak(Box::new(TracerInner {
-            config,
-            reporter,
-            tag_truncations: Default::default(),
-            dropped_after_finish: Default::default(),
-        }));
-        Ok(Tracer { inner })
+        Ok(TracerInner::leak(config, reporter))
     }
 
     /// Builds the tracer, makes it global, and returns a guard that flushes and stops it on

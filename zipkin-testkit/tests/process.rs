@@ -85,6 +85,15 @@ fn child_main() {
             t.in_scope(emit_on_current);
             t.shutdown(Duration::from_secs(10));
         }
+        "lazy-return" => {
+            // No tracer set up: the first span makes the global one from ZIPKIN_* (the parent
+            // sets ZIPKIN_ENDPOINT), and the test returns, so the process exits normally.
+            emit_on_current();
+        }
+        "lazy-exit" => {
+            emit_on_current();
+            std::process::exit(0);
+        }
         "init-from-env" => {
             // Everything from ZIPKIN_* (the parent sets ZIPKIN_ENDPOINT, ZIPKIN_TLS_CA_FILE).
             let guard = zipkin_runtime::init().unwrap();
@@ -167,19 +176,77 @@ fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
         );
         check_requests_as(&mut r, mode, &c);
     }
-    for mode in ["exit", "exit-after-100ms"] {
+    // Regression: without a guard, a program that ended right after its spans delivered none
+    // of them. The exit hook now flushes every tracer holding spans (within 1 s by default).
+    for mode in ["exit", "exit-after-100ms", "lazy-return", "lazy-exit"] {
         let c = Collector::start(Mode::Accept);
-        let child = run_child(mode, &c.url());
+        let url = c.url();
+        let child = run_child_with(mode, &url, &[("ZIPKIN_ENDPOINT", url.as_str())]);
         let got = settled(&c);
         r.check(&format!("{mode}: child exited"), child.ok, child.ok);
-        r.figure(
-            &format!("std::process::exit ({mode}): spans lost (documented)"),
-            format!(
-                "{} of {SPANS} lost ({got} arrived)",
-                SPANS as u64 - got.min(SPANS as u64)
-            ),
+        r.check(
+            &format!("{mode}: spans at the collector / ended"),
+            format!("{got} / {SPANS}"),
+            got == SPANS as u64,
+        );
+        r.check(
+            &format!("{mode}: nothing said on stderr"),
+            child.stderr.trim().is_empty(),
+            !child.stderr.contains("zipkin:"),
         );
         check_requests_as(&mut r, mode, &c);
+    }
+    // A collector that never answers: the exit waits the default 1 s, then says how many
+    // spans were left; with the wait turned off it does not wait.
+    for (mode, wait, env) in [
+        ("hung collector, default wait", "1s", None),
+        (
+            "hung collector, ZIPKIN_EXIT_FLUSH_TIMEOUT=0",
+            "0",
+            Some("0"),
+        ),
+    ] {
+        let c = Collector::start(Mode::Hang);
+        let url = c.url();
+        let mut vars = vec![("ZIPKIN_ENDPOINT", url.as_str())];
+        if let Some(v) = env {
+            vars.push(("ZIPKIN_EXIT_FLUSH_TIMEOUT", v));
+        }
+        let child = run_child_with("lazy-return", &url, &vars);
+        r.check(&format!("{mode}: child exited"), child.ok, child.ok);
+        r.figure(
+            &format!("{mode}: child process run time"),
+            fmt_dur(child.took),
+        );
+        let said = child
+            .stderr
+            .lines()
+            .find(|l| l.contains("unsent after waiting"))
+            .unwrap_or("")
+            .to_owned();
+        let counted = said
+            .split("exiting with ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok());
+        if wait == "1s" {
+            r.check(
+                &format!("{mode}: stderr names the spans left (all of them)"),
+                format!("{said:?}"),
+                counted == Some(SPANS as u64),
+            );
+            r.check(
+                &format!("{mode}: the exit waited about 1 s (>= 1 s, < 10 s)"),
+                fmt_dur(child.took),
+                child.took >= Duration::from_secs(1) && child.took < Duration::from_secs(10),
+            );
+        } else {
+            r.check(
+                &format!("{mode}: nothing waited for, nothing said"),
+                format!("{said:?}"),
+                said.is_empty(),
+            );
+        }
     }
     r.finish();
 }
