@@ -383,6 +383,8 @@ fn seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_usize(&h as *const _ as usize);
+    // A forked child copies the thread's hasher keys too: its pid sets it apart.
+    h.write_u32(std::process::id());
     h.write_u128(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -390,6 +392,13 @@ fn seed() -> u64 {
             .unwrap_or(0),
     );
     h.finish()
+}
+
+/// In a forked child, on the thread that forked (from `pthread_atfork`'s handler): the
+/// generator's state is the parent's, so the next id is drawn from a new seed instead of
+/// repeating the parent's ids.
+pub(crate) fn reseed_after_fork() {
+    let _ = RNG.try_with(|s| s.set(0));
 }
 
 /// A random u64 from a thread-local wyrand generator: a few ns, no lock, no syscall.

@@ -1,5 +1,9 @@
-//! What happens to tracers when the process exits: every tracer still holding unsent spans is
-//! flushed and stopped at a normal exit, within its `exit_flush_timeout` (1 s by default).
+//! What happens to tracers when the process exits or forks.
+//!
+//! # Exit
+//!
+//! Every tracer still holding unsent spans is flushed and stopped at a normal exit, within its
+//! `exit_flush_timeout` (1 s by default).
 //!
 //! The mechanism is the C library's `atexit`, registered when the first tracer is built. It
 //! runs when `main` returns and when `std::process::exit` is called, after the exiting
@@ -8,6 +12,21 @@
 //! when the process ends without `exit`: an abort (including a panic with `panic = "abort"`),
 //! a fatal signal (SIGTERM and SIGINT by default: handle them, for example with
 //! `tokio::signal`, and return from `main`), or `libc::_exit`.
+
+//!
+//! # Fork
+//!
+//! `fork()` copies only the calling thread: a child has none of the reporter threads, and the
+//! locks they held are held for good. A `pthread_atfork` child handler, registered with the
+//! exit hook, therefore (with atomic stores only) marks every reporter as its parent's, which
+//! the child never touches again, and reseeds the forking thread's id generator, so that the
+//! parent and the child do not draw the same trace and span ids. The child's first span starts
+//! a reporter of its own, with a transport made anew from the configuration: the child reports
+//! its own spans, and its flushes and exit do not wait for the parent's threads. Spans the
+//! parent had not sent when it forked are the parent's to send, never the child's. A tracer
+//! whose transport was given in code, or that writes a file, cannot report from a child: its
+//! spans there are counted as dropped (`dropped_transport_error`), with a note on standard
+//! error. A span open across the fork is finished, and reported, by both processes.
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Once;
@@ -32,8 +51,11 @@ pub(crate) fn register(t: &'static TracerInner) {
             Err(now) => head = now,
         }
     }
-    static HOOK: Once = Once::new();
-    HOOK.call_once(register_exit_hook);
+    static HOOKS: Once = Once::new();
+    HOOKS.call_once(|| {
+        register_exit_hook();
+        register_fork_hook();
+    });
 }
 
 /// Every tracer built so far.
@@ -61,6 +83,29 @@ fn register_exit_hook() {
 
 #[cfg(not(any(unix, windows)))]
 fn register_exit_hook() {}
+
+#[cfg(unix)]
+fn register_fork_hook() {
+    // SAFETY: registers a plain function that only does atomic stores and thread-local `Cell`
+    // writes, as a child handler may.
+    if unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) } != 0 {
+        eprintln!("zipkin: could not register the fork handler; a forked child may repeat ids");
+    }
+}
+
+#[cfg(not(unix))]
+fn register_fork_hook() {}
+
+/// `pthread_atfork`'s child handler: runs in the child, on the thread that forked, before
+/// `fork` returns there.
+#[cfg(unix)]
+extern "C" fn in_forked_child() {
+    crate::id::reseed_after_fork();
+    crate::reporter::orphan_rings_after_fork();
+    for t in tracers() {
+        t.mark_forked();
+    }
+}
 
 extern "C" fn exit_hook() {
     // Unwinding out of an `extern "C"` function aborts; a failed flush must not.

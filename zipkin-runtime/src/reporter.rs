@@ -373,6 +373,10 @@ pub(crate) struct Shared {
     app_wakes: AtomicU64,
     urgent: AtomicBool,
     closed: AtomicBool,
+    /// This reporter belongs to the parent of a forked process: its threads do not exist here,
+    /// and its locks may have been held by them. Set (with `closed`) in the child, which then
+    /// touches nothing else of it (see `process`).
+    forked: AtomicBool,
     control: Mutex<Control>,
     control_changed: Condvar,
     outbox: Mutex<Outbox>,
@@ -451,6 +455,19 @@ thread_local! {
     static RINGS: RefCell<LocalRings> = const { RefCell::new(LocalRings(Vec::new())) };
 }
 
+/// In a forked child, on the thread that forked: its rings belong to reporters of the parent;
+/// orphaned, they are freed when the thread next registers a ring. Only atomics are written
+/// (this runs in `pthread_atfork`'s child handler).
+pub(crate) fn orphan_rings_after_fork() {
+    let _ = RINGS.try_with(|rings| {
+        if let Ok(rings) = rings.try_borrow() {
+            for r in &rings.0 {
+                r.ring.orphan();
+            }
+        }
+    });
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves counts that are still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -482,6 +499,7 @@ impl Reporter {
             app_wakes: AtomicU64::new(0),
             urgent: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            forked: AtomicBool::new(false),
             control: Mutex::new(Control::default()),
             control_changed: Condvar::new(),
             outbox: Mutex::new(Outbox::default()),
@@ -548,22 +566,44 @@ impl Reporter {
     #[inline(always)]
     #[cfg(test)]
     pub fn record(&self, rec: SpanRecord, local_root: bool) {
-        self.record_with(|_| rec, local_root);
+        let _ = self.record_with(|_| rec, local_root);
     }
 
     /// [`Reporter::record`] of the record `make` builds from the span's end tick, built in
     /// its ring slot. `make` is called exactly once: with the clock read then if the span is
     /// kept, with 0 if it is dropped or refused (its end is never needed then, and the clock
     /// read is a third of a span's cost), so that whatever it moves is still dropped.
+    ///
+    /// In a forked child this reporter is the parent's and does nothing: `make` comes back, for
+    /// the child's own reporter.
     #[inline(always)]
-    pub fn record_with(&self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
+    pub fn record_with<F>(&self, make: F, local_root: bool) -> Result<(), F>
+    where
+        F: FnOnce(u64) -> SpanRecord,
+    {
         let s = &*self.shared;
         if s.closed.load(Ordering::Acquire) {
+            if s.forked.load(Ordering::Relaxed) {
+                return Err(make);
+            }
             s.refused.fetch_add(1, Ordering::Relaxed);
             drop(make(0));
-            return;
+            return Ok(());
         }
         self.push_record(make, local_root);
+        Ok(())
+    }
+
+    /// In a forked child: this reporter is the parent's. Only atomics are written (this runs in
+    /// `pthread_atfork`'s child handler).
+    pub(crate) fn mark_forked(&self) {
+        self.shared.forked.store(true, Ordering::Relaxed);
+        self.shared.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether this reporter belongs to the parent of this (forked) process.
+    pub(crate) fn is_forked(&self) -> bool {
+        self.shared.forked.load(Ordering::Relaxed)
     }
 
     /// [`Reporter::record_with`] past its check that the reporter is open, which a shutdown
@@ -1755,13 +1795,14 @@ mod tests {
         let held = hold_drainer(&r);
         let ends = std::cell::RefCell::new(Vec::new());
         for i in 2..=201 {
-            r.record_with(
+            let kept = r.record_with(
                 |end| {
                     ends.borrow_mut().push(end);
                     SpanRecord { end, ..numbered(i) }
                 },
                 false,
             );
+            assert!(kept.is_ok(), "not a forked child");
         }
         let ends = ends.into_inner();
         assert_eq!(ends.len(), 200, "make runs once per span");

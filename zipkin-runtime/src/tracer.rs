@@ -274,6 +274,10 @@ fn intern_within(s: Cow<'static, str>, max: usize) -> Option<&'static str> {
 pub(crate) struct TracerInner {
     config: Config,
     reporter: Reporter,
+    /// In a forked child, the reporter started there (see `process`); null otherwise.
+    child: AtomicPtr<Reporter>,
+    /// The transport came from the configuration, so a forked child can make its own.
+    transport_from_config: bool,
     tag_truncations: std::sync::atomic::AtomicU64,
     dropped_after_finish: std::sync::atomic::AtomicU64,
     /// The tracer built before this one (see `process`).
@@ -282,16 +286,77 @@ pub(crate) struct TracerInner {
 
 impl TracerInner {
     /// Allocates a tracer for the rest of the process and registers it (see `process`).
-    fn leak(config: Config, reporter: Reporter) -> Tracer {
+    fn leak(config: Config, reporter: Reporter, transport_from_config: bool) -> Tracer {
         let inner: &'static TracerInner = Box::leak(Box::new(TracerInner {
             config,
             reporter,
+            child: AtomicPtr::new(std::ptr::null_mut()),
+            transport_from_config,
             tag_truncations: Default::default(),
             dropped_after_finish: Default::default(),
             next: OnceLock::new(),
         }));
         crate::process::register(inner);
         Tracer { inner }
+    }
+
+    /// The reporter that works in this process: `None` in a forked child until its first
+    /// span starts one (the parent's must not be touched there: its locks may be held by
+    /// threads that do not exist in the child).
+    fn active(&self) -> Option<&Reporter> {
+        // SAFETY: `child` only ever holds pointers leaked from a Box<Reporter>.
+        let r = unsafe { self.child.load(Ordering::Acquire).as_ref() }.unwrap_or(&self.reporter);
+        (!r.is_forked()).then_some(r)
+    }
+
+    /// Called in a forked child, from `pthread_atfork`'s handler: every reporter of this
+    /// tracer belongs to the parent now. Only atomics are written.
+    pub(crate) fn mark_forked(&self) {
+        // SAFETY: as in `active`.
+        if let Some(child) = unsafe { self.child.load(Ordering::Acquire).as_ref() } {
+            child.mark_forked();
+        }
+        self.child.store(std::ptr::null_mut(), Ordering::Release);
+        self.reporter.mark_forked();
+    }
+
+    /// The reporter of this forked child, started on its first use: with a transport made
+    /// anew from the configuration, or, for a transport given in code (which cannot be
+    /// copied into the child) or a file (which the parent writes), one that refuses and
+    /// counts every message.
+    #[cold]
+    #[inline(never)]
+    fn child_reporter(&'static self) -> &'static Reporter {
+        let current = self.child.load(Ordering::Acquire);
+        // SAFETY: as in `active`.
+        if let Some(r) = unsafe { current.as_ref() } {
+            return r;
+        }
+        let made = match (&self.config.endpoint, self.transport_from_config) {
+            (CollectorEndpoint::File(_), _) | (_, false) => None,
+            _ => transport::from_config(&self.config).ok(),
+        };
+        let transport = made.unwrap_or_else(|| Box::new(transport::ParentOnly::new()));
+        let started: &'static mut Reporter = Box::leak(Box::new(Reporter::start(
+            self.config.reporter.clone(),
+            transport,
+            self.config.local_ip,
+        )));
+        let p: *mut Reporter = started;
+        match self
+            .child
+            .compare_exchange(current, p, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: `p` was just leaked.
+            Ok(_) => unsafe { &*p },
+            Err(other) => {
+                // Another thread of the child got there first.
+                // SAFETY: as in `active`; `p` was just leaked and nothing else holds it.
+                let (mine, theirs) = unsafe { (&*p, other.as_ref()) };
+                mine.shutdown(Duration::ZERO);
+                theirs.unwrap_or(mine)
+            }
+        }
     }
 
     pub(crate) fn set_next(&self, next: Option<&'static TracerInner>) {
@@ -316,6 +381,11 @@ pub struct Tracer {
 impl Tracer {
     pub(crate) fn from_inner(inner: &'static TracerInner) -> Tracer {
         Tracer { inner }
+    }
+
+    /// See [`TracerInner::mark_forked`].
+    pub(crate) fn mark_forked(self) {
+        self.inner.mark_forked();
     }
 
     /// Whether both are the same tracer.
@@ -401,7 +471,7 @@ impl Tracer {
             Ok(_) => t,
             Err(existing) => {
                 // Another thread won the race; stop the reporter we started.
-                t.inner.reporter.shutdown(Duration::from_millis(100));
+                t.shutdown(Duration::from_millis(100));
                 // SAFETY: as above.
                 Tracer {
                     inner: unsafe { &*existing },
@@ -449,7 +519,11 @@ impl Tracer {
         ReporterMetrics {
             tags_dropped_after_finish: self.inner.dropped_after_finish.load(Ordering::Relaxed),
             service_names_refused: SERVICE_NAMES_REFUSED.load(Ordering::Relaxed),
-            ..self.inner.reporter.metrics()
+            ..self
+                .inner
+                .active()
+                .map(Reporter::metrics)
+                .unwrap_or_default()
         }
     }
 
@@ -467,13 +541,19 @@ impl Tracer {
 
     /// Sends every span finished so far, waiting at most `timeout`.
     pub fn flush(self, timeout: Duration) -> FlushReport {
-        self.inner.reporter.flush(timeout)
+        match self.inner.active() {
+            Some(r) => r.flush(timeout),
+            None => FlushReport::default(),
+        }
     }
 
     /// Flushes and stops the reporter within `timeout`; later spans are counted as dropped.
     /// Safe to call more than once.
     pub fn shutdown(self, timeout: Duration) -> FlushReport {
-        self.inner.reporter.shutdown(timeout)
+        match self.inner.active() {
+            Some(r) => r.shutdown(timeout),
+            None => FlushReport::default(),
+        }
     }
 
     #[inline]
@@ -484,7 +564,21 @@ impl Tracer {
     /// Hands a finished span to the reporter; the record is built in its ring slot.
     #[inline(always)]
     pub(crate) fn record_with(self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
-        self.inner.reporter.record_with(make, local_root);
+        if let Err(make) = self.inner.reporter.record_with(make, local_root) {
+            self.record_in_forked_child(make, local_root);
+        }
+    }
+
+    /// The parent's reporter refused a span because this is a forked child: the child's own
+    /// reporter takes it.
+    #[cold]
+    #[inline(never)]
+    fn record_in_forked_child(self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
+        let r = self.inner.child_reporter();
+        if let Err(make) = r.record_with(make, local_root) {
+            // Forked again while recording: this span is lost, like the parent's queue.
+            drop(make(0));
+        }
     }
 
     pub(crate) fn limit_tag(self, mut v: String) -> String {
@@ -514,6 +608,7 @@ fn unreachable_tracer() -> Tracer {
             Box::new(transport::Discard),
             None,
         ),
+        true,
     )
 }
 
@@ -954,13 +1049,14 @@ impl TracerBuilder {
         if config.local_ip.is_none() {
             config.local_ip = crate::endpoint::local_ip();
         }
+        let transport_from_config = self.transport.is_none();
         let transport = match self.transport {
             Some(t) => t,
             None => transport::from_config(&config).map_err(|e| self.origins.name(e))?,
         };
         crate::clock::warm_up();
         let reporter = Reporter::start(config.reporter.clone(), transport, config.local_ip);
-        Ok(TracerInner::leak(config, reporter))
+        Ok(TracerInner::leak(config, reporter, transport_from_config))
     }
 
     /// Builds the tracer, makes it global, and returns a guard that flushes and stops it on

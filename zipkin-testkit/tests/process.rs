@@ -26,6 +26,14 @@ fn emit_on_current() {
     }
 }
 
+/// `n` spans under a root named `name`, on the current thread's tracer.
+fn emit_named(name: &'static str, n: usize) {
+    let _root = SpanGuard::new(name);
+    for _ in 1..n {
+        drop(SpanGuard::new(name));
+    }
+}
+
 fn child_tracer(url: &str) -> zipkin_runtime::TracerBuilder {
     Tracer::builder()
         .service_name("child")
@@ -93,6 +101,33 @@ fn child_main() {
         "lazy-exit" => {
             emit_on_current();
             std::process::exit(0);
+        }
+        "fork" => {
+            // The parent reports, forks, and both report; the child also flushes and exits.
+            emit_named("before-fork", 10);
+            // SAFETY: the child only records spans, flushes and exits; this process has no
+            // thread of its own but the tracer's, which the library's fork handler deals with.
+            match unsafe { libc::fork() } {
+                0 => {
+                    emit_named("in-child", 100);
+                    let started = Instant::now();
+                    let f = Tracer::global().flush(Duration::from_secs(5));
+                    println!(
+                        "CHILD flush {} {}",
+                        started.elapsed().as_micros(),
+                        f.timed_out
+                    );
+                    std::process::exit(0);
+                }
+                -1 => panic!("fork failed"),
+                pid => {
+                    emit_named("in-parent", 100);
+                    let mut status = 0;
+                    // SAFETY: waits for the child forked above.
+                    unsafe { libc::waitpid(pid, &mut status, 0) };
+                    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+                }
+            }
         }
         "init-from-env" => {
             // Everything from ZIPKIN_* (the parent sets ZIPKIN_ENDPOINT, ZIPKIN_TLS_CA_FILE).
@@ -248,6 +283,70 @@ fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
             );
         }
     }
+    r.finish();
+}
+
+/// Regression: a forked child copied the id generator's state, so parent and child drew
+/// identical trace and span ids, and the child's flush waited out its whole timeout for
+/// reporter threads that did not exist in it.
+#[test]
+fn a_forked_child_draws_its_own_ids_and_reports_through_its_own_reporter() {
+    let mut r = Report::new("F13 fork: parent and child both report (lazily created tracer)");
+    let c = Collector::start(Mode::Accept);
+    let url = c.url();
+    let child = run_child_with("fork", &url, &[("ZIPKIN_ENDPOINT", url.as_str())]);
+    r.check("processes exited", child.ok, child.ok);
+    let got = settled(&c);
+    r.check(
+        "spans at the collector / ended",
+        format!("{got} / 210"),
+        got == 210,
+    );
+    let spans = c.spans();
+    let ids = |name: &str| -> std::collections::BTreeSet<(String, String)> {
+        spans
+            .iter()
+            .filter(|s| s.name.as_deref() == Some(name))
+            .map(|s| (s.trace_id.clone(), s.id.clone()))
+            .collect()
+    };
+    let (parent, forked) = (ids("in-parent"), ids("in-child"));
+    r.check(
+        "distinct spans reported by parent / child",
+        format!("{} / {}", parent.len(), forked.len()),
+        parent.len() == 100 && forked.len() == 100,
+    );
+    let parent_span_ids: std::collections::BTreeSet<&String> =
+        parent.iter().map(|(_, id)| id).collect();
+    let shared = forked
+        .iter()
+        .filter(|(_, id)| parent_span_ids.contains(id))
+        .count();
+    r.check("span ids drawn by both processes", shared, shared == 0);
+    r.check(
+        "duplicate spans at the collector",
+        c.duplicate_spans(),
+        c.duplicate_spans() == 0,
+    );
+    let flush: Vec<&str> = child
+        .stdout
+        .split("CHILD flush ")
+        .nth(1)
+        .map(|rest| rest.split_whitespace().take(2).collect())
+        .unwrap_or_default();
+    let micros: u64 = flush
+        .first()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(u64::MAX);
+    r.check(
+        "the child's flush: not timed out, well under its 5 s timeout",
+        format!(
+            "{} ({flush:?})",
+            fmt_dur(Duration::from_micros(micros.min(u32::MAX as u64)))
+        ),
+        flush.get(1) == Some(&"false") && micros < 4_000_000,
+    );
+    check_requests(&mut r, &c);
     r.finish();
 }
 

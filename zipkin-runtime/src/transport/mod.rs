@@ -49,6 +49,35 @@ impl Transport for Discard {
     }
 }
 
+/// What a forked child's tracer sends through when its transport cannot be made there: a
+/// transport given in code (it cannot be copied into the child) or a file (the parent writes
+/// it). Every message is refused, so the child's spans are counted as dropped
+/// (`dropped_transport_error`); the first refusal says why on standard error.
+pub(crate) struct ParentOnly {
+    warned: std::sync::atomic::AtomicBool,
+}
+
+impl ParentOnly {
+    pub(crate) fn new() -> ParentOnly {
+        ParentOnly {
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Transport for ParentOnly {
+    fn send(&self, _msg: &Message) -> Result<(), TransportError> {
+        if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "zipkin: this forked process cannot report: its tracer's transport was given \
+                 in code or writes a file, which only the parent process may use; its spans are \
+                 counted as dropped"
+            );
+        }
+        Err(TransportError::Closed)
+    }
+}
+
 /// The transport a configuration's endpoint implies: HTTP (with the configured encoding,
 /// gzip, auth header and timeouts), a file, stdout, or nothing.
 ///
