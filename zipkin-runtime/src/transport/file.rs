@@ -1,16 +1,18 @@
 //! Zipkin JSON to a file (`ZIPKIN_ENDPOINT=file:<path>`) or to standard output (`stdout`).
 //!
 //! The file always holds one valid JSON array of v2 spans, which the Zipkin UI's "Upload JSON"
-//! button (on the trace page) loads: it is created as `[]`, and each message's spans are
-//! spliced in before the closing bracket (the `]` is overwritten by `,<spans>]`). The file is
-//! started afresh when the tracer is built; only one process should write a given file. The UI
+//! button (on the trace page) loads: a new file is created as `[]`, and each message's spans are
+//! spliced in before the closing bracket (the `]` is overwritten by `,<spans>]`). An existing
+//! file is appended to the same way, so successive runs add to one array; a file that does not
+//! hold a JSON array is refused when the tracer is built, and left as it is. Only one process
+//! should write a given file at a time (a forked child does not write its parent's). The UI
 //! shows one trace per upload, so a file with several traces is best split by `traceId` (for
 //! example with `jq`) before uploading.
 //!
 //! Standard output gets one JSON array per message, one per line.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -46,28 +48,35 @@ struct FileState {
 }
 
 impl FileTransport {
-    /// Creates (or truncates) the file as an empty array and says on standard error where it
-    /// is.
+    /// Opens the file to append spans to its array, creating it as `[]` if it is missing or
+    /// empty, and says on standard error where it is. A file that holds something other than a
+    /// JSON array is an error (`InvalidData`), and is not changed.
     pub fn create(path: impl AsRef<Path>) -> std::io::Result<FileTransport> {
         let path = path.as_ref();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
-            .truncate(true)
+            .truncate(false)
             .open(path)?;
-        file.write_all(b"[]")?;
+        let non_empty = match array_state(&mut file)? {
+            Some(non_empty) => non_empty,
+            None => {
+                file.set_len(0)?;
+                file.seek(SeekFrom::Start(0))?;
+                file.write_all(b"[]")?;
+                false
+            }
+        };
         let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         eprintln!(
-            "zipkin: writing spans to {} (load it with the \"Upload JSON\" button of the Zipkin UI)",
+            "zipkin: {} spans to {} (load it with the \"Upload JSON\" button of the Zipkin UI)",
+            if non_empty { "appending" } else { "writing" },
             shown.display()
         );
         Ok(FileTransport {
             path: shown,
-            state: Mutex::new(FileState {
-                file,
-                non_empty: false,
-            }),
+            state: Mutex::new(FileState { file, non_empty }),
         })
     }
 
@@ -75,6 +84,62 @@ impl FileTransport {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Reads what an existing file holds, leaving it ready for `send`: `None` when it is empty (or
+/// only whitespace), `Some(holds_spans)` for a JSON array, whose trailing whitespace is cut so
+/// that it ends with its `]`. Only the ends are read: the array in between is this transport's
+/// own output, or the user's choice.
+fn array_state(file: &mut File) -> std::io::Result<Option<bool>> {
+    const WINDOW: u64 = 4096;
+    let len = file.metadata()?.len();
+    let mut head = vec![0; len.min(WINDOW) as usize];
+    file.seek(SeekFrom::Start(0))?;
+    file.read_exact(&mut head)?;
+    let Some(first) = head.iter().position(|b| !b.is_ascii_whitespace()) else {
+        if len <= WINDOW {
+            return Ok(None);
+        }
+        return Err(not_an_array("it starts with 4 KiB of whitespace"));
+    };
+    if head[first] != b'[' {
+        return Err(not_an_array("it does not start with ["));
+    }
+    let tail_start = len.saturating_sub(WINDOW);
+    let mut tail = vec![0; (len - tail_start) as usize];
+    file.seek(SeekFrom::Start(tail_start))?;
+    file.read_exact(&mut tail)?;
+    let last = tail
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .ok_or_else(|| not_an_array("it ends with 4 KiB of whitespace"))?;
+    if tail[last] != b']' {
+        return Err(not_an_array("it does not end with ]"));
+    }
+    let close = tail_start + last as u64;
+    if (tail_start + last as u64) <= first as u64 {
+        return Err(not_an_array("it is a lone ["));
+    }
+    // Whitespace after the `]` (an editor's newline) is cut, so `send` can overwrite the `]`.
+    file.set_len(close + 1)?;
+    let before_close = tail[..last]
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map(|i| tail[i]);
+    let holds_spans = match before_close {
+        Some(b'[') => false,
+        Some(_) => true,
+        // The `[` is further back than the window: the array holds something.
+        None => tail_start > first as u64,
+    };
+    Ok(Some(holds_spans))
+}
+
+fn not_an_array(why: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the file is not a JSON array of spans to append to: {why}"),
+    )
 }
 
 /// The spans of a JSON message, without the brackets.
@@ -143,6 +208,85 @@ impl Transport for StdoutTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(spans: &[&str]) -> Message {
+        Message {
+            body: format!("[{}]", spans.join(",")).into_bytes(),
+            spans: spans.len(),
+            encoding: Encoding::Json,
+        }
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("zipkin-file-{}-{name}.json", std::process::id()))
+    }
+
+    /// Regression: the docs said "append", but a second run left only its own spans.
+    #[test]
+    fn a_second_run_appends_to_the_first_runs_array() {
+        let path = temp("append");
+        let _ = std::fs::remove_file(&path);
+        for run in [
+            ["{\"id\":\"1\"}", "{\"id\":\"2\"}"],
+            ["{\"id\":\"3\"}", "{\"id\":\"4\"}"],
+        ] {
+            let t = FileTransport::create(&path).unwrap();
+            t.send(&message(&run[..1])).unwrap();
+            t.send(&message(&run[1..])).unwrap();
+        }
+        let all: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let ids: Vec<&str> = all.iter().map(|s| s["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4"]);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn an_empty_array_with_whitespace_and_a_missing_or_blank_file_are_started() {
+        for (name, before) in [
+            ("blank", Some("  \n")),
+            ("missing", None),
+            ("spaced", Some(" [ ] \n")),
+        ] {
+            let path = temp(name);
+            let _ = std::fs::remove_file(&path);
+            if let Some(text) = before {
+                std::fs::write(&path, text).unwrap();
+            }
+            let t = FileTransport::create(&path).unwrap();
+            t.send(&message(&["{\"id\":\"1\"}"])).unwrap();
+            let all: Vec<serde_json::Value> =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(all.len(), 1, "{name}");
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_large_array_is_appended_to_without_reading_it_whole() {
+        let path = temp("large");
+        let spans: Vec<String> = (0..2000).map(|i| format!("{{\"id\":\"{i}\"}}")).collect();
+        std::fs::write(&path, format!("[{}]\n", spans.join(",\n"))).unwrap();
+        let t = FileTransport::create(&path).unwrap();
+        t.send(&message(&["{\"id\":\"last\"}"])).unwrap();
+        let all: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(all.len(), 2001);
+        assert_eq!(all[2000]["id"], "last");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_array_is_refused_and_left_unchanged() {
+        for (name, text) in [("object", "{\"a\":1}"), ("text", "hello"), ("open", "[")] {
+            let path = temp(name);
+            std::fs::write(&path, text).unwrap();
+            let e = FileTransport::create(&path).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{name}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{name}");
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
 
     #[test]
     fn stdout_writes_one_array_per_line() {
