@@ -43,7 +43,7 @@ fn a_transport_that_panics_loses_only_its_messages() {
         .build()
         .unwrap();
     let mut flushes = Vec::new();
-    for round in 0..9 {
+    for _ in 0..9 {
         t.in_scope(|| {
             let _root = SpanGuard::new("request");
             for _ in 0..9 {
@@ -52,7 +52,6 @@ fn a_transport_that_panics_loses_only_its_messages() {
         });
         let f = t.flush(Duration::from_secs(10));
         flushes.push(f.timed_out);
-        let _ = round;
     }
     let m = t.metrics();
     r.check(
