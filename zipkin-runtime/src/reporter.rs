@@ -652,7 +652,12 @@ impl Reporter {
             Ok(Some(Err(false))) => {} // counted by the ring, by cause
             _ => {
                 if let Some(make) = make.take() {
-                    s.record_without_ring(make, local_root);
+                    // Built here, not in a generic callee: that keeps this path from being
+                    // instantiated per span type, which had stopped the push above from being
+                    // inlined (+88 instructions a span).
+                    let keep = s.takes_ringless();
+                    let rec = make(if keep { clock::now() } else { 0 });
+                    s.record_without_ring(rec, keep, local_root);
                 }
             }
         }
@@ -799,15 +804,21 @@ impl Shared {
     /// only once the drainer has stopped.
     #[cold]
     #[inline(never)]
-    fn record_without_ring(&self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
-        if self.closed.load(Ordering::Acquire) || lock(&self.rings).stopped {
+    fn record_without_ring(&self, rec: SpanRecord, keep: bool, local_root: bool) {
+        if !keep {
             self.refused.fetch_add(1, Ordering::Relaxed);
-            drop(make(0));
             return;
         }
-        if self.spill(None, make(clock::now())) && local_root {
+        if self.spill(None, rec) && local_root {
             self.urgent.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Whether [`Shared::record_without_ring`] will take a span (then its end is read).
+    #[cold]
+    #[inline(never)]
+    fn takes_ringless(&self) -> bool {
+        !self.closed.load(Ordering::Acquire) && !lock(&self.rings).stopped
     }
 
     /// The calling thread's ring is full: the drainer has not run since it was woken at half

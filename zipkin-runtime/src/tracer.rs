@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::clock;
 use crate::encode::Encoding;
 use crate::error::{ConfigError, Setting};
 use crate::id::TraceId;
@@ -565,7 +566,7 @@ impl Tracer {
     #[inline(always)]
     pub(crate) fn record_with(self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
         if let Err(make) = self.inner.reporter.record_with(make, local_root) {
-            self.record_in_forked_child(make, local_root);
+            self.record_in_forked_child(make(clock::now()), local_root);
         }
     }
 
@@ -573,12 +574,10 @@ impl Tracer {
     /// reporter takes it.
     #[cold]
     #[inline(never)]
-    fn record_in_forked_child(self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
+    fn record_in_forked_child(self, rec: SpanRecord, local_root: bool) {
         let r = self.inner.child_reporter();
-        if let Err(make) = r.record_with(make, local_root) {
-            // Forked again while recording: this span is lost, like the parent's queue.
-            drop(make(0));
-        }
+        // Err only if forked again meanwhile: the span is lost, as the parent's queue is.
+        let _ = r.record_with(|_| rec, local_root);
     }
 
     pub(crate) fn limit_tag(self, mut v: String) -> String {
