@@ -120,11 +120,11 @@ fn main() -> ExitCode {
     let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         eprintln!(
-            "zipkin-rs peer {} listening on {} (b3 out: {:?}, zipkin: {:?})",
+            "zipkin-rs peer {} listening on {} (b3 out: {:?}, zipkin: {})",
             peer.service,
             SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            peer.tracer.config().b3_format,
-            peer.tracer.config().endpoint,
+            peer.tracer.config().b3_format(),
+            peer.tracer.config().endpoint(),
         );
         let app = Router::new()
             .route("/health", get(|| async { "OK\n" }))

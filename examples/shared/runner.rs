@@ -50,7 +50,7 @@ impl Default for Options {
             do_stuff_sleep: config::DO_STUFF_SLEEP,
             index_sleep: config::INDEX_SLEEP,
             requests: 2,
-            endpoint: zipkin_rs::tracer::DEFAULT_ENDPOINT.into(),
+            endpoint: zipkin_rs::DEFAULT_ENDPOINT.into(),
             out_dir: default_out_dir(),
             read_timeout: Duration::from_secs(15),
             style: Style::default(),

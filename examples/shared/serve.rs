@@ -7,7 +7,6 @@ use std::thread::JoinHandle;
 
 use axum::Router;
 use tokio::sync::oneshot;
-use zipkin_rs::tracer::CollectorEndpoint;
 use zipkin_rs::Tracer;
 
 /// Listens on 127.0.0.1:`port` (0: a free port).
@@ -52,7 +51,7 @@ pub fn main(service: &'static str, port: u16, router: impl FnOnce(u16) -> Router
         let listener = tokio::net::TcpListener::from_std(listener)?;
         println!(
             "{service} listening on http://127.0.0.1:{port}/ (spans to {})",
-            describe(&_zipkin.tracer().config().endpoint)
+            _zipkin.tracer().config().endpoint()
         );
         axum::serve(listener, router(port))
             .with_graceful_shutdown(stop_signal())
@@ -64,15 +63,6 @@ pub fn main(service: &'static str, port: u16, router: impl FnOnce(u16) -> Router
             eprintln!("{service}: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn describe(endpoint: &CollectorEndpoint) -> String {
-    match endpoint {
-        CollectorEndpoint::Http(url) => url.clone(),
-        CollectorEndpoint::File(path) => format!("the file {}", path.display()),
-        CollectorEndpoint::Stdout => "standard output".into(),
-        CollectorEndpoint::Disabled => "nowhere: ZIPKIN_ENDPOINT is none".into(),
     }
 }
 

@@ -18,8 +18,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::context::{self, Current, SpanContext};
+use crate::context::{self, Current};
 use crate::pending::{self, Inbox};
+use crate::span_context::SpanContext;
 
 /// The span current where this was taken, to run work in elsewhere. `Send`, and cheap to clone.
 ///

@@ -8,9 +8,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::capture::{CapturedContext, WithContext};
-use crate::context::{self, RemoteContext};
+use crate::context;
 use crate::pending::record_error;
-use crate::span::{ErrResult, LiveSpan, Span, SpanMeta};
+use crate::span::detached::Span;
+use crate::span::live::LiveSpan;
+use crate::span::meta::{ErrResult, SpanMeta};
+use crate::span_context::RemoteContext;
 
 pin_project_lite::pin_project! {
     /// A future that runs inside a span. Made by [`Span::instrument`] or the attribute.

@@ -18,46 +18,61 @@
 //! ```
 #![warn(missing_docs)]
 
-mod buffer;
 mod capture;
 pub mod clock;
+mod config;
 mod context;
 pub mod encode;
-mod endpoint;
 mod error;
 mod future;
 mod id;
+mod intern;
 pub mod model;
 mod pending;
-mod process;
 pub mod propagation;
-pub mod reporter;
+mod record;
+mod reporter;
+mod rng;
 pub mod sampler;
 mod span;
+mod span_context;
 pub mod testing;
-pub mod tracer;
+mod tracer;
 pub mod transport;
 
 #[cfg(feature = "tokio")]
 pub use capture::{spawn, spawn_blocking};
 pub use capture::{spawn_thread, CapturedContext, WithContext};
-pub use context::{current_context, RemoteContext, RemoteIds, Sampling, SpanContext};
+pub use config::{Config, DEFAULT_ENDPOINT};
+pub use context::current_context;
 pub use error::{ConfigError, IdError, Setting, TransportError};
 pub use future::{instrument, FutureExt, Instrumented};
 pub use id::{HexId, SpanId, TraceId};
+pub use intern::MAX_SERVICE_NAMES;
 pub use pending::{annotate, record_error, set_remote_endpoint, tag};
 pub use propagation::{extract, extract_from, inject_context, inject_headers, inject_into};
-pub use reporter::{FlushReport, ReporterConfig, ReporterMetrics};
-pub use span::{Endpoint, Extra, Kind, Span, SpanBuilder, SpanGuard, SpanMeta, SpanRecord};
-pub use tracer::{init, Config, DefaultGuard, Tracer, TracerBuilder, TracerGuard};
+pub use record::{Endpoint, Extra, Kind, SpanRecord};
+pub use reporter::config::{ReporterConfig, MAX_THREAD_BUFFER_SPANS};
+pub use reporter::metrics::{FlushReport, ReporterMetrics};
+pub use span::builder::SpanBuilder;
+pub use span::detached::Span;
+pub use span::guard::SpanGuard;
+pub use span::meta::SpanMeta;
+pub use span_context::{RemoteContext, RemoteIds, Sampling, SpanContext};
+pub use tracer::builder::{TracerBuilder, TracerGuard};
+pub use tracer::global::{init, DefaultGuard};
+pub use tracer::Tracer;
 
 /// What `#[zipkin_span]` expands to. Not a stable API: call the public items instead.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::context::RemoteContext;
     pub use crate::future::{instrument, instrument_err, RecordErr};
     pub use crate::pending::record_error;
-    pub use crate::span::{ErrResult, Kind, Span, SpanGuard, SpanMeta};
+    pub use crate::record::Kind;
+    pub use crate::span::detached::Span;
+    pub use crate::span::guard::SpanGuard;
+    pub use crate::span::meta::{ErrResult, SpanMeta};
+    pub use crate::span_context::RemoteContext;
 
     /// Converts whatever `parent = expr` gives into a remote context.
     #[inline]

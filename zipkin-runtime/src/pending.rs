@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::clock;
 use crate::context::{self, Current};
 use crate::id::SpanId;
-use crate::span::{Endpoint, LiveSpan};
+use crate::record::Endpoint;
 use crate::tracer::Tracer;
 
 /// One thing added to a span through the free functions.
@@ -29,20 +29,15 @@ pub(crate) enum Pending {
     Remote(Endpoint),
 }
 
-impl Pending {
-    fn apply(self, span: &mut LiveSpan) {
-        match self {
-            Pending::Tag(k, v) => span.set_tag(k, v),
-            Pending::Annotation(at, a) => span.annotate(at, a),
-            Pending::Remote(e) => {
-                if span.is_recording() {
-                    span.extra
-                        .get_or_insert_with(Default::default)
-                        .remote_endpoint = Some(e);
-                }
-            }
-        }
-    }
+/// What a span that collects pending items offers: implemented by the span (`span/live.rs`),
+/// so that this module does not depend on it.
+pub(crate) trait Collect {
+    /// The span's id, which the items are keyed by.
+    fn span_id(&self) -> SpanId;
+    /// Adds one item to the span.
+    fn apply(&mut self, p: Pending);
+    /// Where the span keeps the inboxes it gave out.
+    fn captures(&mut self) -> &mut Option<Box<Captures>>;
 }
 
 /// The inbox of a span captured into a task or thread.
@@ -76,14 +71,14 @@ impl Inbox {
     }
 
     /// Closes the inbox, moving what it holds into `span`.
-    fn close_into(&self, span: &mut LiveSpan) {
+    fn close_into(&self, span: &mut impl Collect) {
         let items = {
             let mut st = self.lock();
             st.closed = true;
             std::mem::take(&mut st.items)
         };
         for p in items {
-            p.apply(span);
+            span.apply(p);
         }
     }
 }
@@ -147,7 +142,7 @@ fn push(p: Pending) {
 /// Moves what was added for `span` on this thread into it. Called by the span's owner when it
 /// closes and after each poll; the inbox of a capture is kept until the span finishes.
 #[inline]
-pub(crate) fn collect(span: &mut LiveSpan) {
+pub(crate) fn collect(span: &mut impl Collect) {
     let _ = LOCAL.try_with(|l| {
         let Ok(mut l) = l.try_borrow_mut() else {
             return;
@@ -161,8 +156,8 @@ pub(crate) fn collect(span: &mut LiveSpan) {
 
 #[cold]
 #[inline(never)]
-fn collect_from(pending: &mut Vec<(SpanId, Entry)>, span: &mut LiveSpan) {
-    let id = span.cur.ctx.span_id;
+fn collect_from(pending: &mut Vec<(SpanId, Entry)>, span: &mut impl Collect) {
+    let id = span.span_id();
     // In the order they were added (a repeated tag keeps the last value).
     let mut i = 0;
     while i < pending.len() {
@@ -171,9 +166,9 @@ fn collect_from(pending: &mut Vec<(SpanId, Entry)>, span: &mut LiveSpan) {
             continue;
         }
         match pending.remove(i).1 {
-            Entry::Item(p) => p.apply(span),
+            Entry::Item(p) => span.apply(p),
             Entry::Inbox(inbox) => span
-                .captured
+                .captures()
                 .get_or_insert_with(Default::default)
                 .0
                 .push(inbox),
@@ -184,8 +179,8 @@ fn collect_from(pending: &mut Vec<(SpanId, Entry)>, span: &mut LiveSpan) {
 /// Empties and closes the inboxes of `span`'s captures: called once, as it finishes.
 #[cold]
 #[inline(never)]
-pub(crate) fn close_inboxes(span: &mut LiveSpan) {
-    if let Some(inboxes) = span.captured.take() {
+pub(crate) fn close_inboxes(span: &mut impl Collect) {
+    if let Some(inboxes) = span.captures().take() {
         for inbox in inboxes.0.iter() {
             inbox.close_into(span);
         }

@@ -3,7 +3,7 @@
 //! `tracer::MAX_SERVICE_NAMES` distinct names a new one is refused and counted, and the span
 //! keeps its parent's service. (Its own test binary: the name table is process-wide.)
 
-use zipkin_runtime::tracer::MAX_SERVICE_NAMES;
+use zipkin_runtime::MAX_SERVICE_NAMES;
 use zipkin_runtime::*;
 
 mod support;

@@ -178,7 +178,7 @@ fn regression_debug_of_tracer_and_config_showed_the_url_password() {
         .auth_header("Authorization", TOKEN)
         .build()
         .unwrap();
-    let shown = format!("{t:?} {:?} {:?}", t.config(), t.config().endpoint);
+    let shown = format!("{t:?} {:?} {:?}", t.config(), t.config().endpoint());
     for secret in ["url-pa55word", "tls-s3cret-token"] {
         assert!(!shown.contains(secret), "{shown}");
     }

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use super::{annotations, lower, LocalIp};
-use crate::span::SpanRecord;
+use crate::record::SpanRecord;
 
 /// Appends one span as a Zipkin v2 JSON object.
 pub(crate) fn write_span(rec: &SpanRecord, local: &LocalIp, out: &mut Vec<u8>) {

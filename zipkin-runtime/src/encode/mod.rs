@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use crate::span::SpanRecord;
+use crate::record::SpanRecord;
 
 pub mod json;
 pub mod proto;

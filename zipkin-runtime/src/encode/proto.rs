@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::{annotations, canonical_ip, lower};
-use crate::span::{Kind, SpanRecord};
+use crate::record::{Kind, SpanRecord};
 
 // Field keys: (number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).
 const LIST_SPANS: u8 = 1 << 3 | 2;

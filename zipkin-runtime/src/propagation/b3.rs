@@ -8,15 +8,36 @@
 //! scanned) and has at most 4 fields. Any other byte (upper case, whitespace, CR/LF, non-ASCII)
 //! is rejected. Parsing never allocates and never panics.
 
-use crate::context::{RemoteContext, RemoteIds, Sampling, SpanContext};
 use crate::id::{parse_hex_u64, write_hex_u64, SpanId, TraceId};
+use crate::span_context::{RemoteContext, RemoteIds, Sampling, SpanContext};
 
 use super::carrier::{Extractor, Field};
 use super::error::HeaderError;
-use super::HeaderText;
+use super::header_text::HeaderText;
 
-/// The longest valid single header: 32 + 1 + 16 + 1 + 1 + 1 + 16.
-pub const SINGLE_MAX_LEN: usize = 68;
+/// Which B3 form `inject_headers()` writes.
+///
+/// ```
+/// use zipkin_runtime::{propagation::B3Format, Tracer};
+/// let tracer = Tracer::builder()
+///     .b3_format(B3Format::Both)
+///     .transport(zipkin_runtime::transport::memory::MemoryTransport::new())
+///     .build()
+///     .unwrap();
+/// assert_eq!(tracer.config().b3_format(), B3Format::Both);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum B3Format {
+    /// `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-ParentSpanId`, `X-B3-Sampled`, `X-B3-Flags`.
+    #[default]
+    Multi,
+    /// The single `b3` header.
+    Single,
+    /// Both.
+    Both,
+}
+
+pub use super::header_text::SINGLE_MAX_LEN;
 
 const SINGLE: &str = "b3";
 const SINGLE_SHAPE: &str = "`{trace id}-{span id}[-{0|1|d}][-{parent id}]` (2 to 4)";

@@ -2,7 +2,7 @@
 
 use http::HeaderMap;
 
-use crate::context::RemoteContext;
+use crate::span_context::RemoteContext;
 
 use super::carrier::{Extractor, Field};
 use super::metrics::{count_malformed, Format};

@@ -2,9 +2,10 @@
 
 use http::HeaderMap;
 
-use crate::context::{self, Sampling, SpanContext};
+use crate::config::Config;
+use crate::context;
 use crate::id::SpanId;
-use crate::tracer::Config;
+use crate::span_context::{Sampling, SpanContext};
 
 use super::carrier::{Field, Injector};
 use super::{b3, w3c, B3Format};

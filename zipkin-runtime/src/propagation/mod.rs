@@ -23,92 +23,16 @@ pub mod b3;
 mod carrier;
 mod error;
 mod extract;
+mod header_text;
 mod inject;
 mod metrics;
 pub mod w3c;
 
+pub use b3::B3Format;
 pub use carrier::{Extractor, Field, Injector};
 pub use error::HeaderError;
 pub use extract::{extract, extract_from};
+pub use header_text::HeaderText;
 pub use http::HeaderMap;
 pub use inject::{inject_context, inject_headers, inject_into, InjectOptions};
 pub use metrics::{metrics, PropagationMetrics};
-
-/// Which B3 form `inject_headers()` writes.
-///
-/// ```
-/// use zipkin_runtime::{propagation::B3Format, Tracer};
-/// let tracer = Tracer::builder()
-///     .b3_format(B3Format::Both)
-///     .transport(zipkin_runtime::transport::memory::MemoryTransport::new())
-///     .build()
-///     .unwrap();
-/// assert_eq!(tracer.config().b3_format, B3Format::Both);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum B3Format {
-    /// `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-ParentSpanId`, `X-B3-Sampled`, `X-B3-Flags`.
-    #[default]
-    Multi,
-    /// The single `b3` header.
-    Single,
-    /// Both.
-    Both,
-}
-
-/// A header value written on the stack (at most 68 ASCII bytes). Derefs to `&str`.
-///
-/// ```
-/// use zipkin_runtime::{propagation::b3, Sampling, SpanContext};
-/// let ctx = SpanContext {
-///     trace_id: "463ac35c9f6413ad".parse().unwrap(),
-///     span_id: "a2fb4a1d1a96d312".parse().unwrap(),
-///     parent_id: None,
-///     sampling: Sampling::NotSampled,
-///     debug: false,
-/// };
-/// let text = b3::write_single(&ctx);
-/// assert_eq!(text.as_str(), "463ac35c9f6413ad-a2fb4a1d1a96d312-0");
-/// assert_eq!(text.len(), 35);
-/// ```
-#[derive(Clone, Copy)]
-pub struct HeaderText {
-    buf: [u8; b3::SINGLE_MAX_LEN],
-    len: u8,
-}
-
-impl HeaderText {
-    const fn new() -> HeaderText {
-        HeaderText {
-            buf: [0; b3::SINGLE_MAX_LEN],
-            len: 0,
-        }
-    }
-
-    /// The text.
-    #[inline]
-    pub fn as_str(&self) -> &str {
-        // Only ever holds ASCII written by the formatters.
-        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
-    }
-}
-
-impl std::ops::Deref for HeaderText {
-    type Target = str;
-    #[inline]
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl std::fmt::Debug for HeaderText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl std::fmt::Display for HeaderText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}

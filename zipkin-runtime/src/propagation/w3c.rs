@@ -6,12 +6,12 @@
 //! W3C has no deferred or debug state: the sampled flag is written from the decision (debug
 //! writes sampled), and a caller's unset flag reads as not sampled.
 
-use crate::context::{RemoteContext, RemoteIds, Sampling, SpanContext};
 use crate::id::{parse_hex_u64, write_hex_u64};
+use crate::span_context::{RemoteContext, RemoteIds, Sampling, SpanContext};
 
 use super::b3;
 use super::error::HeaderError;
-use super::HeaderText;
+use super::header_text::HeaderText;
 
 const HEADER: &str = "traceparent";
 /// Length of a version-00 value.

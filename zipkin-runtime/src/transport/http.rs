@@ -150,7 +150,7 @@ impl HttpTransportBuilder {
         let invalid = || {
             ConfigError::new(
                 Setting::Code("HttpTransport::builder"),
-                crate::tracer::redact_url(&self.url),
+                crate::transport::redact_url(&self.url),
                 "an http:// or https:// URL with a host, such as http://zipkin:9411",
             )
         };

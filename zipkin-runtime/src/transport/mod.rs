@@ -78,55 +78,21 @@ impl Transport for ParentOnly {
     }
 }
 
-/// The transport a configuration's endpoint implies: HTTP (with the configured encoding,
-/// gzip, auth header and timeouts), a file, stdout, or nothing.
+/// The URL with any `user:password@` replaced by `<redacted>@`, for messages and `Debug`.
 ///
 /// ```
-/// use zipkin_runtime::{tracer::Config, transport};
-/// let mut config = Config::default();
-/// config.endpoint = zipkin_runtime::tracer::CollectorEndpoint::parse("http://127.0.0.1:9411").unwrap();
-/// let t = transport::from_config(&config).unwrap();
-/// assert_eq!(t.encoding(), zipkin_runtime::encode::Encoding::Json);
+/// use zipkin_runtime::transport::redact_url;
+/// assert_eq!(redact_url("https://u:pw@zipkin:9411/api"), "https://<redacted>@zipkin:9411/api");
+/// assert_eq!(redact_url("http://zipkin:9411"), "http://zipkin:9411");
 /// ```
-pub fn from_config(
-    config: &crate::tracer::Config,
-) -> Result<Box<dyn Transport>, crate::error::ConfigError> {
-    use crate::error::{ConfigError, Setting};
-    use crate::tracer::CollectorEndpoint;
-    match &config.endpoint {
-        CollectorEndpoint::Disabled => Ok(Box::new(Discard)),
-        CollectorEndpoint::Stdout => Ok(Box::new(file::StdoutTransport)),
-        CollectorEndpoint::File(path) => file::FileTransport::create(path)
-            .map(|t| Box::new(t) as Box<dyn Transport>)
-            .map_err(|e| {
-                ConfigError::new(
-                    Setting::Code("FileTransport::create"),
-                    format!("file:{}", path.display()),
-                    "file:<path> of a file that can be written: a new file, or a Zipkin JSON \
-                     array (such as one this transport wrote before) to append to",
-                )
-                .because(e)
-            }),
-        #[cfg(feature = "http")]
-        CollectorEndpoint::Http(url) => {
-            let mut b = http::HttpTransport::builder(url.as_str())
-                .encoding(config.encoding)
-                .gzip(config.gzip)
-                .timeouts(config.connect_timeout, config.request_timeout);
-            if let Some((name, value)) = &config.auth_header {
-                b = b.auth_header(name.as_str(), value.as_str());
-            }
-            for pem in &config.tls_root_certificates {
-                b = b.tls_root_certificate(pem);
-            }
-            Ok(Box::new(b.build()?))
-        }
-        #[cfg(not(feature = "http"))]
-        CollectorEndpoint::Http(url) => Err(ConfigError::new(
-            Setting::Code("HttpTransport::builder"),
-            crate::tracer::redact_url(url),
-            "file:<path>, stdout or none: this build has no HTTP transport (the `http` feature \
-             of zipkin-runtime is off)",
-        )),
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://<redacted>{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
     }
 }

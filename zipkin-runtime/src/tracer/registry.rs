@@ -1,4 +1,4 @@
-//! What happens to tracers when the process exits or forks.
+//! Every tracer built, and what happens to them when the process exits or forks.
 //!
 //! # Exit
 //!
@@ -30,22 +30,42 @@
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Once;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::tracer::{Tracer, TracerInner};
+/// What the process hooks need of a tracer. Implemented by the tracer, so that this list does
+/// not depend on it.
+pub(crate) trait Tracked: Sync {
+    /// At a normal exit: flush and stop within the tracer's `exit_flush_timeout`, less `spent`
+    /// (the time the exit has already taken).
+    fn flush_at_exit(&'static self, spent: Duration);
+
+    /// In a forked child, from `pthread_atfork`'s handler: every reporter belongs to the parent
+    /// now. Only atomic stores are allowed there.
+    fn mark_forked(&self);
+}
+
+/// One tracer in the list.
+struct Node {
+    tracer: &'static dyn Tracked,
+    next: Option<&'static Node>,
+}
 
 /// Every tracer built, newest first: a list that only grows (tracers live for the rest of the
 /// process), read without locks.
-static TRACERS: AtomicPtr<TracerInner> = AtomicPtr::new(std::ptr::null_mut());
+static TRACERS: AtomicPtr<Node> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Adds `t` to the list of tracers, which it must not be in yet, and makes sure the exit hook
-/// is registered.
-pub(crate) fn register(t: &'static TracerInner) {
-    let p = t as *const TracerInner as *mut TracerInner;
+/// Adds `t` to the list of tracers, and makes sure the exit and fork hooks are registered.
+pub(crate) fn register(t: &'static dyn Tracked) {
+    let node: &'static mut Node = Box::leak(Box::new(Node {
+        tracer: t,
+        next: None,
+    }));
+    let p: *mut Node = node;
     let mut head = TRACERS.load(Ordering::Acquire);
     loop {
-        // SAFETY: the list only ever holds pointers of leaked (`'static`) tracers.
-        t.set_next(unsafe { head.as_ref() });
+        // SAFETY: the list only ever holds nodes leaked above (`'static`), and `p` is not
+        // published until the exchange succeeds, so this thread is its only writer.
+        unsafe { (*p).next = head.as_ref() };
         match TRACERS.compare_exchange_weak(head, p, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => break,
             Err(now) => head = now,
@@ -59,13 +79,13 @@ pub(crate) fn register(t: &'static TracerInner) {
 }
 
 /// Every tracer built so far.
-pub(crate) fn tracers() -> impl Iterator<Item = Tracer> {
+fn tracers() -> impl Iterator<Item = &'static dyn Tracked> {
     // SAFETY: as in `register`.
-    let mut next = unsafe { TRACERS.load(Ordering::Acquire).as_ref() };
+    let mut next: Option<&'static Node> = unsafe { TRACERS.load(Ordering::Acquire).as_ref() };
     std::iter::from_fn(move || {
-        let t = next?;
-        next = t.next();
-        Some(Tracer::from_inner(t))
+        let n = next?;
+        next = n.next;
+        Some(n.tracer)
     })
 }
 
@@ -100,8 +120,8 @@ fn register_fork_hook() {}
 /// `fork` returns there.
 #[cfg(unix)]
 extern "C" fn in_forked_child() {
-    crate::id::reseed_after_fork();
-    crate::reporter::orphan_rings_after_fork();
+    crate::rng::reseed_after_fork();
+    crate::reporter::rings::orphan_rings_after_fork();
     for t in tracers() {
         t.mark_forked();
     }
@@ -109,32 +129,10 @@ extern "C" fn in_forked_child() {
 
 extern "C" fn exit_hook() {
     // Unwinding out of an `extern "C"` function aborts; a failed flush must not.
-    let _ = std::panic::catch_unwind(flush_at_exit);
-}
-
-/// Shuts down every tracer that still holds spans, each within its `exit_flush_timeout`
-/// counted from the start of the exit, and says on standard error what could not be sent.
-fn flush_at_exit() {
-    let started = Instant::now();
-    for t in tracers() {
-        let timeout = t.config().exit_flush_timeout;
-        let before = t.metrics();
-        if timeout.is_zero() || before.spans_queued == 0 {
-            continue;
+    let _ = std::panic::catch_unwind(|| {
+        let started = Instant::now();
+        for t in tracers() {
+            t.flush_at_exit(started.elapsed());
         }
-        let left = timeout.saturating_sub(started.elapsed());
-        t.shutdown(left);
-        let after = t.metrics();
-        // What was waiting at exit and did not get out: given up (counted as dropped) or
-        // still in flight.
-        let lost = after.spans_dropped - before.spans_dropped + after.spans_queued;
-        if lost > 0 {
-            eprintln!(
-                "zipkin: exiting with {lost} span(s) of service {:?} unsent after waiting \
-                 {timeout:?} (dropped; ZIPKIN_EXIT_FLUSH_TIMEOUT or \
-                 TracerBuilder::exit_flush_timeout sets the wait)",
-                t.config().service_name,
-            );
-        }
-    }
+    });
 }

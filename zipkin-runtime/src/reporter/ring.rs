@@ -9,8 +9,8 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use crate::reporter::MAX_THREAD_BUFFER_SPANS;
-use crate::span::SpanRecord;
+use super::config::MAX_THREAD_BUFFER_SPANS;
+use crate::record::SpanRecord;
 
 #[repr(align(64))]
 struct Padded<T>(T);
@@ -342,7 +342,7 @@ impl Drop for Ring {
 mod tests {
     use super::*;
     use crate::id::{SpanId, TraceId};
-    use crate::span::Kind;
+    use crate::record::Kind;
     use std::borrow::Cow;
     use std::sync::Arc;
 

@@ -1,0 +1,67 @@
+//! Where spans go ([`CollectorEndpoint`], parsed from `ZIPKIN_ENDPOINT` or
+//! `TracerBuilder::endpoint`).
+
+use crate::error::{ConfigError, Setting};
+use crate::transport::redact_url;
+
+/// Where spans are sent. `Debug` hides the user and password of a URL.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum CollectorEndpoint {
+    /// POST to a Zipkin collector URL (`http://host:9411/api/v2/spans`).
+    Http(String),
+    /// Append Zipkin JSON to a file.
+    File(std::path::PathBuf),
+    /// Write Zipkin JSON to standard output.
+    Stdout,
+    /// Report nothing (ids still propagate).
+    Disabled,
+}
+
+/// As `ZIPKIN_ENDPOINT` takes it, with a URL's credentials redacted.
+impl std::fmt::Display for CollectorEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CollectorEndpoint::Http(url) => f.write_str(&redact_url(url)),
+            CollectorEndpoint::File(p) => write!(f, "file:{}", p.display()),
+            CollectorEndpoint::Stdout => f.write_str("stdout"),
+            CollectorEndpoint::Disabled => f.write_str("none"),
+        }
+    }
+}
+
+impl std::fmt::Debug for CollectorEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CollectorEndpoint::Http(url) => f.debug_tuple("Http").field(&redact_url(url)).finish(),
+            CollectorEndpoint::File(p) => f.debug_tuple("File").field(p).finish(),
+            CollectorEndpoint::Stdout => f.write_str("Stdout"),
+            CollectorEndpoint::Disabled => f.write_str("Disabled"),
+        }
+    }
+}
+
+/// What an endpoint setting accepts.
+pub(crate) const ENDPOINT_EXPECTED: &str =
+    "an http:// or https:// URL, file:<path>, stdout, or none (also empty or off) to report nothing";
+
+impl CollectorEndpoint {
+    /// Parses `http(s)://…`, `file:<path>`, `stdout` or `none`, given as `setting`.
+    pub(crate) fn parse(s: &str, setting: Setting) -> Result<CollectorEndpoint, ConfigError> {
+        let t = s.trim();
+        let invalid = || ConfigError::new(setting, redact_url(s), ENDPOINT_EXPECTED);
+        if t.starts_with("http://") || t.starts_with("https://") {
+            Ok(CollectorEndpoint::Http(t.to_owned()))
+        } else if let Some(p) = t.strip_prefix("file:") {
+            if p.is_empty() {
+                return Err(invalid());
+            }
+            Ok(CollectorEndpoint::File(p.into()))
+        } else if t.eq_ignore_ascii_case("stdout") {
+            Ok(CollectorEndpoint::Stdout)
+        } else if t.is_empty() || t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("off") {
+            Ok(CollectorEndpoint::Disabled)
+        } else {
+            Err(invalid())
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The span context (ids, sampling, debug) and the current span of this thread or task.
+//!
+//! The current span is a thread-local slot. Sync guards set it on entry and restore the previous
+//! value on exit; futures set it around every poll, so concurrent futures on one thread and tasks
+//! that move between threads each see their own parent. Unsampled spans defer drawing their ids
+//! to the first reader (see `Slot`), which is what keeps them cheaper than a do-nothing span
+//! of other tracers.
+
+pub(crate) mod below;
+pub(crate) mod scope;
+pub(crate) mod slot;
+pub(crate) mod swap;
+
+use std::ptr::addr_of;
+
+use crate::span_context::{Sampling, SpanContext};
+use crate::tracer::Tracer;
+
+pub(crate) use scope::{
+    enter_sampled_child, enter_unsampled_child, enter_unsampled_root, leave, leave_root,
+    leave_unsampled_child, peek, replace, restore, restore_scope, Fast,
+};
+pub(crate) use slot::{Current, SavedScope};
+pub(crate) use swap::{swap_in, swap_out, Swap};
+
+use slot::{with_slot, Slot, OPEN};
+
+/// Whether the current span records. Reads only sampling and debug, which every open span has
+/// written, so it draws no undrawn ids: tagging inside an unsampled span stays free.
+#[inline]
+pub(crate) fn current_is_sampled() -> bool {
+    with_slot(|s| {
+        let p = s.cur.as_ptr();
+        // SAFETY: sampling and debug are written whenever the slot is open.
+        s.state & OPEN != 0
+            && unsafe {
+                addr_of!((*p).ctx.debug).read()
+                    || addr_of!((*p).ctx.sampling).read() == Sampling::Sampled
+            }
+    })
+    .unwrap_or(false)
+}
+
+/// The current span's tracer, without drawing undrawn ids (every open span has written it).
+#[inline]
+pub(crate) fn current_tracer() -> Option<Tracer> {
+    with_slot(|s| {
+        // SAFETY: the tracer is written whenever the slot is open.
+        (s.state & OPEN != 0).then(|| unsafe { addr_of!((*s.cur.as_ptr()).tracer).read() })
+    })
+    .flatten()
+}
+
+#[inline]
+pub(crate) fn current_inner() -> Option<Current> {
+    with_slot(Slot::get).flatten()
+}
+
+/// The context of the span current on this thread or task, if any.
+///
+/// ```
+/// assert!(zipkin_runtime::current_context().is_none());
+/// ```
+#[inline]
+pub fn current_context() -> Option<SpanContext> {
+    current_inner().map(|c| c.ctx)
+}
+
+/// Runs `f` with `ctx` as the current context (as a remote-like parent with the given tracer),
+/// restoring the previous one afterwards, even on panic.
+pub(crate) fn with_current<R>(cur: Option<Current>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Current>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            restore(self.0);
+        }
+    }
+    let _restore = Restore(replace(cur));
+    f()
+}

@@ -1,0 +1,105 @@
+//! A future's span made current for one poll, and put back after it.
+
+use super::scope::{put_back_scope, restore};
+use super::slot::{with_slot, Current, Saved, SavedScope, Slot};
+use crate::span_context::SpanContext;
+
+/// How a future's span was made current for one poll, and how [`swap_out`] undoes it. Plain
+/// fields written one by one, not an enum returned by value: the enum's niche layout put the
+/// saved fields at odd offsets, and its copies through the stack made loads straddle two
+/// stores (store-forwarding stalls, three quarters of an async span's `perf` samples).
+pub(crate) struct Swap {
+    in_place: bool,
+    saved: std::mem::MaybeUninit<SavedScope>,
+    prev: Option<Current>,
+}
+
+impl Swap {
+    #[inline(always)]
+    pub(crate) fn new() -> Swap {
+        Swap {
+            in_place: false,
+            saved: std::mem::MaybeUninit::uninit(),
+            prev: None,
+        }
+    }
+}
+
+/// Makes `span` current for one poll of the future that carries it (or no span, for `None`).
+/// The common case is a child future polled inside its parent's poll: the current span is of
+/// the same trace and tracer, so only the fields that can differ (ids, service, port) are
+/// swapped, as [`enter_sampled_child`] does for sync spans, instead of copying the whole context in
+/// and out of the thread-local on every poll. Either way the current span is then exactly
+/// `span`.
+#[inline(always)]
+pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
+    use std::ptr::{read_volatile as rd, write_volatile as wr};
+    with_slot(|s| {
+        // `current` draws the ids of unsampled spans the poller opened, so that none stay
+        // counted above `span` while it is current.
+        if let (Some(span), Some(cur)) = (span, s.current()) {
+            // SAFETY: reads and writes of written fields.
+            unsafe {
+                if rd(&cur.ctx.trace_id) == span.ctx.trace_id
+                    && rd(&cur.tracer).same(span.tracer)
+                    && rd(&cur.ctx.sampling) == span.ctx.sampling
+                    && rd(&cur.ctx.debug) == span.ctx.debug
+                {
+                    out.saved.write(SavedScope {
+                        ids: Saved {
+                            span_id: rd(&cur.ctx.span_id),
+                            parent_id: rd(&cur.ctx.parent_id),
+                        },
+                        service: rd(&cur.service),
+                        port: rd(&cur.port),
+                        outgoing: rd(&cur.outgoing),
+                    });
+                    out.in_place = true;
+                    wr(&mut cur.ctx.span_id, span.ctx.span_id);
+                    wr(&mut cur.ctx.parent_id, span.ctx.parent_id);
+                    wr(&mut cur.service, span.service);
+                    wr(&mut cur.port, span.port);
+                    wr(&mut cur.outgoing, span.outgoing);
+                    return;
+                }
+            }
+        }
+        out.prev = s.get();
+        s.set(span.copied());
+    });
+}
+
+/// Undoes [`swap_in`] for the same `span`.
+#[inline(always)]
+pub(crate) fn swap_out(span: Option<&Current>, swap: &Swap) {
+    if swap.in_place {
+        // SAFETY: written by swap_in before it set `in_place`.
+        let saved = unsafe { swap.saved.assume_init_ref() };
+        with_slot(|s| match (s.drawn(), span) {
+            (Some(cur), _) => put_back_scope(cur, saved),
+            // A child left counted or open by the poll (a guard held across an `.await`): the
+            // poller's span is written whole instead. It is `span` with the saved ids, service
+            // and port, since swapping in place needed the same trace, tracer and sampling.
+            (None, Some(span)) => swap_out_whole(s, span, saved),
+            (None, None) => {}
+        });
+    } else {
+        restore(swap.prev);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn swap_out_whole(s: &mut Slot, span: &Current, saved: &SavedScope) {
+    s.set(Some(Current {
+        ctx: SpanContext {
+            span_id: saved.ids.span_id,
+            parent_id: saved.ids.parent_id,
+            ..span.ctx
+        },
+        service: saved.service,
+        port: saved.port,
+        outgoing: saved.outgoing,
+        ..*span
+    }));
+}

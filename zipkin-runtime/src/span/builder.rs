@@ -1,0 +1,75 @@
+//! Describing a span before it starts ([`SpanBuilder`]).
+
+use std::borrow::Cow;
+
+use crate::record::Kind;
+use crate::span_context::RemoteContext;
+
+use super::live::LiveSpan;
+
+/// Describes a span before it starts. Made by [`SpanGuard::builder`] or [`Span::builder`].
+pub struct SpanBuilder {
+    name: Cow<'static, str>,
+    kind: Kind,
+    service: Option<&'static str>,
+    port: u16,
+    sample_rate: Option<f64>,
+    parent: Option<RemoteContext>,
+}
+
+impl SpanBuilder {
+    pub(super) fn new(name: Cow<'static, str>) -> SpanBuilder {
+        SpanBuilder {
+            name,
+            kind: Kind::Local,
+            service: None,
+            port: 0,
+            sample_rate: None,
+            parent: None,
+        }
+    }
+
+    /// The span kind.
+    pub fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The local service name (lower-cased on the wire). A name built at run time is kept for
+    /// the rest of the process; past [`crate::MAX_SERVICE_NAMES`] distinct ones, a new
+    /// name is refused (counted in [`crate::ReporterMetrics::service_names_refused`]) and the
+    /// span inherits its parent's service.
+    pub fn service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.service = crate::intern::intern_bounded(name.into());
+        self
+    }
+
+    /// The local port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sample rate in percent when this span starts a trace.
+    pub fn sample_rate(mut self, percent: f64) -> Self {
+        self.sample_rate = Some(percent.clamp(0.0, 100.0));
+        self
+    }
+
+    /// Continue a caller's trace (server side) instead of the current span.
+    pub fn parent(mut self, parent: impl Into<RemoteContext>) -> Self {
+        self.parent = Some(parent.into());
+        self
+    }
+
+    pub(super) fn live(self) -> LiveSpan {
+        LiveSpan::open(
+            self.name,
+            self.service,
+            self.kind,
+            self.port,
+            self.sample_rate,
+            self.parent,
+        )
+    }
+}

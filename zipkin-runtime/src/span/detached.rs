@@ -1,0 +1,137 @@
+//! A span not tied to a thread ([`Span`]): it moves into a future or another thread, can be
+//! entered for a while, and reports when it drops.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::clock;
+use crate::context::{self, Current};
+use crate::span_context::{RemoteContext, SpanContext};
+
+use super::builder::SpanBuilder;
+use super::live::LiveSpan;
+use super::meta::SpanMeta;
+
+/// An open span that is not tied to a thread: it can move into a future or another thread, be
+/// entered for a while, and reports when it drops (or on [`Span::finish`]).
+///
+/// ```
+/// use zipkin_runtime::Span;
+/// let mut span = Span::builder("background-job").start_detached();
+/// std::thread::spawn(move || {
+///     span.in_scope(|| { /* children opened here nest under background-job */ });
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub struct Span {
+    pub(crate) inner: Option<LiveSpan>,
+}
+
+impl Span {
+    /// A builder for a detached span.
+    pub fn builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        SpanBuilder::new(name.into())
+    }
+
+    /// Opens a detached span from a macro's static metadata.
+    #[inline]
+    pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> Span {
+        Span {
+            inner: Some(LiveSpan::from_meta(meta, parent)),
+        }
+    }
+
+    /// This span's context.
+    pub fn context(&self) -> Option<SpanContext> {
+        self.inner.as_ref().map(|s| s.cur.ctx)
+    }
+
+    /// Whether this span is sampled, so that tags and annotations are kept.
+    ///
+    /// ```
+    /// let span = zipkin_runtime::Span::builder("job").start_detached();
+    /// assert_eq!(span.is_recording(), span.context().unwrap().is_sampled());
+    /// ```
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.inner.as_ref().is_some_and(LiveSpan::is_recording)
+    }
+
+    /// Runs `f` with this span current; spans opened inside become its children.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let cur = self.inner.as_ref().map(|s| s.cur);
+        let r = context::with_current(cur, f);
+        if let Some(s) = self.inner.as_mut() {
+            s.take_pending();
+        }
+        r
+    }
+
+    /// The span, if it records.
+    #[inline]
+    fn recording(&mut self) -> Option<&mut LiveSpan> {
+        self.inner.as_mut().filter(|s| s.is_recording())
+    }
+
+    /// Sets a tag.
+    pub fn tag(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl fmt::Display,
+    ) -> &mut Self {
+        if let Some(s) = self.recording() {
+            s.set_tag(key.into(), value.to_string());
+        }
+        self
+    }
+
+    /// Sets the `error` tag to the error's Display text.
+    pub fn error(&mut self, err: &dyn fmt::Display) -> &mut Self {
+        self.tag("error", err)
+    }
+
+    /// Adds an annotation at the current time.
+    pub fn annotate(&mut self, value: impl Into<Cow<'static, str>>) -> &mut Self {
+        if let Some(s) = self.recording() {
+            s.annotate(clock::now(), value.into());
+        }
+        self
+    }
+
+    /// Ends the span now.
+    pub fn finish(mut self) {
+        if let Some(s) = self.inner.take() {
+            s.finish();
+        }
+    }
+
+    #[inline]
+    pub(crate) fn current(&self) -> Option<Current> {
+        self.inner.as_ref().map(|s| s.cur)
+    }
+
+    #[inline]
+    pub(crate) fn take_pending(&mut self) {
+        if let Some(s) = self.inner.as_mut() {
+            s.take_pending();
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(s) = self.inner.take() {
+            s.finish();
+        }
+    }
+}
+
+impl SpanBuilder {
+    /// Opens the span without making it current, to carry into a future or thread.
+    pub fn start_detached(self) -> Span {
+        Span {
+            inner: Some(self.live()),
+        }
+    }
+}

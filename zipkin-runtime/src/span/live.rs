@@ -1,0 +1,321 @@
+//! A span being recorded ([`LiveSpan`]): how one opens (a child of the current span, a root,
+//! or a server continuing a remote caller), its tags and annotations, and how it ends, as a
+//! record handed to its tracer's reporter.
+
+use std::borrow::Cow;
+
+use crate::clock;
+use crate::context::{self, Current};
+use crate::id::{SpanId, TraceId};
+use crate::pending::{self, Captures, Collect, Pending};
+use crate::record::{Extra, Kind, SpanRecord};
+use crate::span_context::{RemoteContext, Sampling, SpanContext};
+use crate::tracer::Tracer;
+
+use super::meta::SpanMeta;
+
+/// A span being recorded: what it will report, minus its end time.
+pub(crate) struct LiveSpan {
+    pub cur: Current,
+    pub name: Cow<'static, str>,
+    pub kind: Kind,
+    pub shared: bool,
+    pub local_root: bool,
+    pub start: u64,
+    pub extra: Option<Box<Extra>>,
+    /// The inboxes of tasks and threads this span was captured into (see `pending`). Boxed: a
+    /// span that is never captured pays one null pointer.
+    pub captured: Option<Box<Captures>>,
+}
+
+impl LiveSpan {
+    /// Opens a span: a child of `parent`, else of the current span, else a new root.
+    #[inline(always)]
+    pub fn open(
+        name: Cow<'static, str>,
+        meta_service: Option<&'static str>,
+        kind: Kind,
+        port: u16,
+        sample_rate: Option<f64>,
+        parent: Option<RemoteContext>,
+    ) -> LiveSpan {
+        // A caller that sent nothing (no ids, no decision, no debug) is not a parent: the span
+        // nests under the current span, or starts a trace, as if no parent had been given.
+        let parent = parent.filter(|r| !r.is_empty());
+        let (cur, shared, local_root) = match parent {
+            Some(remote) => {
+                let tracer = context::current_tracer().unwrap_or_else(Tracer::current);
+                continue_remote(tracer, remote, kind, sample_rate, meta_service, port)
+            }
+            // Read in place: copying the whole current span out first costs more than the rest.
+            None => match context::peek(|p| Current {
+                ctx: SpanContext {
+                    trace_id: p.ctx.trace_id,
+                    span_id: SpanId::random(),
+                    parent_id: Some(p.ctx.span_id),
+                    sampling: p.ctx.sampling,
+                    debug: p.ctx.debug,
+                },
+                tracer: p.tracer,
+                service: meta_service.unwrap_or(p.service),
+                port: if port != 0 { port } else { p.port },
+                outgoing: kind.is_outgoing(),
+            }) {
+                Some(cur) => (cur, false, false),
+                None => {
+                    let tracer = Tracer::current();
+                    let rate = sample_rate.unwrap_or(tracer.config().sample_rate);
+                    let (trace_id, span_id, sampled) =
+                        crate::id::root_ids(tracer.config().trace_id_128bit, |id| {
+                            tracer.sample(id, rate)
+                        });
+                    (
+                        Current {
+                            ctx: SpanContext {
+                                trace_id,
+                                span_id,
+                                parent_id: None,
+                                sampling: Sampling::from_decision(Some(sampled)),
+                                debug: false,
+                            },
+                            tracer,
+                            service: meta_service.unwrap_or(tracer.config().service_name),
+                            port: if port != 0 {
+                                port
+                            } else {
+                                tracer.config().port
+                            },
+                            outgoing: kind.is_outgoing(),
+                        },
+                        false,
+                        true,
+                    )
+                }
+            },
+        };
+        // Unsampled spans skip the clock: they only carry ids for propagation.
+        let start = if cur.ctx.is_sampled() {
+            clock::now()
+        } else {
+            0
+        };
+        LiveSpan {
+            cur,
+            name,
+            kind,
+            shared,
+            local_root,
+            start,
+            extra: None,
+            captured: None,
+        }
+    }
+
+    #[inline(always)]
+    pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> LiveSpan {
+        LiveSpan::open(
+            Cow::Borrowed(meta.name),
+            meta.service_name,
+            meta.kind,
+            meta.port,
+            meta.sample_rate,
+            parent,
+        )
+    }
+
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.cur.ctx.is_sampled()
+    }
+
+    pub fn set_tag(&mut self, key: Cow<'static, str>, value: String) {
+        if self.is_recording() {
+            let value = self.cur.tracer.limit_tag(value);
+            self.extra
+                .get_or_insert_with(Default::default)
+                .set_tag(key, value);
+        }
+    }
+
+    pub fn annotate(&mut self, at: u64, value: Cow<'static, str>) {
+        if self.is_recording() {
+            self.extra
+                .get_or_insert_with(Default::default)
+                .annotations
+                .push((at, value));
+        }
+    }
+
+    /// Moves tags and annotations that code added through the free functions while this span
+    /// was current into the span.
+    #[inline]
+    pub(crate) fn take_pending(&mut self) {
+        pending::collect(self);
+    }
+
+    /// Ends the span and hands its record to the tracer's reporter.
+    #[inline(always)]
+    pub fn finish(mut self) {
+        self.finish_in_place();
+    }
+
+    /// [`LiveSpan::finish`] without moving the span first: the name and extras are taken out,
+    /// the rest is copied field by field into the record (a whole-span move was a fifth of the
+    /// instructions of a sampled span).
+    #[inline(always)]
+    pub fn finish_in_place(&mut self) {
+        if !self.is_recording() {
+            return;
+        }
+        if self.captured.is_some() {
+            pending::close_inboxes(self);
+        }
+        let tracer = self.cur.tracer;
+        let local_root = self.local_root;
+        tracer.record_with(
+            |end| SpanRecord {
+                trace_id: self.cur.ctx.trace_id,
+                span_id: self.cur.ctx.span_id,
+                parent_id: self.cur.ctx.parent_id,
+                name: take_name(&mut self.name),
+                kind: self.kind,
+                service_name: self.cur.service,
+                port: self.cur.port,
+                start: self.start,
+                end,
+                debug: self.cur.ctx.debug,
+                shared: self.shared,
+                extra: self.extra.take(),
+            },
+            local_root,
+        );
+    }
+}
+
+/// Moves a span's name out. A static name (the attribute's) is copied as its two words: a
+/// 16-byte copy of the whole `Cow` right after the span was opened waited on the narrower
+/// stores that built it (`perf`: most of an async span's samples on that one load).
+#[inline(always)]
+fn take_name(name: &mut Cow<'static, str>) -> Cow<'static, str> {
+    match name {
+        Cow::Borrowed(s) => {
+            // Pointer and length taken one at a time (the volatile reads keep the compiler
+            // from fusing them back into one 16-byte load), then put back together.
+            // SAFETY: `p` and `n` are the pointer and length of the `&'static str` in `name`.
+            let s: &'static str = unsafe {
+                let p = std::ptr::read_volatile(&s.as_ptr());
+                let n = std::ptr::read_volatile(&s.len());
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(p, n))
+            };
+            Cow::Borrowed(s)
+        }
+        Cow::Owned(_) => std::mem::replace(name, Cow::Borrowed("")),
+    }
+}
+
+fn continue_remote(
+    tracer: Tracer,
+    remote: RemoteContext,
+    kind: Kind,
+    sample_rate: Option<f64>,
+    service: Option<&'static str>,
+    port: u16,
+) -> (Current, bool, bool) {
+    let cfg = tracer.config();
+    let debug = remote.debug && cfg.accept_debug;
+    // A refused debug request must not force sampling either: B3 peers fold debug into the
+    // sampled state (`b3: d`, `X-B3-Flags: 1`), so the local sampler decides instead.
+    let requested = if remote.debug && !debug {
+        Sampling::Deferred
+    } else {
+        remote.sampling
+    };
+    let rate = sample_rate.unwrap_or(cfg.sample_rate);
+    let mk = |ctx| Current {
+        ctx,
+        tracer,
+        service: service.unwrap_or(cfg.service_name),
+        port: if port != 0 { port } else { cfg.port },
+        outgoing: kind.is_outgoing(),
+    };
+    match remote.ids {
+        Some(ids) => {
+            let sampling = if debug {
+                Sampling::Sampled
+            } else {
+                match requested {
+                    Sampling::Deferred => {
+                        Sampling::from_decision(Some(tracer.sample(ids.trace_id, rate)))
+                    }
+                    decided => decided,
+                }
+            };
+            // A server joins the caller's span id (one span, two halves), as Brave and
+            // py_zipkin do; other kinds become children of the caller's span.
+            let join = kind == Kind::Server && cfg.join_server_spans;
+            let ctx = if join {
+                SpanContext {
+                    trace_id: ids.trace_id,
+                    span_id: ids.span_id,
+                    parent_id: ids.parent_id,
+                    sampling,
+                    debug,
+                }
+            } else {
+                SpanContext {
+                    trace_id: ids.trace_id,
+                    span_id: SpanId::random(),
+                    parent_id: Some(ids.span_id),
+                    sampling,
+                    debug,
+                }
+            };
+            (mk(ctx), join, true)
+        }
+        None => {
+            let trace_id = TraceId::random(cfg.trace_id_128bit);
+            let sampling = if debug {
+                Sampling::Sampled
+            } else {
+                match requested {
+                    Sampling::Deferred => {
+                        Sampling::from_decision(Some(tracer.sample(trace_id, rate)))
+                    }
+                    decided => decided,
+                }
+            };
+            let ctx = SpanContext {
+                trace_id,
+                span_id: SpanId::random(),
+                parent_id: None,
+                sampling,
+                debug,
+            };
+            (mk(ctx), false, true)
+        }
+    }
+}
+
+impl Collect for LiveSpan {
+    fn span_id(&self) -> SpanId {
+        self.cur.ctx.span_id
+    }
+
+    fn apply(&mut self, p: Pending) {
+        match p {
+            Pending::Tag(k, v) => self.set_tag(k, v),
+            Pending::Annotation(at, a) => self.annotate(at, a),
+            Pending::Remote(e) => {
+                if self.is_recording() {
+                    self.extra
+                        .get_or_insert_with(Default::default)
+                        .remote_endpoint = Some(e);
+                }
+            }
+        }
+    }
+
+    fn captures(&mut self) -> &mut Option<Box<Captures>> {
+        &mut self.captured
+    }
+}

@@ -1,0 +1,9 @@
+//! Spans: the description the attribute emits (`meta`), a span being recorded (`live`), the
+//! guard of a span open on this thread (`guard`), a span not tied to a thread (`detached`), and
+//! the builder of both (`builder`).
+
+pub(crate) mod builder;
+pub(crate) mod detached;
+pub(crate) mod guard;
+pub(crate) mod live;
+pub(crate) mod meta;

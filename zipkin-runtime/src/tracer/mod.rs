@@ -1,0 +1,254 @@
+//! The tracer: a configuration and the reporter it owns, shared by every span that carries it.
+//!
+//! Zero setup works: the first span initialises a global tracer from the environment
+//! (`global.rs`). A builder gives explicit configuration (`builder.rs`). Tests build their own
+//! tracer and make it the default of their thread (`set_default`/`in_scope`); spans carry their
+//! tracer, so children and futures follow it to other threads, and tests never need to run one
+//! at a time. Every tracer lives for the rest of the process; `registry.rs` keeps the list, for
+//! the exit flush and for forked children.
+
+pub(crate) mod builder;
+pub(crate) mod global;
+pub(crate) mod registry;
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::Duration;
+
+use crate::clock;
+use crate::config::endpoint::CollectorEndpoint;
+use crate::config::select::transport_for;
+use crate::config::Config;
+use crate::id::TraceId;
+use crate::intern::service_names_refused;
+use crate::record::SpanRecord;
+use crate::reporter::metrics::{FlushReport, ReporterMetrics};
+use crate::reporter::Reporter;
+use crate::transport;
+
+use registry::Tracked;
+
+pub(crate) struct TracerInner {
+    config: Config,
+    reporter: Reporter,
+    /// In a forked child, the reporter started there (see `process`); null otherwise.
+    child: AtomicPtr<Reporter>,
+    /// The transport came from the configuration, so a forked child can make its own.
+    transport_from_config: bool,
+    tag_truncations: std::sync::atomic::AtomicU64,
+    dropped_after_finish: std::sync::atomic::AtomicU64,
+}
+
+impl TracerInner {
+    /// Allocates a tracer for the rest of the process and registers it (see `process`).
+    fn leak(config: Config, reporter: Reporter, transport_from_config: bool) -> Tracer {
+        let inner: &'static TracerInner = Box::leak(Box::new(TracerInner {
+            config,
+            reporter,
+            child: AtomicPtr::new(std::ptr::null_mut()),
+            transport_from_config,
+            tag_truncations: Default::default(),
+            dropped_after_finish: Default::default(),
+        }));
+        registry::register(inner);
+        Tracer { inner }
+    }
+
+    /// The reporter that works in this process: `None` in a forked child until its first
+    /// span starts one (the parent's must not be touched there: its locks may be held by
+    /// threads that do not exist in the child).
+    fn active(&self) -> Option<&Reporter> {
+        // SAFETY: `child` only ever holds pointers leaked from a Box<Reporter>.
+        let r = unsafe { self.child.load(Ordering::Acquire).as_ref() }.unwrap_or(&self.reporter);
+        (!r.is_forked()).then_some(r)
+    }
+
+    /// Called in a forked child, from `pthread_atfork`'s handler: every reporter of this
+    /// tracer belongs to the parent now. Only atomics are written.
+    pub(crate) fn mark_forked(&self) {
+        // SAFETY: as in `active`.
+        if let Some(child) = unsafe { self.child.load(Ordering::Acquire).as_ref() } {
+            child.mark_forked();
+        }
+        self.child.store(std::ptr::null_mut(), Ordering::Release);
+        self.reporter.mark_forked();
+    }
+
+    /// The reporter of this forked child, started on its first use: with a transport made
+    /// anew from the configuration, or, for a transport given in code (which cannot be
+    /// copied into the child) or a file (which the parent writes), one that refuses and
+    /// counts every message.
+    #[cold]
+    #[inline(never)]
+    fn child_reporter(&'static self) -> &'static Reporter {
+        let current = self.child.load(Ordering::Acquire);
+        // SAFETY: as in `active`.
+        if let Some(r) = unsafe { current.as_ref() } {
+            return r;
+        }
+        let made = match (&self.config.endpoint, self.transport_from_config) {
+            (CollectorEndpoint::File(_), _) | (_, false) => None,
+            _ => transport_for(&self.config).ok(),
+        };
+        let transport = made.unwrap_or_else(|| Box::new(transport::ParentOnly::new()));
+        let started: &'static mut Reporter = Box::leak(Box::new(Reporter::start(
+            self.config.reporter.clone(),
+            transport,
+            self.config.local_ip,
+        )));
+        let p: *mut Reporter = started;
+        match self
+            .child
+            .compare_exchange(current, p, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: `p` was just leaked.
+            Ok(_) => unsafe { &*p },
+            Err(other) => {
+                // Another thread of the child got there first.
+                // SAFETY: as in `active`; `p` was just leaked and nothing else holds it.
+                let (mine, theirs) = unsafe { (&*p, other.as_ref()) };
+                mine.shutdown(Duration::ZERO);
+                theirs.unwrap_or(mine)
+            }
+        }
+    }
+}
+
+/// A configured tracer. Cheap to copy; lives for the rest of the process (its reporter thread
+/// stops at `shutdown`).
+#[derive(Clone, Copy)]
+pub struct Tracer {
+    inner: &'static TracerInner,
+}
+
+impl Tracer {
+    /// Whether both are the same tracer.
+    #[inline(always)]
+    pub(crate) fn same(self, other: Tracer) -> bool {
+        std::ptr::eq(self.inner, other.inner)
+    }
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer")
+            .field("service_name", &self.inner.config.service_name)
+            .field("endpoint", &self.inner.config.endpoint)
+            .finish()
+    }
+}
+
+impl Tracer {
+    /// This tracer's settings.
+    #[inline]
+    pub fn config(self) -> &'static Config {
+        &self.inner.config
+    }
+
+    /// The reporter's counters, and what this tracer dropped before reporting.
+    pub fn metrics(self) -> ReporterMetrics {
+        ReporterMetrics {
+            tags_dropped_after_finish: self.inner.dropped_after_finish.load(Ordering::Relaxed),
+            service_names_refused: service_names_refused(),
+            ..self
+                .inner
+                .active()
+                .map(Reporter::metrics)
+                .unwrap_or_default()
+        }
+    }
+
+    /// Counts tags or annotations that reached a span after it finished.
+    pub(crate) fn count_dropped_after_finish(self, n: u64) {
+        self.inner
+            .dropped_after_finish
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Tag values truncated because they were longer than `max_tag_bytes`.
+    pub fn tag_truncations(self) -> u64 {
+        self.inner.tag_truncations.load(Ordering::Relaxed)
+    }
+
+    /// Sends every span finished so far, waiting at most `timeout`.
+    pub fn flush(self, timeout: Duration) -> FlushReport {
+        match self.inner.active() {
+            Some(r) => r.flush(timeout),
+            None => FlushReport::default(),
+        }
+    }
+
+    /// Flushes and stops the reporter within `timeout`; later spans are counted as dropped.
+    /// Safe to call more than once.
+    pub fn shutdown(self, timeout: Duration) -> FlushReport {
+        match self.inner.active() {
+            Some(r) => r.shutdown(timeout),
+            None => FlushReport::default(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn sample(self, trace_id: TraceId, rate: f64) -> bool {
+        crate::sampler::is_sampled(trace_id, rate)
+    }
+
+    /// Hands a finished span to the reporter; the record is built in its ring slot.
+    #[inline(always)]
+    pub(crate) fn record_with(self, make: impl FnOnce(u64) -> SpanRecord, local_root: bool) {
+        if let Err(make) = self.inner.reporter.record_with(make, local_root) {
+            self.record_in_forked_child(make(clock::now()), local_root);
+        }
+    }
+
+    /// The parent's reporter refused a span because this is a forked child: the child's own
+    /// reporter takes it.
+    #[cold]
+    #[inline(never)]
+    fn record_in_forked_child(self, rec: SpanRecord, local_root: bool) {
+        let r = self.inner.child_reporter();
+        // Err only if forked again meanwhile: the span is lost, as the parent's queue is.
+        let _ = r.record_with(|_| rec, local_root);
+    }
+
+    pub(crate) fn limit_tag(self, mut v: String) -> String {
+        let max = self.inner.config.max_tag_bytes;
+        if v.len() > max {
+            let mut cut = max;
+            while !v.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            v.truncate(cut);
+            self.inner.tag_truncations.fetch_add(1, Ordering::Relaxed);
+        }
+        v
+    }
+}
+
+impl Tracked for TracerInner {
+    /// Shuts the tracer down if it still holds spans, within its `exit_flush_timeout` less
+    /// `spent`, and says on standard error what could not be sent.
+    fn flush_at_exit(&'static self, spent: Duration) {
+        let t = Tracer { inner: self };
+        let timeout = self.config.exit_flush_timeout;
+        let before = t.metrics();
+        if timeout.is_zero() || before.spans_queued == 0 {
+            return;
+        }
+        t.shutdown(timeout.saturating_sub(spent));
+        let after = t.metrics();
+        // What was waiting at exit and did not get out: given up (counted as dropped) or
+        // still in flight.
+        let lost = after.spans_dropped - before.spans_dropped + after.spans_queued;
+        if lost > 0 {
+            eprintln!(
+                "zipkin: exiting with {lost} span(s) of service {:?} unsent after waiting \
+                 {timeout:?} (dropped; ZIPKIN_EXIT_FLUSH_TIMEOUT or \
+                 TracerBuilder::exit_flush_timeout sets the wait)",
+                self.config.service_name,
+            );
+        }
+    }
+
+    fn mark_forked(&self) {
+        TracerInner::mark_forked(self);
+    }
+}
