@@ -79,8 +79,6 @@ pub struct FlushReport {
     pub timed_out: bool,
 }
 
-/// Consumer-side counts, changed together under one lock so that a metrics read never sees a
-
 impl Shared {
     pub(super) fn metrics(&self) -> ReporterMetrics {
         // Ledger first, then rings: the drainer moves spans out of a ring only under the ledger

@@ -67,6 +67,7 @@ use rings::RINGS;
 use sender::Sender;
 use shared::{lock, CacheLine, Cause, Control, Item, Ledger, Outbox, Overflow, Rings, Shared};
 
+/// The reporter of one tracer.
 pub(crate) struct Reporter {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,

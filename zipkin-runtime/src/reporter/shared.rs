@@ -12,6 +12,7 @@ use super::batch::Batch;
 use super::config::ReporterConfig;
 use super::ring::Ring;
 
+/// Consumer-side counts, changed together under one lock so that a metrics read never sees a
 /// span in two places or in none. Only the reporter's threads (and metrics readers) take it.
 #[derive(Default)]
 pub(super) struct Ledger {
@@ -156,8 +157,6 @@ impl<T> std::ops::Deref for CacheLine<T> {
         &self.0
     }
 }
-
-/// The reporter of one tracer.
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves counts that are still usable.
