@@ -311,4 +311,34 @@ extern crate self as zipkin_rs;
 /// const fn f() {}
 /// ```
 pub use zipkin_macros::zipkin_span;
-pub use zipkin_runtime::*;
+
+// Spans and what they carry.
+pub use zipkin_runtime::{
+    annotate, record_error, set_remote_endpoint, tag, Endpoint, Kind, Span, SpanBuilder, SpanGuard,
+};
+// The current span, and work carried into other tasks and threads.
+pub use zipkin_runtime::{
+    current_context, spawn_thread, CapturedContext, FutureExt, Instrumented, WithContext,
+};
+#[cfg(feature = "tokio")]
+pub use zipkin_runtime::{spawn, spawn_blocking};
+// Ids and contexts.
+pub use zipkin_runtime::{
+    HexId, IdError, RemoteContext, RemoteIds, Sampling, SpanContext, SpanId, TraceId,
+};
+// Propagation across processes (the rest is in `propagation`).
+pub use zipkin_runtime::{extract, extract_from, inject_context, inject_headers, inject_into};
+// The tracer, its configuration and its reporter.
+#[cfg(feature = "serde")]
+pub use zipkin_runtime::model;
+#[cfg(feature = "testing")]
+pub use zipkin_runtime::testing;
+pub use zipkin_runtime::{
+    init, Config, ConfigError, DefaultGuard, Encoding, FlushReport, ReporterConfig,
+    ReporterMetrics, Setting, Tracer, TracerBuilder, TracerGuard, TransportError, DEFAULT_ENDPOINT,
+    MAX_SERVICE_NAMES, MAX_THREAD_BUFFER_SPANS,
+};
+pub use zipkin_runtime::{propagation, transport};
+
+#[doc(hidden)]
+pub use zipkin_runtime::{__private, __unstable};

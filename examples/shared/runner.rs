@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zipkin_rs::encode::Encoding;
 use zipkin_rs::model::Span;
 use zipkin_rs::transport::file::FileTransport;
 use zipkin_rs::transport::{Message, Transport};
+use zipkin_rs::Encoding;
 use zipkin_rs::{Tracer, TransportError};
 
 use super::config::{self, Setting, SettingError};

@@ -2,10 +2,64 @@
 //! anchored once to the wall clock so that ticks convert to epoch microseconds off the hot path.
 
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where ticks come from: the TSC through `quanta`, or under Miri (which runs no `RDTSC`)
+/// nanoseconds from `Instant`.
+#[cfg(not(miri))]
+mod source {
+    pub(super) struct Source(quanta::Clock);
+
+    impl Source {
+        pub(super) fn new() -> Source {
+            Source(quanta::Clock::new())
+        }
+
+        #[inline(always)]
+        pub(super) fn raw(&self) -> u64 {
+            self.0.raw()
+        }
+
+        pub(super) fn nanos_between(&self, start: u64, end: u64) -> u64 {
+            self.0.delta_as_nanos(start, end)
+        }
+    }
+
+    /// The wall clock now, in nanoseconds since the Unix epoch.
+    pub(super) fn epoch_nanos() -> u64 {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(miri)]
+mod source {
+    pub(super) struct Source(std::time::Instant);
+
+    impl Source {
+        pub(super) fn new() -> Source {
+            Source(std::time::Instant::now())
+        }
+
+        pub(super) fn raw(&self) -> u64 {
+            self.0.elapsed().as_nanos() as u64
+        }
+
+        pub(super) fn nanos_between(&self, start: u64, end: u64) -> u64 {
+            end - start
+        }
+    }
+
+    /// A fixed instant (2026-01-01): Miri's isolation hides the wall clock.
+    pub(super) fn epoch_nanos() -> u64 {
+        1_767_225_600_000_000_000
+    }
+}
 
 struct Anchor {
-    clock: quanta::Clock,
+    clock: source::Source,
     ticks: u64,
     epoch_nanos: u64,
 }
@@ -14,16 +68,12 @@ static ANCHOR: OnceLock<Anchor> = OnceLock::new();
 
 fn anchor() -> &'static Anchor {
     ANCHOR.get_or_init(|| {
-        let clock = quanta::Clock::new();
+        let clock = source::Source::new();
         let ticks = clock.raw();
-        let epoch_nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
         Anchor {
             clock,
             ticks,
-            epoch_nanos,
+            epoch_nanos: source::epoch_nanos(),
         }
     })
 }
@@ -43,10 +93,10 @@ pub fn warm_up() {
 pub fn epoch_micros(ticks: u64) -> u64 {
     let a = anchor();
     let nanos = if ticks >= a.ticks {
-        a.epoch_nanos + a.clock.delta_as_nanos(a.ticks, ticks)
+        a.epoch_nanos + a.clock.nanos_between(a.ticks, ticks)
     } else {
         a.epoch_nanos
-            .saturating_sub(a.clock.delta_as_nanos(ticks, a.ticks))
+            .saturating_sub(a.clock.nanos_between(ticks, a.ticks))
     };
     nanos / 1_000
 }
@@ -56,20 +106,13 @@ pub fn duration_micros(start: u64, end: u64) -> u64 {
     if end <= start {
         return 1;
     }
-    (anchor().clock.delta_as_nanos(start, end) / 1_000).max(1)
-}
-
-/// Nanoseconds between two readings.
-pub fn duration_nanos(start: u64, end: u64) -> u64 {
-    if end <= start {
-        return 0;
-    }
-    anchor().clock.delta_as_nanos(start, end)
+    (anchor().clock.nanos_between(start, end) / 1_000).max(1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     #[test]
     fn ticks_track_wall_clock() {

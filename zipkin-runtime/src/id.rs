@@ -209,9 +209,16 @@ impl HexId {
     /// The hex text.
     #[inline]
     pub fn as_str(&self) -> &str {
+        // Benchmark: b3/inject_into_null_carrier (the check was a fifth of an injection).
         // SAFETY: the buffer starts zeroed and is only written by write_hex_u64 (ASCII hex
         // digits), so every prefix is UTF-8. Checking it cost a fifth of an injection.
         unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len as usize]) }
+    }
+}
+
+impl fmt::Debug for HexId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 

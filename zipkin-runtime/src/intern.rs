@@ -12,8 +12,8 @@ pub(crate) fn intern(s: Cow<'static, str>) -> &'static str {
     intern_within(s, usize::MAX).unwrap_or("unknown_service")
 }
 
-/// The most distinct names [`intern_bounded`] adds: service names are few by nature, and each
-/// one is kept for the rest of the process.
+/// The most distinct service names `SpanBuilder::service_name` keeps: service names are few by
+/// nature, and each one is kept for the rest of the process.
 pub const MAX_SERVICE_NAMES: usize = 1024;
 
 /// Names refused by [`intern_bounded`] because the table was full.

@@ -16,26 +16,34 @@
 //! tracer.flush(std::time::Duration::from_secs(5));
 //! assert_eq!(mem.spans().len(), 2);
 //! ```
-#![warn(missing_docs)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    unsafe_op_in_unsafe_fn
+)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod capture;
-pub mod clock;
+mod clock;
 mod config;
 mod context;
-pub mod encode;
+mod encode;
 mod error;
 mod future;
 mod id;
 mod intern;
+#[cfg(feature = "serde")]
 pub mod model;
 mod pending;
 pub mod propagation;
 mod record;
 mod reporter;
 mod rng;
-pub mod sampler;
+mod sampler;
 mod span;
 mod span_context;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod tracer;
 pub mod transport;
@@ -45,23 +53,36 @@ pub use capture::{spawn, spawn_blocking};
 pub use capture::{spawn_thread, CapturedContext, WithContext};
 pub use config::{Config, DEFAULT_ENDPOINT};
 pub use context::current_context;
+pub use encode::Encoding;
 pub use error::{ConfigError, IdError, Setting, TransportError};
-pub use future::{instrument, FutureExt, Instrumented};
+pub use future::{FutureExt, Instrumented};
 pub use id::{HexId, SpanId, TraceId};
 pub use intern::MAX_SERVICE_NAMES;
 pub use pending::{annotate, record_error, set_remote_endpoint, tag};
 pub use propagation::{extract, extract_from, inject_context, inject_headers, inject_into};
-pub use record::{Endpoint, Extra, Kind, SpanRecord};
+pub use record::{Endpoint, Kind};
 pub use reporter::config::{ReporterConfig, MAX_THREAD_BUFFER_SPANS};
 pub use reporter::metrics::{FlushReport, ReporterMetrics};
 pub use span::builder::SpanBuilder;
 pub use span::detached::Span;
 pub use span::guard::SpanGuard;
-pub use span::meta::SpanMeta;
 pub use span_context::{RemoteContext, RemoteIds, Sampling, SpanContext};
 pub use tracer::builder::{TracerBuilder, TracerGuard};
 pub use tracer::global::{init, DefaultGuard};
 pub use tracer::Tracer;
+
+/// For this repository's benchmarks and tests of the encoders: a finished span's record and the
+/// encoder. Not an API: it changes without notice.
+#[doc(hidden)]
+pub mod __unstable {
+    pub use crate::encode::SpanEncoder;
+    pub use crate::record::{Extra, SpanRecord};
+
+    /// The span clock's raw ticks, which records hold.
+    pub mod clock {
+        pub use crate::clock::{duration_micros, epoch_micros, now, warm_up};
+    }
+}
 
 /// What `#[zipkin_span]` expands to. Not a stable API: call the public items instead.
 #[doc(hidden)]

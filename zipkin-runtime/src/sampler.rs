@@ -13,7 +13,7 @@ use crate::id::TraceId;
 /// assert_eq!(is_sampled(id, 33.3), is_sampled(id, 33.3));
 /// ```
 #[inline]
-pub fn is_sampled(trace_id: TraceId, percent: f64) -> bool {
+pub(crate) fn is_sampled(trace_id: TraceId, percent: f64) -> bool {
     if percent >= 100.0 {
         return true;
     }

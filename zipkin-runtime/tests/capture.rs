@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use zipkin_runtime::__private::{instrument, SpanMeta};
 use zipkin_runtime::*;
 
 mod support;
@@ -81,7 +82,7 @@ fn tags_from_a_spawned_task_reach_the_open_parent_before_and_after_an_await() {
 trait InSpan: std::future::Future + Sized {
     fn in_new_span_with(self, t: &Tracer) -> Instrumented<Self> {
         let _default = t.set_default();
-        zipkin_runtime::instrument(&REQUEST, None, self)
+        instrument(&REQUEST, None, self)
     }
 }
 impl<F: std::future::Future> InSpan for F {}

@@ -5,6 +5,7 @@
 //! Regression: with guards `a` then `b` open, dropping `a` and then `b` left `a`, already
 //! finished, as the current span for good, and every later span on the thread nested under it.
 
+use zipkin_runtime::__private::SpanMeta;
 use zipkin_runtime::*;
 
 mod support;

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use zipkin_runtime::__private::{instrument, SpanMeta};
 use zipkin_runtime::testing::render_tree;
 use zipkin_runtime::transport::memory::MemoryTransport;
 use zipkin_runtime::*;

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use zipkin_runtime::encode::Encoding;
 use zipkin_runtime::transport::file::FileTransport;
 use zipkin_runtime::transport::http::HttpTransport;
 use zipkin_runtime::transport::{Message, Transport};
+use zipkin_runtime::Encoding;
 use zipkin_runtime::*;
 
 #[derive(Clone, Debug)]

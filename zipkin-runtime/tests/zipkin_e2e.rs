@@ -13,9 +13,9 @@ use std::net::{IpAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use zipkin_runtime::encode::Encoding;
 use zipkin_runtime::transport::http::HttpTransport;
 use zipkin_runtime::transport::{Message, Transport};
+use zipkin_runtime::Encoding;
 use zipkin_runtime::*;
 
 fn base_url() -> String {

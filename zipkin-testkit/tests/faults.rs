@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use zipkin_runtime::encode::Encoding;
+use zipkin_runtime::Encoding;
 use zipkin_runtime::{ReporterConfig, SpanGuard, Tracer};
 use zipkin_testkit::probe::{self, fmt_dur};
 use zipkin_testkit::{Collector, Mode, Report};

@@ -209,8 +209,8 @@ fn the_report_request_is_never_traced() {
 fn hostile_span_names_and_tag_values_still_make_valid_zipkin() {
     let mut r = Report::new("I3 hostile span data -> valid Zipkin");
     for enc in [
-        zipkin_runtime::encode::Encoding::Json,
-        zipkin_runtime::encode::Encoding::Proto,
+        zipkin_runtime::Encoding::Json,
+        zipkin_runtime::Encoding::Proto,
     ] {
         let c = Collector::builder(Mode::Accept).keep(Keep::Spans).start();
         let t = builder(&c.url(), defaults())

@@ -4,6 +4,8 @@ use crate::error::{ConfigError, Setting};
 use crate::transport::file::{FileTransport, StdoutTransport};
 #[cfg(feature = "http")]
 use crate::transport::http::HttpTransport;
+#[cfg(not(feature = "http"))]
+use crate::transport::redact_url;
 use crate::transport::{Discard, Transport};
 
 use super::endpoint::CollectorEndpoint;

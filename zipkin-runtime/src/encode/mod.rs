@@ -10,8 +10,8 @@ use std::net::IpAddr;
 
 use crate::record::SpanRecord;
 
-pub mod json;
-pub mod proto;
+pub(crate) mod json;
+pub(crate) mod proto;
 
 /// The wire format of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -54,17 +54,6 @@ impl Encoding {
             Encoding::Json => b"]",
             Encoding::Proto => b"",
         }
-    }
-
-    /// Appends one span, returning the number of bytes written. Renders `local_ip` on every
-    /// call; the reporter uses a [`SpanEncoder`], which renders it once.
-    pub fn encode_span(
-        self,
-        rec: &SpanRecord,
-        local_ip: Option<IpAddr>,
-        out: &mut Vec<u8>,
-    ) -> usize {
-        SpanEncoder::new(self, local_ip).encode_span(rec, out)
     }
 }
 
@@ -135,17 +124,6 @@ impl SpanEncoder {
         out.extend_from_slice(enc.suffix());
         out
     }
-}
-
-/// Encodes a whole list of spans as one message.
-///
-/// ```
-/// use zipkin_runtime::encode::{encode_list, Encoding};
-/// assert_eq!(encode_list(Encoding::Json, &[], None), b"[]");
-/// assert!(encode_list(Encoding::Proto, &[], None).is_empty());
-/// ```
-pub fn encode_list(enc: Encoding, spans: &[SpanRecord], local_ip: Option<IpAddr>) -> Vec<u8> {
-    SpanEncoder::new(enc, local_ip).encode_list(spans)
 }
 
 /// Zipkin lower-cases service names; so do we, without allocating for ASCII names.

@@ -103,14 +103,18 @@ pub fn inject_headers() -> HeaderMap {
 /// a client or producer span's own ids, else a new child of the current span.
 #[inline(always)]
 fn downstream() -> Option<(SpanContext, InjectOptions)> {
-    context::peek(|cur| {
+    let read = |cur: &context::Current| {
         let ctx = if cur.outgoing {
             cur.ctx
         } else {
             child_of(&cur.ctx)
         };
         (ctx, InjectOptions::from_config(cur.tracer.config()))
-    })
+    };
+    // SAFETY: `read` only reads the span it is given and draws an id; it opens, closes and
+    // reads no span. Benchmark: b3/inject_into_null_carrier (copying the context out first
+    // cost a quarter of an injection).
+    unsafe { context::peek(read) }
 }
 
 /// Writes the headers [`inject_headers`] would return into any carrier, and returns the

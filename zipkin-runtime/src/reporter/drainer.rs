@@ -180,6 +180,7 @@ impl Drainer {
             let closed = ring.is_closed();
             {
                 let mut l = lock(&self.shared.ledger);
+                // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
                 // SAFETY: the drainer is the only consumer of every ring.
                 let n = unsafe { ring.drain_into(&mut self.scratch) };
                 caught_up &= n < per_ring;

@@ -76,7 +76,7 @@ pub(crate) struct Reporter {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Reporter {
-    pub fn start(
+    pub(crate) fn start(
         config: ReporterConfig,
         transport: Box<dyn Transport>,
         local_ip: Option<IpAddr>,
@@ -153,7 +153,7 @@ impl Reporter {
     /// full (see [`Shared::spill`]).
     #[inline(always)]
     #[cfg(test)]
-    pub fn record(&self, rec: SpanRecord, local_root: bool) {
+    pub(crate) fn record(&self, rec: SpanRecord, local_root: bool) {
         let _ = self.record_with(|_| rec, local_root);
     }
 
@@ -165,7 +165,7 @@ impl Reporter {
     /// In a forked child this reporter is the parent's and does nothing: `make` comes back, for
     /// the child's own reporter.
     #[inline(always)]
-    pub fn record_with<F>(&self, make: F, local_root: bool) -> Result<(), F>
+    pub(crate) fn record_with<F>(&self, make: F, local_root: bool) -> Result<(), F>
     where
         F: FnOnce(u64) -> SpanRecord,
     {
@@ -189,11 +189,6 @@ impl Reporter {
         self.shared.closed.store(true, Ordering::Release);
     }
 
-    /// Whether this reporter belongs to the parent of this (forked) process.
-    pub(crate) fn is_forked(&self) -> bool {
-        self.shared.forked.load(Ordering::Relaxed)
-    }
-
     /// [`Reporter::record_with`] past its check that the reporter is open, which a shutdown
     /// may follow at any moment.
     #[inline(always)]
@@ -209,9 +204,10 @@ impl Reporter {
                 None => s.register(&mut rings)?,
             };
             let ring = &rings.0[idx].ring;
+            let make = make.take()?;
+            // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
             // SAFETY: this ring is only ever pushed to from this thread (it lives in a
             // thread-local and is never handed to another producer).
-            let make = make.take()?;
             Some(unsafe {
                 ring.push_with(make, |make| make(clock::now()), |make| s.full(ring, make))
             })
@@ -251,12 +247,12 @@ impl Reporter {
         }
     }
 
-    pub fn metrics(&self) -> ReporterMetrics {
+    pub(crate) fn metrics(&self) -> ReporterMetrics {
         self.shared.metrics()
     }
 
     /// Sends everything finished so far; waits at most `timeout`.
-    pub fn flush(&self, timeout: Duration) -> FlushReport {
+    pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
         let s = &*self.shared;
         let deadline = Instant::now() + timeout;
         let mut c = lock(&s.control);
@@ -287,7 +283,7 @@ impl Reporter {
     /// Flushes, stops both threads and refuses further spans, within `timeout`. What could not
     /// be sent in time is dropped and counted (`dropped_shutdown`); a message already in flight
     /// is left to finish (it ends within the transport's timeout). Safe to call twice.
-    pub fn shutdown(&self, timeout: Duration) -> FlushReport {
+    pub(crate) fn shutdown(&self, timeout: Duration) -> FlushReport {
         let s = &*self.shared;
         let deadline = Instant::now() + timeout;
         s.closed.store(true, Ordering::SeqCst);

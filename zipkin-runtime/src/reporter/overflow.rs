@@ -56,6 +56,7 @@ impl Shared {
             return self.spill(Some(ring), make(clock::now()));
         };
         drop(make(0));
+        // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
         // SAFETY: called on the ring's producer thread (from `record_with`).
         unsafe { ring.count_dropped(queue_full) };
         false
@@ -137,6 +138,7 @@ impl Shared {
             return true;
         };
         match ring {
+            // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
             // SAFETY: called on the ring's producer thread (from `record_with`).
             Some(ring) => unsafe { ring.count_dropped(queue_full) },
             None if queue_full => {

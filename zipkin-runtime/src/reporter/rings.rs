@@ -20,6 +20,7 @@ impl LocalRings {
             if !r.ring.is_orphaned() {
                 return true;
             }
+            // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
             // SAFETY: this thread is the ring's only producer, its consumer has stopped, and
             // the ring is forgotten here, so it is never pushed to again.
             unsafe { r.ring.release_storage() };

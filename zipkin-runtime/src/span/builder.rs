@@ -7,7 +7,8 @@ use crate::span_context::RemoteContext;
 
 use super::live::LiveSpan;
 
-/// Describes a span before it starts. Made by [`SpanGuard::builder`] or [`Span::builder`].
+/// Describes a span before it starts. Made by [`crate::SpanGuard::builder`] or
+/// [`crate::Span::builder`].
 pub struct SpanBuilder {
     name: Cow<'static, str>,
     kind: Kind,
@@ -15,6 +16,19 @@ pub struct SpanBuilder {
     port: u16,
     sample_rate: Option<f64>,
     parent: Option<RemoteContext>,
+}
+
+impl std::fmt::Debug for SpanBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanBuilder")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("service", &self.service)
+            .field("port", &self.port)
+            .field("sample_rate", &self.sample_rate)
+            .field("parent", &self.parent)
+            .finish()
+    }
 }
 
 impl SpanBuilder {

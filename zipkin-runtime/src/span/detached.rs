@@ -28,6 +28,15 @@ pub struct Span {
     pub(crate) inner: Option<LiveSpan>,
 }
 
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("context", &self.context())
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}
+
 impl Span {
     /// A builder for a detached span.
     pub fn builder(name: impl Into<Cow<'static, str>>) -> SpanBuilder {

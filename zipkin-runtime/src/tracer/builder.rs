@@ -284,7 +284,7 @@ impl TracerBuilder {
     }
 }
 
-/// Returned by [`TracerBuilder::install`] and [`init`]: flushes and stops the reporter when
+/// Returned by [`TracerBuilder::install`] and [`crate::init`]: flushes and stops the reporter when
 /// dropped, waiting at most the configured close timeout (what is still unsent then is dropped
 /// and counted in [`Tracer::metrics`]). Dropping it inside an async runtime of any flavour is
 /// safe: the reporter does not need that runtime.
@@ -295,6 +295,7 @@ impl TracerBuilder {
 /// no exit code, and the reporter threads do not keep the process alive. The guard bounds the
 /// wait with [`Config::close_timeout`] instead, at the point where it drops.
 #[must_use = "dropping the guard flushes and stops the tracer"]
+#[derive(Debug)]
 pub struct TracerGuard {
     tracer: Tracer,
 }

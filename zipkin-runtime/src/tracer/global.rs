@@ -40,6 +40,7 @@ fn unreachable_tracer() -> Tracer {
 }
 
 /// Restores the previous thread default tracer when dropped.
+#[derive(Debug)]
 pub struct DefaultGuard {
     prev: Option<Tracer>,
     _not_send: std::marker::PhantomData<*const ()>,
@@ -49,6 +50,17 @@ impl Drop for DefaultGuard {
     fn drop(&mut self) {
         let _ = THREAD_DEFAULT.try_with(|d| d.set(self.prev));
     }
+}
+
+/// The tracer a pointer read from [`GLOBAL`] designates.
+#[inline(always)]
+fn from_global(p: *mut TracerInner) -> Option<Tracer> {
+    // Benchmark: ours/unsampled_root_global (a root span with no thread default finds the
+    // global tracer with one load; a lock or a checked registry would add a shared write or a
+    // second load to every such root).
+    // SAFETY: GLOBAL only ever holds null or a pointer from `Box::leak` of a `TracerInner`,
+    // which lives for the rest of the process and is only read through `&`.
+    unsafe { p.as_ref() }.map(Tracer::from_inner)
 }
 
 impl Tracer {
@@ -65,14 +77,10 @@ impl Tracer {
     /// The process-wide tracer, initialised from the environment on first use.
     #[inline]
     pub fn global() -> Tracer {
-        let p = GLOBAL.load(Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: GLOBAL only ever holds pointers leaked from a Box<TracerInner>.
-            return Tracer {
-                inner: unsafe { &*p },
-            };
+        match from_global(GLOBAL.load(Ordering::Acquire)) {
+            Some(t) => t,
+            None => Tracer::init_global_from_env(),
         }
-        Tracer::init_global_from_env()
     }
 
     #[cold]
@@ -103,10 +111,7 @@ impl Tracer {
             Err(existing) => {
                 // Another thread won the race; stop the reporter we started.
                 t.shutdown(Duration::from_millis(100));
-                // SAFETY: as above.
-                Tracer {
-                    inner: unsafe { &*existing },
-                }
+                from_global(existing).unwrap_or(t)
             }
         }
     }
@@ -114,11 +119,7 @@ impl Tracer {
     /// Makes this tracer the global one, returning the previous one if there was one.
     pub fn set_global(self) -> Option<Tracer> {
         let p = self.inner as *const TracerInner as *mut TracerInner;
-        let old = GLOBAL.swap(p, Ordering::AcqRel);
-        // SAFETY: as above.
-        (!old.is_null()).then(|| Tracer {
-            inner: unsafe { &*old },
-        })
+        from_global(GLOBAL.swap(p, Ordering::AcqRel))
     }
 
     /// Makes this tracer the default for new root spans on this thread until the guard drops.

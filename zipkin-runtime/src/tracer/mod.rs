@@ -11,7 +11,8 @@ pub(crate) mod builder;
 pub(crate) mod global;
 pub(crate) mod registry;
 
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::clock;
@@ -30,8 +31,9 @@ use registry::Tracked;
 pub(crate) struct TracerInner {
     config: Config,
     reporter: Reporter,
-    /// In a forked child, the reporter started there (see `process`); null otherwise.
-    child: AtomicPtr<Reporter>,
+    /// The reporters of forked children, by fork generation (1 at index 0): each is started by
+    /// the child's first span (see `registry.rs`).
+    forked: [OnceLock<Reporter>; MAX_FORK_DEPTH],
     /// The transport came from the configuration, so a forked child can make its own.
     transport_from_config: bool,
     tag_truncations: std::sync::atomic::AtomicU64,
@@ -44,7 +46,7 @@ impl TracerInner {
         let inner: &'static TracerInner = Box::leak(Box::new(TracerInner {
             config,
             reporter,
-            child: AtomicPtr::new(std::ptr::null_mut()),
+            forked: [const { OnceLock::new() }; MAX_FORK_DEPTH],
             transport_from_config,
             tag_truncations: Default::default(),
             dropped_after_finish: Default::default(),
@@ -57,61 +59,47 @@ impl TracerInner {
     /// span starts one (the parent's must not be touched there: its locks may be held by
     /// threads that do not exist in the child).
     fn active(&self) -> Option<&Reporter> {
-        // SAFETY: `child` only ever holds pointers leaked from a Box<Reporter>.
-        let r = unsafe { self.child.load(Ordering::Acquire).as_ref() }.unwrap_or(&self.reporter);
-        (!r.is_forked()).then_some(r)
+        match registry::fork_generation() {
+            0 => Some(&self.reporter),
+            g => self.forked.get(g - 1)?.get(),
+        }
     }
 
-    /// Called in a forked child, from `pthread_atfork`'s handler: every reporter of this
-    /// tracer belongs to the parent now. Only atomics are written.
+    /// Called in a forked child, from `pthread_atfork`'s handler: the first reporter now sends
+    /// every span it is offered to the child's own (see [`Tracer::record_with`]). Only atomics
+    /// are written.
     pub(crate) fn mark_forked(&self) {
-        // SAFETY: as in `active`.
-        if let Some(child) = unsafe { self.child.load(Ordering::Acquire).as_ref() } {
-            child.mark_forked();
-        }
-        self.child.store(std::ptr::null_mut(), Ordering::Release);
         self.reporter.mark_forked();
     }
 
     /// The reporter of this forked child, started on its first use: with a transport made
     /// anew from the configuration, or, for a transport given in code (which cannot be
     /// copied into the child) or a file (which the parent writes), one that refuses and
-    /// counts every message.
+    /// counts every message. `None` past [`MAX_FORK_DEPTH`] nested forks.
     #[cold]
     #[inline(never)]
-    fn child_reporter(&'static self) -> &'static Reporter {
-        let current = self.child.load(Ordering::Acquire);
-        // SAFETY: as in `active`.
-        if let Some(r) = unsafe { current.as_ref() } {
-            return r;
-        }
-        let made = match (&self.config.endpoint, self.transport_from_config) {
-            (CollectorEndpoint::File(_), _) | (_, false) => None,
-            _ => transport_for(&self.config).ok(),
-        };
-        let transport = made.unwrap_or_else(|| Box::new(transport::ParentOnly::new()));
-        let started: &'static mut Reporter = Box::leak(Box::new(Reporter::start(
-            self.config.reporter.clone(),
-            transport,
-            self.config.local_ip,
-        )));
-        let p: *mut Reporter = started;
-        match self
-            .child
-            .compare_exchange(current, p, Ordering::AcqRel, Ordering::Acquire)
-        {
-            // SAFETY: `p` was just leaked.
-            Ok(_) => unsafe { &*p },
-            Err(other) => {
-                // Another thread of the child got there first.
-                // SAFETY: as in `active`; `p` was just leaked and nothing else holds it.
-                let (mine, theirs) = unsafe { (&*p, other.as_ref()) };
-                mine.shutdown(Duration::ZERO);
-                theirs.unwrap_or(mine)
-            }
-        }
+    fn child_reporter(&self) -> Option<&Reporter> {
+        let slot = self
+            .forked
+            .get(registry::fork_generation().checked_sub(1)?)?;
+        Some(slot.get_or_init(|| {
+            let made = match (&self.config.endpoint, self.transport_from_config) {
+                (CollectorEndpoint::File(_), _) | (_, false) => None,
+                _ => transport_for(&self.config).ok(),
+            };
+            let transport = made.unwrap_or_else(|| Box::new(transport::ParentOnly::new()));
+            Reporter::start(
+                self.config.reporter.clone(),
+                transport,
+                self.config.local_ip,
+            )
+        }))
     }
 }
+
+/// How many nested forks get a reporter of their own; deeper children report nothing (their
+/// spans are refused, as after a shutdown).
+const MAX_FORK_DEPTH: usize = 8;
 
 /// A configured tracer. Cheap to copy; lives for the rest of the process (its reporter thread
 /// stops at `shutdown`).
@@ -121,6 +109,10 @@ pub struct Tracer {
 }
 
 impl Tracer {
+    pub(crate) fn from_inner(inner: &'static TracerInner) -> Tracer {
+        Tracer { inner }
+    }
+
     /// Whether both are the same tracer.
     #[inline(always)]
     pub(crate) fn same(self, other: Tracer) -> bool {
@@ -204,9 +196,10 @@ impl Tracer {
     #[cold]
     #[inline(never)]
     fn record_in_forked_child(self, rec: SpanRecord, local_root: bool) {
-        let r = self.inner.child_reporter();
-        // Err only if forked again meanwhile: the span is lost, as the parent's queue is.
-        let _ = r.record_with(|_| rec, local_root);
+        if let Some(r) = self.inner.child_reporter() {
+            // Err only if forked again meanwhile: the span is lost, as the parent's queue is.
+            let _ = r.record_with(|_| rec, local_root);
+        }
     }
 
     pub(crate) fn limit_tag(self, mut v: String) -> String {

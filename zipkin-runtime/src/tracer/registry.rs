@@ -28,8 +28,8 @@
 //! spans there are counted as dropped (`dropped_transport_error`), with a note on standard
 //! error. A span open across the fork is finished, and reported, by both processes.
 
-use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
 /// What the process hooks need of a tracer. Implemented by the tracer, so that this list does
@@ -39,37 +39,31 @@ pub(crate) trait Tracked: Sync {
     /// (the time the exit has already taken).
     fn flush_at_exit(&'static self, spent: Duration);
 
-    /// In a forked child, from `pthread_atfork`'s handler: every reporter belongs to the parent
-    /// now. Only atomic stores are allowed there.
+    /// In a forked child, from `pthread_atfork`'s handler: the tracer's reporters belong to the
+    /// parent now. Only atomic stores are allowed there.
     fn mark_forked(&self);
 }
 
-/// One tracer in the list.
-struct Node {
-    tracer: &'static dyn Tracked,
-    next: Option<&'static Node>,
-}
+/// The most tracers the hooks look after. Each one has two threads, so a process reaches this
+/// only by building tracers in a loop; past it, a tracer is neither flushed at exit nor told
+/// about a fork (shut it down before then).
+pub(crate) const MAX_TRACKED: usize = 4096;
 
-/// Every tracer built, newest first: a list that only grows (tracers live for the rest of the
-/// process), read without locks.
-static TRACERS: AtomicPtr<Node> = AtomicPtr::new(std::ptr::null_mut());
+/// Every tracer built, in order: slots that are set once and never cleared (tracers live for
+/// the rest of the process), read without locks.
+static TRACKED: [OnceLock<&'static dyn Tracked>; MAX_TRACKED] =
+    [const { OnceLock::new() }; MAX_TRACKED];
+static REGISTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many forks away from the first process this one is: 0 there, 1 in its children, and
+/// so on. Incremented in each child before `fork` returns there.
+static FORK_GENERATION: AtomicUsize = AtomicUsize::new(0);
 
 /// Adds `t` to the list of tracers, and makes sure the exit and fork hooks are registered.
 pub(crate) fn register(t: &'static dyn Tracked) {
-    let node: &'static mut Node = Box::leak(Box::new(Node {
-        tracer: t,
-        next: None,
-    }));
-    let p: *mut Node = node;
-    let mut head = TRACERS.load(Ordering::Acquire);
-    loop {
-        // SAFETY: the list only ever holds nodes leaked above (`'static`), and `p` is not
-        // published until the exchange succeeds, so this thread is its only writer.
-        unsafe { (*p).next = head.as_ref() };
-        match TRACERS.compare_exchange_weak(head, p, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => break,
-            Err(now) => head = now,
-        }
+    let i = REGISTERED.fetch_add(1, Ordering::AcqRel);
+    if let Some(slot) = TRACKED.get(i) {
+        let _ = slot.set(t);
     }
     static HOOKS: Once = Once::new();
     HOOKS.call_once(|| {
@@ -78,22 +72,23 @@ pub(crate) fn register(t: &'static dyn Tracked) {
     });
 }
 
-/// Every tracer built so far.
+/// Every tracer built so far (up to [`MAX_TRACKED`]).
 fn tracers() -> impl Iterator<Item = &'static dyn Tracked> {
-    // SAFETY: as in `register`.
-    let mut next: Option<&'static Node> = unsafe { TRACERS.load(Ordering::Acquire).as_ref() };
-    std::iter::from_fn(move || {
-        let n = next?;
-        next = n.next;
-        Some(n.tracer)
-    })
+    let n = REGISTERED.load(Ordering::Acquire).min(MAX_TRACKED);
+    TRACKED[..n].iter().filter_map(|slot| slot.get().copied())
 }
 
-#[cfg(any(unix, windows))]
+/// How many forks away from the first process this one is (see [`FORK_GENERATION`]).
+pub(crate) fn fork_generation() -> usize {
+    FORK_GENERATION.load(Ordering::Acquire)
+}
+
+#[cfg(all(any(unix, windows), not(miri)))]
 fn register_exit_hook() {
     extern "C" {
         fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
     }
+    // FFI: the C library's, with no safe counterpart in std.
     // SAFETY: `atexit` is the C standard library's; the callback is a plain function that
     // never unwinds (see `exit_hook`).
     if unsafe { atexit(exit_hook) } != 0 {
@@ -101,11 +96,13 @@ fn register_exit_hook() {
     }
 }
 
-#[cfg(not(any(unix, windows)))]
+// Miri runs no C library hooks: its tests flush and shut down explicitly.
+#[cfg(not(all(any(unix, windows), not(miri))))]
 fn register_exit_hook() {}
 
-#[cfg(unix)]
+#[cfg(all(unix, not(miri)))]
 fn register_fork_hook() {
+    // FFI: the C library's, with no safe counterpart in std.
     // SAFETY: registers a plain function that only does atomic stores and thread-local `Cell`
     // writes, as a child handler may.
     if unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) } != 0 {
@@ -113,13 +110,14 @@ fn register_fork_hook() {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(not(all(unix, not(miri))))]
 fn register_fork_hook() {}
 
 /// `pthread_atfork`'s child handler: runs in the child, on the thread that forked, before
 /// `fork` returns there.
-#[cfg(unix)]
+#[cfg(all(unix, not(miri)))]
 extern "C" fn in_forked_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
     crate::rng::reseed_after_fork();
     crate::reporter::rings::orphan_rings_after_fork();
     for t in tracers() {
@@ -127,6 +125,7 @@ extern "C" fn in_forked_child() {
     }
 }
 
+#[cfg(all(any(unix, windows), not(miri)))]
 extern "C" fn exit_hook() {
     // Unwinding out of an `extern "C"` function aborts; a failed flush must not.
     let _ = std::panic::catch_unwind(|| {

@@ -41,7 +41,7 @@ pub const SPANS_PATH: &str = "/api/v2/spans";
 ///
 /// ```
 /// use std::time::Duration;
-/// use zipkin_runtime::encode::Encoding;
+/// use zipkin_runtime::Encoding;
 /// use zipkin_runtime::transport::http::HttpTransport;
 /// let t = HttpTransport::builder("http://127.0.0.1:9411")
 ///     .encoding(Encoding::Proto)

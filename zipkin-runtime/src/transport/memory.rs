@@ -16,7 +16,7 @@ use crate::transport::{Message, Transport};
 /// tracer.flush(std::time::Duration::from_secs(5));
 /// assert_eq!(mem.spans()[0].name.as_deref(), Some("work"));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct MemoryTransport {
     spans: Arc<Mutex<Vec<model::Span>>>,
     messages: Arc<Mutex<Vec<Vec<u8>>>>,

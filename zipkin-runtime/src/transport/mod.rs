@@ -6,6 +6,7 @@ use crate::error::TransportError;
 pub mod file;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "testing")]
 pub mod memory;
 
 /// One message: an encoded list of spans.
