@@ -13,6 +13,7 @@
 pub mod collector;
 pub mod figures;
 pub mod probe;
+pub mod proto_list;
 pub mod tls;
 pub mod validate;
 

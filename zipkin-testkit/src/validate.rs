@@ -10,10 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, ReflectMessage, Value as PValue};
 use serde_json::{json, Value};
 
 /// The largest decompressed body accepted (Zipkin's own limit is of the same order).
@@ -47,10 +45,7 @@ impl SpanSummary {
     }
 }
 
-/// The repository's copies of the official spec files (`spec/`, see `spec/SOURCES.md`).
-pub fn spec_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec"))
-}
+pub use crate::proto_list::spec_dir;
 
 /// Decodes one request body by its `Content-Type` and `Content-Encoding`.
 pub fn decode(
@@ -182,132 +177,21 @@ pub fn decode_json(body: &[u8]) -> Result<Vec<SpanSummary>, String> {
     Ok(out)
 }
 
-fn pool() -> &'static Result<DescriptorPool, String> {
-    static P: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
-    P.get_or_init(|| {
-        let file = spec_dir().join("zipkin.proto");
-        let dir = file.parent().map(PathBuf::from).unwrap_or_default();
-        let fds = protox::compile([&file], [dir]).map_err(|e| format!("zipkin.proto: {e}"))?;
-        DescriptorPool::from_file_descriptor_set(fds).map_err(|e| e.to_string())
-    })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn field<'a>(m: &'a DynamicMessage, name: &str) -> Option<std::borrow::Cow<'a, PValue>> {
-    m.has_field_by_name(name)
-        .then(|| m.get_field_by_name(name))
-        .flatten()
-}
-
-fn no_unknown_fields(m: &DynamicMessage, what: &str) -> Result<(), String> {
-    match m.unknown_fields().next() {
-        Some(f) => Err(format!("{what} has unknown field {}", f.number())),
-        None => Ok(()),
-    }
-}
-
-fn bytes_id(m: &DynamicMessage, name: &str, lens: &[usize]) -> Result<Option<String>, String> {
-    let Some(v) = field(m, name) else {
-        return Ok(None);
-    };
-    let b = v.as_bytes().ok_or(format!("{name} is not bytes"))?;
-    if !lens.contains(&b.len()) {
-        return Err(format!("{name} has {} bytes, expected {lens:?}", b.len()));
-    }
-    if b.iter().all(|&x| x == 0) {
-        return Err(format!("{name} is all zeros"));
-    }
-    Ok(Some(hex(b)))
-}
-
 /// Decodes a proto3 `ListOfSpans` with zipkin.proto and Zipkin's id rules.
 pub fn decode_proto(body: &[u8]) -> Result<Vec<SpanSummary>, String> {
-    let pool = pool().as_ref().map_err(Clone::clone)?;
-    let desc = pool
-        .get_message_by_name("zipkin.proto3.ListOfSpans")
-        .ok_or("zipkin.proto3.ListOfSpans missing from zipkin.proto")?;
-    let list = DynamicMessage::decode(desc, body).map_err(|e| format!("invalid proto3: {e}"))?;
-    no_unknown_fields(&list, "ListOfSpans")?;
-    let mut out = Vec::new();
-    let Some(spans) = field(&list, "spans") else {
-        return Ok(out);
-    };
-    for v in spans.as_list().ok_or("spans is not repeated")? {
-        let m = v.as_message().ok_or("span is not a message")?;
-        no_unknown_fields(m, "Span")?;
-        let trace_id = bytes_id(m, "trace_id", &[8, 16])?.ok_or("span without trace_id")?;
-        let id = bytes_id(m, "id", &[8])?.ok_or("span without id")?;
-        let parent_id = bytes_id(m, "parent_id", &[8])?;
-        if parent_id.as_ref() == Some(&id) {
-            return Err(format!("span {id} is its own parent"));
-        }
-        for ep in ["local_endpoint", "remote_endpoint"] {
-            if let Some(e) = field(m, ep) {
-                let e = e.as_message().ok_or("endpoint is not a message")?;
-                no_unknown_fields(e, ep)?;
-                for (f, len) in [("ipv4", 4), ("ipv6", 16)] {
-                    if let Some(ip) = field(e, f) {
-                        let n = ip.as_bytes().map(|b| b.len()).unwrap_or(0);
-                        if n != len {
-                            return Err(format!("{ep}.{f} has {n} bytes, expected {len}"));
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(anns) = field(m, "annotations") {
-            for a in anns.as_list().ok_or("annotations is not repeated")? {
-                let a = a.as_message().ok_or("annotation is not a message")?;
-                no_unknown_fields(a, "Annotation")?;
-                if field(a, "timestamp").is_none() || field(a, "value").is_none() {
-                    return Err("annotation without timestamp or value".into());
-                }
-            }
-        }
-        let mut tags = BTreeMap::new();
-        if let Some(t) = field(m, "tags") {
-            for (k, v) in t.as_map().ok_or("tags is not a map")? {
-                let MapKey::String(k) = k else {
-                    return Err("tag key is not a string".into());
-                };
-                let v = v.as_str().ok_or(format!("tag {k:?} is not a string"))?;
-                tags.insert(k.clone(), v.to_owned());
-            }
-        }
-        let kind = match field(m, "kind") {
-            Some(k) => {
-                let n = k.as_enum_number().ok_or("kind is not an enum")?;
-                let fd = m
-                    .descriptor()
-                    .get_field_by_name("kind")
-                    .ok_or("Span.kind missing from zipkin.proto")?;
-                let name = fd
-                    .kind()
-                    .as_enum()
-                    .and_then(|e| e.get_value(n))
-                    .map(|v| v.name().to_owned())
-                    .ok_or(format!("kind {n} is not a Kind"))?;
-                Some(name)
-            }
-            None => None,
-        };
-        let s = |f: &str| field(m, f).and_then(|v| v.as_str().map(str::to_owned));
-        let b = |f: &str| field(m, f).and_then(|v| v.as_bool()).unwrap_or(false);
-        out.push(SpanSummary {
-            trace_id,
-            id,
-            parent_id,
-            name: s("name"),
-            kind,
-            debug: b("debug"),
-            shared: b("shared"),
-            tags,
-        });
-    }
-    Ok(out)
+    Ok(crate::proto_list::decode_proto_list(body)?
+        .into_iter()
+        .map(|s| SpanSummary {
+            trace_id: s.trace_id,
+            id: s.id,
+            parent_id: s.parent_id,
+            name: s.name,
+            kind: s.kind,
+            debug: s.debug.unwrap_or(false),
+            shared: s.shared.unwrap_or(false),
+            tags: s.tags,
+        })
+        .collect())
 }
 
 #[cfg(test)]

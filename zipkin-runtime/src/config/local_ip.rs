@@ -5,6 +5,10 @@ use std::net::IpAddr;
 /// The first non-loopback IPv4 address of this host (else IPv6, else none). Read from the
 /// interface list; no packet is sent.
 pub(crate) fn local_ip() -> Option<IpAddr> {
+    // Miri runs no `getifaddrs`.
+    if cfg!(miri) {
+        return None;
+    }
     let addrs = if_addrs::get_if_addrs().ok()?;
     let mut v6 = None;
     for a in addrs {
