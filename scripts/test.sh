@@ -6,8 +6,9 @@
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
 #   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
 #   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
-#   5. the demo (the README's first command) against Zipkin, and once into a file
-#   6. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
+#   5. Miri on the tests of the runtime's unsafe code (scripts/miri.sh)
+#   6. the demo (the README's first command) against Zipkin, and once into a file
+#   7. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
 #
 # Downloads are cached under ${ZIPKIN_RS_CACHE:-~/.cache/zipkin-rs} (the Zipkin jar, the peers),
 # ~/.npm, ~/.cargo and apt's archive, so a second run fetches nothing.
@@ -76,6 +77,11 @@ FAILED=()
 step "cargo test --workspace"
 if ! cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"; then
   FAILED+=("cargo test --workspace")
+fi
+
+step "Miri: the tests of the runtime's unsafe code (scripts/miri.sh)"
+if ! bash scripts/miri.sh 2>&1 | tee "$LOGS/miri.log"; then
+  FAILED+=("Miri")
 fi
 
 step "the demo against Zipkin (cargo run --example demo)"

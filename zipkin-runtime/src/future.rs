@@ -214,6 +214,11 @@ mod tests {
     #[test]
     #[should_panic(expected = "`Instrumented` polled after completion")]
     fn polling_after_completion_panics_as_std_futures_do() {
+        let tracer = crate::Tracer::builder()
+            .transport(crate::transport::Discard)
+            .build()
+            .unwrap();
+        let _default = tracer.set_default();
         let mut fut = std::pin::pin!(Span::builder("once").start_detached().instrument(async {}));
         let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(fut.as_mut().poll(&mut cx).is_ready());

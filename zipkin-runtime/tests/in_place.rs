@@ -256,7 +256,7 @@ fn learn(frames: &mut [Frame], seen: &mut Vec<(SpanId, usize)>, k: usize, id: Sp
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 300 }))]
 
     /// Unsampled children are only counted when they open and get their ids from the first
     /// reader. Whatever the order of opening, reading (context, injection, a future capturing

@@ -16,9 +16,17 @@ pub fn tracer(rate: f64) -> (Tracer, MemoryTransport) {
 /// [`tracer`], configured further by `f`.
 pub fn tracer_with(f: impl FnOnce(TracerBuilder) -> TracerBuilder) -> (Tracer, MemoryTransport) {
     let mem = MemoryTransport::new();
-    let t = f(Tracer::builder().service_name("svc").transport(mem.clone()))
-        .build()
-        .unwrap();
+    let mut b = Tracer::builder().service_name("svc").transport(mem.clone());
+    if cfg!(miri) {
+        // Miri interprets every instruction of the reporter's threads too: they wait for the
+        // tests' flushes instead of polling.
+        b = b.reporter(zipkin_runtime::ReporterConfig {
+            drain_interval: std::time::Duration::from_secs(3600),
+            batch_timeout: std::time::Duration::from_secs(3600),
+            ..Default::default()
+        });
+    }
+    let t = f(b).build().unwrap();
     (t, mem)
 }
 
