@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the tests that exercise the runtime's unsafe code under Miri: the per-thread ring, the
 # current-span slot (spans opened in place, closed out of order, unsampled children drawn
-# late), span guards, futures, captured contexts, and the reporter's hand-off (overflow,
-# shutdown races, a panicking transport).
+# late), span guards and their frames, futures, captured contexts, and the reporter's
+# hand-off (overflow, shutdown races, a panicking transport).
 #
 #   scripts/miri.sh          # installs nightly's miri and rust-src components if missing
 #
@@ -28,6 +28,7 @@ started=$SECONDS
 echo "== unit tests: ring, futures, reporter hand-off"
 cargo +nightly miri test -q -p zipkin-runtime --lib -- \
   reporter::ring \
+  span::frames \
   future:: \
   reporter::tests::a_burst \
   reporter::tests::a_full_thread_buffer \

@@ -57,6 +57,63 @@ fn recursion_nests_each_call() {
     );
 }
 
+/// The address of a local in each of `depth` nested calls: their distance is the frame.
+#[zipkin_span]
+#[inline(never)]
+fn framed_depth(depth: u32) -> usize {
+    let here = 0u8;
+    let at = std::hint::black_box(&here) as *const u8 as usize;
+    if depth == 0 {
+        at
+    } else {
+        std::hint::black_box(framed_depth(depth - 1))
+    }
+}
+
+#[inline(never)]
+fn plain_depth(depth: u32) -> usize {
+    let here = 0u8;
+    let at = std::hint::black_box(&here) as *const u8 as usize;
+    if depth == 0 {
+        at
+    } else {
+        std::hint::black_box(plain_depth(depth - 1))
+    }
+}
+
+/// A recursive instrumented function must not need a large stack: its frame holds an index
+/// into the thread's frames, not the span. Tests build without optimisations, where the frame
+/// was 2,864 bytes (and 10,000 levels overflowed the main thread's 8 MiB); the release frame
+/// is in BENCHMARKS.md. The deep run also crosses into boxed spans past the 32 frames.
+#[test]
+fn an_instrumented_frame_takes_little_stack() {
+    let (t, mem) = tracer();
+    for rate in [100.0, 0.0] {
+        let per_call = |f: fn(u32) -> usize| (f(1) - f(101)) / 100;
+        let (traced, plain) = t.in_scope(|| {
+            let _root = SpanGuard::builder("root").sample_rate(rate).start();
+            (per_call(framed_depth), per_call(plain_depth))
+        });
+        assert!(
+            traced < 512,
+            "sample rate {rate}: {traced} bytes a frame (plain function: {plain})"
+        );
+    }
+    // Deep enough to have overflowed 8 MiB before, on a thread with a 2 MiB stack.
+    let deep = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let (t, mem) = tracer();
+            t.in_scope(|| framed_depth(5_000));
+            collect(t, &mem).len()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(deep, 5_001);
+    drop(collect(t, &mem));
+}
+
 struct Counter {
     n: u32,
 }

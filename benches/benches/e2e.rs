@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use zipkin_bench::sink::{Mode, Sink};
 use zipkin_bench::{proc_status_bytes, quick, record_extra, reset_peak_rss, CHUNK};
-use zipkin_runtime::{ReporterConfig, SpanGuard, SpanMeta, Tracer};
+use zipkin_runtime::__private::SpanMeta;
+use zipkin_runtime::{ReporterConfig, SpanGuard, Tracer};
 
 static ROOT: SpanMeta = SpanMeta::new("root");
 
@@ -185,7 +186,7 @@ fn main() {
             return;
         }
     }
-    zipkin_runtime::clock::warm_up();
+    zipkin_runtime::__unstable::clock::warm_up();
     let secs = if quick() { 1.0 } else { 5.0 };
     throughput("e2e", 1_100_000.0, secs);
     throughput("e2e_saturated", 0.0, secs);

@@ -9,8 +9,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_main, Throughput};
 use serde::Serialize;
-use zipkin_runtime::encode::{Encoding, SpanEncoder};
-use zipkin_runtime::{Extra, Kind, SpanId, SpanRecord};
+use zipkin_runtime::__unstable::{Extra, SpanEncoder, SpanRecord};
+use zipkin_runtime::Encoding;
+use zipkin_runtime::{Kind, SpanId};
 
 /// The reference: Zipkin v2 JSON as serde_json writes it, fields in the order we write them.
 #[derive(Serialize)]
@@ -38,13 +39,13 @@ struct RefEndpoint<'a> {
 }
 
 fn reference_record() -> SpanRecord {
-    let start = zipkin_runtime::clock::now();
+    let start = zipkin_runtime::__unstable::clock::now();
     // 2.345 ms later, in ticks: find the end tick by scanning forward with the clock's own
     // conversion so that the duration is exactly what the reference says.
     let mut end = start;
     let mut step = 1u64 << 20;
     while step > 0 {
-        if zipkin_runtime::clock::duration_micros(start, end + step) <= 2345 {
+        if zipkin_runtime::__unstable::clock::duration_micros(start, end + step) <= 2345 {
             end += step;
         } else {
             step /= 2;
@@ -131,7 +132,7 @@ thread_local! {
 }
 
 fn encode(c: &mut criterion::Criterion) {
-    zipkin_runtime::clock::warm_up();
+    zipkin_runtime::__unstable::clock::warm_up();
     let rec = reference_record();
 
     // Correctness guard: a fast but wrong encoder must fail the bench.

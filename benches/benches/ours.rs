@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use criterion::criterion_main;
 use zipkin_bench::{chunked, minor_faults, quick, record_extra, CHUNK};
 use zipkin_runtime::transport::Discard;
-use zipkin_runtime::{ReporterConfig, SpanGuard, SpanMeta, Tracer};
+use zipkin_runtime::__private::SpanMeta;
+use zipkin_runtime::{ReporterConfig, SpanGuard, Tracer};
 
 static ROOT: SpanMeta = SpanMeta::new("root");
 
@@ -68,7 +69,7 @@ fn idle_reporter() -> ReporterConfig {
 }
 
 fn ours(c: &mut criterion::Criterion) {
-    zipkin_runtime::clock::warm_up();
+    zipkin_runtime::__unstable::clock::warm_up();
     let unsampled = tracer(0.0, ReporterConfig::default());
     let calling = tracer(100.0, idle_reporter());
     let handoff = tracer(100.0, ReporterConfig::default());

@@ -48,6 +48,14 @@ pub(crate) fn expand(args: Args, f: Function) -> syn::Result<TokenStream> {
         Some(e) => quote_spanned!(e.span()=> #p::parent(#e)),
         None => quote!(::core::option::Option::None),
     };
+    // A sync guard opens through the smallest call: no parent passed when there is none.
+    let open_guard = match &args.parent {
+        Some(e) => {
+            let remote = quote_spanned!(e.span()=> #p::remote_parent(#e));
+            quote!(#p::SpanGuard::remote(&__ZIPKIN_META, #remote))
+        }
+        None => quote!(#p::SpanGuard::local(&__ZIPKIN_META)),
+    };
     let guard = Ident::new("__zipkin_guard", Span::mixed_site());
     let span = Ident::new("__zipkin_span", Span::mixed_site());
     let ret = Ident::new("__zipkin_ret", Span::mixed_site());
@@ -66,7 +74,7 @@ pub(crate) fn expand(args: Args, f: Function) -> syn::Result<TokenStream> {
             let mutability = (args.err.is_some() || !args.tags.is_empty()).then(|| quote!(mut));
             let tags = tags(&args, &guard);
             let open = quote! {
-                let #mutability #guard = #p::SpanGuard::from_meta(&__ZIPKIN_META, #parent);
+                let #mutability #guard = #open_guard;
                 #tags
             };
             match args.err {

@@ -101,6 +101,12 @@ pub mod __private {
         Some(p.into())
     }
 
+    /// [`parent`] for a sync guard, which takes the context itself.
+    #[inline]
+    pub fn remote_parent(p: impl Into<RemoteContext>) -> RemoteContext {
+        p.into()
+    }
+
     /// Calls `f` once. The `FnOnce` bound makes the closure the attribute wraps a sync body in
     /// (for `err`) own its captures, so the body can return borrows of `&mut self`.
     #[inline(always)]

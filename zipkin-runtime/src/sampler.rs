@@ -4,14 +4,6 @@
 use crate::id::TraceId;
 
 /// Whether a trace is sampled at `percent` (0 to 100), deterministically from its id.
-///
-/// ```
-/// use zipkin_runtime::{sampler::is_sampled, TraceId};
-/// let id = TraceId::random(true);
-/// assert!(is_sampled(id, 100.0));
-/// assert!(!is_sampled(id, 0.0));
-/// assert_eq!(is_sampled(id, 33.3), is_sampled(id, 33.3));
-/// ```
 #[inline]
 pub(crate) fn is_sampled(trace_id: TraceId, percent: f64) -> bool {
     if percent >= 100.0 {
@@ -49,5 +41,13 @@ mod tests {
         assert!(!is_sampled(TraceId::new(0, 1).unwrap(), 0.0));
         assert!(is_sampled(TraceId::new(0, 1).unwrap(), 0.001));
         assert!(!is_sampled(id, f64::NAN));
+    }
+
+    #[test]
+    fn same_id_same_decision() {
+        for _ in 0..1000 {
+            let id = TraceId::random(true);
+            assert_eq!(is_sampled(id, 33.3), is_sampled(id, 33.3));
+        }
     }
 }

@@ -188,3 +188,60 @@ fn unsampled_guards_dropped_in_any_order_leave_nothing_current() {
         }
     }
 }
+
+/// Deeper than a thread's frames (32), guards hold their spans in boxes: every level still
+/// reports, under its parent, and guards dropped out of order across that boundary leave the
+/// innermost open span current.
+#[test]
+fn nesting_deeper_than_the_frames_keeps_every_span_and_parent() {
+    let depth = if cfg!(miri) { 36 } else { 100 };
+    let (t, mem) = tracer(100.0);
+    let _default = t.set_default();
+    let root = SpanGuard::from_meta(&ROOT, None);
+    let mut guards: Vec<Option<SpanGuard>> = (0..depth)
+        .map(|i| {
+            let mut g = SpanGuard::from_meta(&A, None);
+            g.tag("level", i);
+            Some(g)
+        })
+        .collect();
+    let contexts: Vec<SpanContext> = guards
+        .iter()
+        .map(|g| g.as_ref().and_then(SpanGuard::context).unwrap())
+        .collect();
+    // Out of order around the boundary, then the rest innermost first.
+    let mut order: Vec<usize> = vec![30, 33, 31, 35, 32, 34];
+    order.extend((0..depth).rev().filter(|i| !(30..36).contains(i)));
+    for &i in &order {
+        drop(guards[i].take());
+        let innermost = (0..depth).rev().find(|&j| guards[j].is_some());
+        assert_eq!(
+            current_context(),
+            Some(innermost.map_or_else(|| root.context().unwrap(), |j| contexts[j])),
+            "after dropping {i}"
+        );
+    }
+    drop(root);
+    assert_eq!(current_context(), None);
+    let spans = support::collect(t, &mem);
+    assert_eq!(spans.len(), depth + 1);
+    for (i, ctx) in contexts.iter().enumerate() {
+        let s = spans
+            .iter()
+            .find(|s| s.id == ctx.span_id.to_string())
+            .unwrap_or_else(|| panic!("level {i} was not reported"));
+        let level = i.to_string();
+        assert_eq!(s.tags.get("level"), Some(&level));
+        let parent = if i == 0 {
+            spans
+                .iter()
+                .find(|s| s.name.as_deref() == Some("root"))
+                .unwrap()
+                .id
+                .clone()
+        } else {
+            contexts[i - 1].span_id.to_string()
+        };
+        assert_eq!(s.parent_id.as_ref(), Some(&parent), "level {i}");
+    }
+}

@@ -16,10 +16,20 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The lines of `text` before its test module.
+/// The lines of `text` before its test module: `#[cfg(test)]`, maybe more attributes, `mod`.
 fn code_lines(text: &str) -> Vec<&str> {
-    let cut = text.find("#[cfg(test)]\nmod ").unwrap_or(text.len());
-    text[..cut].lines().collect()
+    let lines: Vec<&str> = text.lines().collect();
+    let is_test_mod = |i: usize| {
+        lines[i].trim() == "#[cfg(test)]"
+            && lines[i + 1..]
+                .iter()
+                .find(|l| !l.trim_start().starts_with("#["))
+                .is_some_and(|l| l.starts_with("mod "))
+    };
+    let cut = (0..lines.len())
+        .find(|&i| is_test_mod(i))
+        .unwrap_or(lines.len());
+    lines[..cut].to_vec()
 }
 
 #[test]

@@ -60,7 +60,8 @@ impl Encoding {
 /// Encodes spans in one encoding for one local address, which it renders once.
 ///
 /// ```
-/// use zipkin_runtime::encode::{Encoding, SpanEncoder};
+/// use zipkin_runtime::__unstable::SpanEncoder;
+/// use zipkin_runtime::Encoding;
 /// let enc = SpanEncoder::new(Encoding::Json, Some([10, 0, 0, 1].into()));
 /// assert_eq!(enc.encoding(), Encoding::Json);
 /// ```

@@ -3,14 +3,16 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 
 use crate::clock;
-use crate::context::{self, Current};
+use crate::context;
 use crate::record::Endpoint;
 use crate::span_context::{RemoteContext, SpanContext};
 use crate::tracer::Tracer;
 
 use super::builder::SpanBuilder;
+use super::frames::{self, Open};
 use super::live::LiveSpan;
 use super::meta::SpanMeta;
 
@@ -26,11 +28,14 @@ use super::meta::SpanMeta;
 /// drop(span); // ends and reports the span
 /// ```
 pub struct SpanGuard {
-    /// Set alone by the unsampled paths, apart from `open`, so that the compiler can keep it in
-    /// a register instead of writing and reading it back through the stack.
+    /// Set alone by the unsampled paths, so that the compiler can keep it in a register.
     state: State,
-    /// Written (and later dropped or consumed) only when `state` is `State::Open`.
-    open: std::mem::MaybeUninit<Open>,
+    /// With `State::Framed`, the frame of this thread's stack that holds the span.
+    frame: u32,
+    /// With `State::Boxed` (guards nested deeper than the stack of frames), the span. Not an
+    /// `Option`: a field with drop glue would be checked on every guard's drop, unsampled ones
+    /// included (+34 instructions an unsampled child).
+    boxed: MaybeUninit<Box<Open>>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -43,25 +48,10 @@ enum State {
     /// An unsampled local root opened with nothing current before it (see
     /// `context::enter_unsampled_root`).
     UnsampledRoot,
-    /// A span with a context of its own: `open` holds it.
-    Open,
-}
-
-/// A guard's span and what to put back.
-enum Open {
-    /// A sampled child opened in place: the parent's ids, service and port to put back.
-    Child(LiveSpan, context::SavedScope),
-    /// Any other span (a root, a remote parent): the whole previous current span.
-    Entered(LiveSpan, Option<Current>),
-}
-
-impl Open {
-    #[inline(always)]
-    fn span(&self) -> &LiveSpan {
-        match self {
-            Open::Child(s, _) | Open::Entered(s, _) => s,
-        }
-    }
+    /// A span with a context of its own, in frame `frame` of this thread's stack.
+    Framed,
+    /// A span with a context of its own, in `boxed`.
+    Boxed,
 }
 
 impl fmt::Debug for SpanGuard {
@@ -86,67 +76,92 @@ impl SpanGuard {
 
     /// Opens the span described by a macro's static metadata: what `#[zipkin_span]` expands to.
     /// Use [`SpanGuard::new`] or [`SpanGuard::builder`] in code.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
+        match parent {
+            None => SpanGuard::local(meta),
+            Some(parent) => SpanGuard::remote(meta, parent),
+        }
+    }
+
+    /// What `#[zipkin_span]` without `parent` expands to: a child of the current span, or a
+    /// root.
     ///
     /// Only the unsampled paths are inlined into the instrumented function: a child in an
     /// unsampled trace (counted, its id drawn when first read) and an unsampled local root that
     /// needed no id to decide (a marker). Everything else is a call, which keeps the caller's
-    /// frame and register use small for the paths that must cost next to nothing. Because an
+    /// frame and register use small for the paths that must cost next to nothing. In a debug
+    /// build nothing is inlined, so that a recursive function's frames stay small. Because an
     /// unsampled child's ids are drawn on first read, [`SpanGuard::context`] of such a guard is
     /// the current span's: ask it while no span opened inside it is open (the attribute's own
     /// guard is never asked).
     #[doc(hidden)]
-    #[inline(always)]
-    pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> SpanGuard {
-        if parent.is_none() {
-            match context::enter_unsampled_child() {
-                context::Fast::Child => return SpanGuard::unsampled(State::Unsampled),
-                context::Fast::NoCurrent => {
-                    let tracer = Tracer::current();
-                    let rate = match meta.sample_rate {
-                        Some(r) => r,
-                        None => tracer.config().sample_rate,
-                    };
-                    // A rate of 0 (or NaN) says no without looking at an id.
-                    if rate <= 0.0 || rate.is_nan() {
-                        context::enter_unsampled_root(tracer);
-                        return SpanGuard::unsampled(State::UnsampledRoot);
-                    }
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    pub fn local(meta: &'static SpanMeta) -> SpanGuard {
+        match context::enter_unsampled_child() {
+            context::Fast::Child => return SpanGuard::unsampled(State::Unsampled),
+            context::Fast::NoCurrent => {
+                let tracer = Tracer::current();
+                let rate = match meta.sample_rate {
+                    Some(r) => r,
+                    None => tracer.config().sample_rate,
+                };
+                // A rate of 0 (or NaN) says no without looking at an id.
+                if rate <= 0.0 || rate.is_nan() {
+                    context::enter_unsampled_root(tracer);
+                    return SpanGuard::unsampled(State::UnsampledRoot);
                 }
-                context::Fast::Other => {}
             }
-            return SpanGuard::with(SpanGuard::open_local(meta));
+            context::Fast::Other => {}
         }
-        SpanGuard::with(SpanGuard::open_remote(meta, parent))
+        SpanGuard::open_local(meta)
+    }
+
+    /// What `#[zipkin_span(parent = ..)]` expands to: a span continuing a remote caller.
+    #[doc(hidden)]
+    #[inline(never)]
+    pub fn remote(meta: &'static SpanMeta, parent: RemoteContext) -> SpanGuard {
+        SpanGuard::with(|frame| {
+            frame.write(SpanGuard::enter(LiveSpan::from_meta(meta, Some(parent))));
+        })
     }
 
     /// A sampled child (opened in place) or a local root.
     #[inline(never)]
-    fn open_local(meta: &'static SpanMeta) -> Open {
-        if let Some((cur, saved)) =
-            context::enter_sampled_child(meta.service_name, meta.port, meta.kind.is_outgoing())
-        {
-            return Open::Child(
-                LiveSpan {
-                    cur,
-                    name: Cow::Borrowed(meta.name),
-                    kind: meta.kind,
-                    shared: false,
-                    local_root: false,
-                    start: clock::now(),
-                    extra: None,
-                    captured: None,
-                },
-                saved,
-            );
-        }
-        SpanGuard::enter(LiveSpan::from_meta(meta, None))
+    fn open_local(meta: &'static SpanMeta) -> SpanGuard {
+        SpanGuard::with(|frame| SpanGuard::write_local(meta, frame))
     }
 
-    /// A span continuing a remote parent. Apart from [`SpanGuard::open_local`] so that a local
-    /// span passes no parent (nor builds one on the caller's stack).
+    /// Inlined by hand: as the closure of two callers (a frame, a box) it was left as a call.
+    #[inline(always)]
+    fn write_local(meta: &'static SpanMeta, frame: &mut MaybeUninit<Open>) {
+        match context::enter_sampled_child(meta.service_name, meta.port, meta.kind.is_outgoing()) {
+            Some((cur, saved)) => {
+                frame.write(Open::Child(
+                    LiveSpan {
+                        cur,
+                        name: Cow::Borrowed(meta.name),
+                        kind: meta.kind,
+                        shared: false,
+                        local_root: false,
+                        start: clock::now(),
+                        extra: None,
+                        captured: None,
+                    },
+                    saved,
+                ));
+            }
+            None => SpanGuard::open_root(meta, frame),
+        }
+    }
+
+    /// A local root, or a child of a span current on this thread that is not sampled, written
+    /// into `frame`: out of line, so that its code stays out of the sampled child's path.
     #[inline(never)]
-    fn open_remote(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> Open {
-        SpanGuard::enter(LiveSpan::from_meta(meta, parent))
+    fn open_root(meta: &'static SpanMeta, frame: &mut MaybeUninit<Open>) {
+        frame.write(SpanGuard::enter(LiveSpan::from_meta(meta, None)));
     }
 
     #[inline(always)]
@@ -155,54 +170,92 @@ impl SpanGuard {
         Open::Entered(span, prev)
     }
 
+    /// The guard of the span `build` writes in this thread's next frame (or in a box). `build`
+    /// has one call site, so that it is inlined.
     #[inline(always)]
-    fn with(open: Open) -> SpanGuard {
+    fn with(build: impl FnOnce(&mut MaybeUninit<Open>)) -> SpanGuard {
+        let (state, frame, slot) = match frames::reserve() {
+            Some((frame, slot)) => (State::Framed, frame, slot),
+            None => (State::Boxed, 0, SpanGuard::new_box()),
+        };
+        // Benchmark: ours/sampled_calling_thread (the span is built straight into its frame).
+        // SAFETY: `slot` is the frame just reserved on this thread (its stack never moves) or
+        // a fresh box: nothing else refers to it.
+        build(unsafe { &mut *slot });
+        let boxed = match state {
+            // Benchmark: ours/sampled_calling_thread (the span is built straight into its
+            // frame).
+            // SAFETY: `slot` came from `Box::into_raw` in `new_box`, and `build` wrote the span.
+            State::Boxed => MaybeUninit::new(unsafe { Box::from_raw(slot.cast::<Open>()) }),
+            _ => MaybeUninit::uninit(),
+        };
         SpanGuard {
-            state: State::Open,
-            open: std::mem::MaybeUninit::new(open),
+            state,
+            frame,
+            boxed,
             _not_send: PhantomData,
         }
+    }
+
+    /// Room for a span nested deeper than the stack of frames.
+    #[cold]
+    #[inline(never)]
+    fn new_box() -> *mut MaybeUninit<Open> {
+        Box::into_raw(Box::new(MaybeUninit::uninit()))
     }
 
     #[inline(always)]
     fn unsampled(state: State) -> SpanGuard {
         SpanGuard {
             state,
-            open: std::mem::MaybeUninit::uninit(),
+            frame: 0,
+            boxed: MaybeUninit::uninit(),
             _not_send: PhantomData,
         }
     }
 
-    #[inline(always)]
-    fn open_ref(&self) -> Option<&Open> {
-        // Benchmark: ours/unsampled_child (the guard's state stays in a register apart from its span).
-        // SAFETY: `open` is written whenever the state is `Open`.
-        (self.state == State::Open).then(|| unsafe { self.open.assume_init_ref() })
+    /// The guard's span and what it restores, if it has one.
+    #[inline]
+    fn open_mut(&mut self) -> Option<&mut Open> {
+        match self.state {
+            // Benchmark: ours/sampled_calling_thread (the guard reaches its span by index).
+            // SAFETY: a framed guard's frame holds its span until the guard drops; the guard
+            // is not `Send`, so this is the thread that reserved it, and `&mut self` is the
+            // only way to it.
+            State::Framed => frames::frame(self.frame).map(|p| unsafe { &mut *p }),
+            // Benchmark: ours/unsampled_child (no drop glue on every guard).
+            // SAFETY: `boxed` is written whenever the state is `Boxed`.
+            State::Boxed => Some(unsafe { self.boxed.assume_init_mut() }),
+            State::Unsampled | State::UnsampledRoot => None,
+        }
     }
 
     #[inline]
     fn live(&self) -> Option<&LiveSpan> {
-        self.open_ref().map(Open::span)
+        match self.state {
+            // Benchmark: ours/sampled_calling_thread (the guard reaches its span by index).
+            // SAFETY: as in `open_mut`; a shared reference, while `&self` keeps `open_mut`
+            // from making another.
+            State::Framed => frames::frame(self.frame).map(|p| unsafe { &*p }.span()),
+            // Benchmark: ours/unsampled_child (no drop glue on every guard).
+            // SAFETY: `boxed` is written whenever the state is `Boxed`.
+            State::Boxed => Some(unsafe { self.boxed.assume_init_ref() }.span()),
+            State::Unsampled | State::UnsampledRoot => None,
+        }
     }
 
     /// The span, if it records.
     #[inline]
     fn recording(&mut self) -> Option<&mut LiveSpan> {
-        if self.state != State::Open {
-            return None;
-        }
-        // Benchmark: ours/unsampled_child (the guard's state stays in a register apart from its span).
-        // SAFETY: as in `open_ref`.
-        match unsafe { self.open.assume_init_mut() } {
-            Open::Child(s, _) | Open::Entered(s, _) if s.is_recording() => Some(s),
-            _ => None,
-        }
+        self.open_mut()
+            .map(Open::span_mut)
+            .filter(|s| s.is_recording())
     }
 
     /// This span's context.
     pub fn context(&self) -> Option<SpanContext> {
         match self.state {
-            State::Open => self.live().map(|s| s.cur.ctx),
+            State::Framed | State::Boxed => self.live().map(|s| s.cur.ctx),
             // Its ids are drawn on this first read. It is the current span unless a span opened
             // inside it is still open; the attribute's guard is never read there.
             State::Unsampled => context::current_context(),
@@ -265,25 +318,50 @@ impl SpanGuard {
 }
 
 impl Drop for SpanGuard {
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn drop(&mut self) {
         match self.state {
             // Unsampled: nothing to record, nothing owned.
             State::Unsampled => context::leave_unsampled_child(),
             State::UnsampledRoot => context::leave_root(),
-            State::Open => SpanGuard::close(&mut self.open),
+            State::Framed => SpanGuard::close_frame(self.frame),
+            State::Boxed => SpanGuard::close_boxed(&mut self.boxed),
         }
     }
 }
 
 impl SpanGuard {
-    /// Puts the previous span back, then ends and reports this one if it records. Takes only
-    /// `open`, so the guard's state never has to live in memory.
+    /// Closes the span in frame `i`, then frees the frame.
     #[inline(never)]
-    fn close(open: &mut std::mem::MaybeUninit<Open>) {
-        // Benchmark: ours/unsampled_child (the guard's state stays in a register apart from its span).
-        // SAFETY: called once, from `drop`, in the `Open` state; `open` is not touched after.
-        let span = match unsafe { open.assume_init_mut() } {
+    fn close_frame(i: u32) {
+        if let Some(p) = frames::frame(i) {
+            // Benchmark: ours/sampled_calling_thread (the guard reaches its span by index).
+            // SAFETY: called once, from `drop`, for a framed guard: the frame holds its span,
+            // on this thread, and nothing else refers to it.
+            SpanGuard::close(unsafe { &mut *p });
+            // Benchmark: ours/sampled_calling_thread (the guard reaches its span by index).
+            // SAFETY: `close` moved the span out or dropped it; the frame is this guard's.
+            unsafe { frames::free(i) };
+        }
+    }
+
+    /// Closes a boxed span (a guard nested deeper than the stack of frames).
+    #[cold]
+    #[inline(never)]
+    fn close_boxed(boxed: &mut MaybeUninit<Box<Open>>) {
+        // Benchmark: ours/unsampled_child (no drop glue on every guard).
+        // SAFETY: called once, from `drop`, for a boxed guard: `boxed` is written, and read
+        // here only.
+        let mut open = unsafe { boxed.assume_init_read() };
+        SpanGuard::close(&mut open);
+    }
+
+    /// Puts the previous span back, then ends and reports this one if it records. Leaves
+    /// nothing owned in `open`: its name and extras are taken, or dropped in place.
+    #[inline(always)]
+    fn close(open: &mut Open) {
+        let span = match open {
             Open::Child(span, saved) => {
                 context::restore_scope(&span.cur, saved);
                 span
@@ -301,9 +379,8 @@ impl SpanGuard {
             // Takes the name and extras: nothing owned is left to drop.
             span.finish_in_place();
         } else {
-            // Benchmark: ours/unsampled_child (the guard's state stays in a register apart from its span).
-            // SAFETY: as above. An unrecorded span may still own its name.
-            unsafe { open.assume_init_drop() };
+            // An unrecorded span may still own its name.
+            span.name = Cow::Borrowed("");
         }
     }
 }
@@ -311,6 +388,9 @@ impl SpanGuard {
 impl SpanBuilder {
     /// Opens the span and makes it current on this thread.
     pub fn start(self) -> SpanGuard {
-        SpanGuard::with(SpanGuard::enter(self.live()))
+        let span = self.live();
+        SpanGuard::with(|frame| {
+            frame.write(SpanGuard::enter(span));
+        })
     }
 }

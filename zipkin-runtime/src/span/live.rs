@@ -185,20 +185,23 @@ impl LiveSpan {
         }
         let tracer = self.cur.tracer;
         let local_root = self.local_root;
+        // A `move` closure of the one reference: a closure naming the fields would capture a
+        // reference to each (+20 instructions a span).
+        let span = self;
         tracer.record_with(
-            |end| SpanRecord {
-                trace_id: self.cur.ctx.trace_id,
-                span_id: self.cur.ctx.span_id,
-                parent_id: self.cur.ctx.parent_id,
-                name: take_name(&mut self.name),
-                kind: self.kind,
-                service_name: self.cur.service,
-                port: self.cur.port,
-                start: self.start,
+            move |end| SpanRecord {
+                trace_id: span.cur.ctx.trace_id,
+                span_id: span.cur.ctx.span_id,
+                parent_id: span.cur.ctx.parent_id,
+                name: take_name(&mut span.name),
+                kind: span.kind,
+                service_name: span.cur.service,
+                port: span.cur.port,
+                start: span.start,
                 end,
-                debug: self.cur.ctx.debug,
-                shared: self.shared,
-                extra: self.extra.take(),
+                debug: span.cur.ctx.debug,
+                shared: span.shared,
+                extra: span.extra.take(),
             },
             local_root,
         );

@@ -4,6 +4,7 @@
 
 pub(crate) mod builder;
 pub(crate) mod detached;
+pub(crate) mod frames;
 pub(crate) mod guard;
 pub(crate) mod live;
 pub(crate) mod meta;
