@@ -5,7 +5,8 @@
 #   1. the real Zipkin server (scripts/zipkin-server.sh; reuses one already up on 127.0.0.1:9411)
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
 #   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
-#   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
+#   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it,
+#      and the runtime's feature test without `http` and without `tls`
 #   5. Miri on the tests of the runtime's unsafe code (scripts/miri.sh)
 #   6. the demo (the README's first command) against Zipkin, and once into a file
 #   7. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
@@ -78,6 +79,14 @@ step "cargo test --workspace"
 if ! cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"; then
   FAILED+=("cargo test --workspace")
 fi
+
+step "feature sets: without http, and http without tls (zipkin-runtime/tests/features.rs)"
+for features in testing http,testing; do
+  if ! cargo test -q -p zipkin-runtime --locked --no-default-features --features "$features" \
+    --test features 2>&1 | tee -a "$LOGS/features.log"; then
+    FAILED+=("feature set $features")
+  fi
+done
 
 step "Miri: the tests of the runtime's unsafe code (scripts/miri.sh)"
 if ! bash scripts/miri.sh 2>&1 | tee "$LOGS/miri.log"; then

@@ -244,11 +244,6 @@ impl TracerBuilder {
         self
     }
 
-    /// Mutable access to every setting.
-    pub fn config_mut(&mut self) -> &mut Config {
-        &mut self.config
-    }
-
     /// Builds the tracer and starts its reporter thread.
     pub fn build(self) -> Result<Tracer, ConfigError> {
         let mut config = self.config;

@@ -13,9 +13,11 @@
 //! `Retry-After` of a 429 or 503 answer is read ([`parse_retry_after`]) and returned in the
 //! error, for the reporter to wait at least that long (see [`crate::ReporterConfig`]).
 //!
-//! HTTPS uses rustls with the system's root certificates, plus any root given with
-//! [`HttpTransportBuilder::tls_root_certificate`] (a private CA or a self-signed collector).
-//! A TLS failure is a failed send (counted); it never falls back to plain HTTP.
+//! HTTPS (the `tls` feature, on by default) uses rustls with the system's root certificates,
+//! plus any root given with [`HttpTransportBuilder::tls_root_certificate`] (a private CA or a
+//! self-signed collector). A TLS failure is a failed send (counted); it never falls back to
+//! plain HTTP. Without the `tls` feature, an `https://` URL or a root certificate is refused
+//! when the transport is built.
 
 use std::fmt;
 use std::io::Write as _;
@@ -60,6 +62,7 @@ pub struct HttpTransport {
     headers: HeaderMap,
     connect_timeout: Duration,
     request_timeout: Duration,
+    #[cfg(feature = "tls")]
     root_certificates: Vec<reqwest::Certificate>,
     /// Built on first send, on the sender thread.
     client: Mutex<Option<Client>>,
@@ -195,18 +198,16 @@ impl HttpTransportBuilder {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let mut root_certificates = Vec::new();
-        for pem in &self.root_pems {
-            match reqwest::Certificate::from_pem_bundle(pem) {
-                Ok(certs) if !certs.is_empty() => root_certificates.extend(certs),
-                _ => {
-                    return Err(ConfigError::new(
-                        Setting::Code("HttpTransportBuilder::tls_root_certificate"),
-                        format!("<{} bytes>", pem.len()),
-                        "a PEM bundle with at least one \"-----BEGIN CERTIFICATE-----\" block",
-                    ))
-                }
-            }
+        #[cfg(feature = "tls")]
+        let root_certificates = root_certificates(&self.root_pems)?;
+        #[cfg(not(feature = "tls"))]
+        if url.scheme() == "https" || !self.root_pems.is_empty() {
+            return Err(ConfigError::new(
+                Setting::Code("HttpTransport::builder"),
+                crate::transport::redact_url(&self.url),
+                "an http:// URL and no root certificate: this build has no TLS (the `tls` \
+                 feature of zipkin-runtime is off)",
+            ));
         }
         Ok(HttpTransport {
             url,
@@ -215,10 +216,30 @@ impl HttpTransportBuilder {
             headers,
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
+            #[cfg(feature = "tls")]
             root_certificates,
             client: Mutex::new(None),
         })
     }
+}
+
+/// The root certificates of PEM bundles, each of which must hold at least one.
+#[cfg(feature = "tls")]
+fn root_certificates(pems: &[Vec<u8>]) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+    let mut roots = Vec::new();
+    for pem in pems {
+        match reqwest::Certificate::from_pem_bundle(pem) {
+            Ok(certs) if !certs.is_empty() => roots.extend(certs),
+            _ => {
+                return Err(ConfigError::new(
+                    Setting::Code("HttpTransportBuilder::tls_root_certificate"),
+                    format!("<{} bytes>", pem.len()),
+                    "a PEM bundle with at least one \"-----BEGIN CERTIFICATE-----\" block",
+                ))
+            }
+        }
+    }
+    Ok(roots)
 }
 
 impl HttpTransport {
@@ -248,12 +269,16 @@ impl HttpTransport {
                 .enable_all()
                 .build()
                 .map_err(|e| TransportError::Io(format!("cannot start the HTTP runtime: {e}")))?;
-            // The system's root store is read (hundreds of files) only when it can be used.
-            let mut http =
-                reqwest::Client::builder().tls_built_in_root_certs(self.url.scheme() == "https");
-            for cert in &self.root_certificates {
-                http = http.add_root_certificate(cert.clone());
-            }
+            let http = reqwest::Client::builder();
+            #[cfg(feature = "tls")]
+            let http = {
+                // The system's root store is read (hundreds of files) only when it can be used.
+                let mut http = http.tls_built_in_root_certs(self.url.scheme() == "https");
+                for cert in &self.root_certificates {
+                    http = http.add_root_certificate(cert.clone());
+                }
+                http
+            };
             let http = http
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.request_timeout)
