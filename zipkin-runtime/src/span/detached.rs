@@ -43,7 +43,9 @@ impl Span {
         SpanBuilder::new(name.into())
     }
 
-    /// Opens a detached span from a macro's static metadata.
+    /// Opens a detached span from a macro's static metadata: what `#[zipkin_span]` on an
+    /// `async fn` expands to. Use [`Span::builder`] in code.
+    #[doc(hidden)]
     #[inline]
     pub fn from_meta(meta: &'static SpanMeta, parent: Option<RemoteContext>) -> Span {
         Span {
