@@ -27,7 +27,7 @@ fi
 
 echo "== building the benches (release, thin LTO)"
 cargo bench --locked --no-run 2>&1 | tail -n 3
-cargo build --locked --release --bin report 2>&1 | tail -n 1
+cargo build --locked --release --bin report --bin codegen 2>&1 | tail -n 1
 
 results=target/bench-results
 rm -rf "$results"
@@ -43,6 +43,14 @@ for i in $(seq 1 "$runs"); do
         echo "a bench crashed in invocation $i; see benches/$results/run$i.log" >&2
         exit 2
     fi
+    # Compile time, code size and frame of generated crates (benches/src/bin/codegen.rs).
+    codegen_flags=()
+    ((quick)) && codegen_flags=(--quick)
+    ZIPKIN_BENCH_OUT="$(pwd)/target/criterion/extra" ./target/release/codegen "${codegen_flags[@]}" \
+        2>&1 | tee -a "$results/run$i.log" | grep -vE '^extra ' || {
+        echo "the codegen benchmark failed in invocation $i; see benches/$results/run$i.log" >&2
+        exit 2
+    }
     cp -r target/criterion "$results/run$i"
 done
 

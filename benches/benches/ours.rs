@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use criterion::criterion_main;
 use zipkin_bench::{chunked, minor_faults, quick, record_extra, CHUNK};
-use zipkin_runtime::transport::Discard;
 use zipkin_runtime::__private::SpanMeta;
+use zipkin_runtime::transport::Discard;
 use zipkin_runtime::{ReporterConfig, SpanGuard, Tracer};
 
 static ROOT: SpanMeta = SpanMeta::new("root");
@@ -83,6 +83,15 @@ fn ours(c: &mut criterion::Criterion) {
         g.bench_function("unsampled_child", |b| {
             b.iter_custom(|iters| chunked(iters, root, traced))
         });
+    }
+    {
+        // The same without a thread default: a root finds the process-wide tracer, as in a
+        // service that called `install()` once (the common setup).
+        let previous = unsampled.set_global();
+        g.bench_function("unsampled_root_global", |b| b.iter(traced));
+        if let Some(p) = previous {
+            p.set_global();
+        }
     }
     {
         let _d = calling.set_default();

@@ -117,12 +117,17 @@ fn targets() -> Vec<Target> {
             DiffMax("ours/unsampled_child", "floor/empty_fn", 2.0),
         ),
         t(
+            "unsampled (no current span, 0% sampler, global tracer)",
+            "≤ empty fn + 2 ns",
+            DiffMax("ours/unsampled_root_global", "floor/empty_fn", 2.0),
+        ),
+        t(
             "sampled, calling thread",
-            "≤ 0.8× fastrace LocalCollector",
+            "≤ 1.0× fastrace LocalCollector",
             RatioMax(
                 "ours/sampled_calling_thread",
                 "fastrace/local_collector_per_span",
-                0.8,
+                1.0,
             ),
         ),
         t(
@@ -210,6 +215,29 @@ fn targets() -> Vec<Target> {
             "stalled collector",
             "exact drop count (offered = sent + dropped + queued)",
             ValueMin("extra/stall_accounting_exact", 1.0),
+        ),
+        t(
+            "300 annotated functions",
+            "compile time (release, not incremental) ≤ 1.0× fastrace",
+            RatioMax(
+                "extra/codegen_compile_release_s_ours",
+                "extra/codegen_compile_release_s_fastrace",
+                1.0,
+            ),
+        ),
+        t(
+            "300 annotated functions",
+            "code per function ≤ 0.5× tracing::instrument",
+            RatioMax(
+                "extra/codegen_code_bytes_per_fn_ours",
+                "extra/codegen_code_bytes_per_fn_tracing",
+                0.5,
+            ),
+        ),
+        t(
+            "300 annotated functions",
+            "release stack frame of a sampled span ≤ 96 bytes",
+            ValueMax("extra/codegen_frame_bytes_release_ours", 96.0),
         ),
     ]
 }

@@ -88,10 +88,9 @@ impl SpanGuard {
     /// What `#[zipkin_span]` without `parent` expands to: a child of the current span, or a
     /// root.
     ///
-    /// Only the unsampled paths are inlined into the instrumented function: a child in an
-    /// unsampled trace (counted, its id drawn when first read) and an unsampled local root that
-    /// needed no id to decide (a marker). Everything else is a call, which keeps the caller's
-    /// frame and register use small for the paths that must cost next to nothing. In a debug
+    /// Only the unsampled child's path is inlined into the instrumented function: a child in an
+    /// unsampled trace is counted, its id drawn when first read. Everything else is a call,
+    /// which keeps the caller's code, frame and register use small. In a debug
     /// build nothing is inlined, so that a recursive function's frames stay small. Because an
     /// unsampled child's ids are drawn on first read, [`SpanGuard::context`] of such a guard is
     /// the current span's: ask it while no span opened inside it is open (the attribute's own
@@ -101,22 +100,31 @@ impl SpanGuard {
     #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn local(meta: &'static SpanMeta) -> SpanGuard {
         match context::enter_unsampled_child() {
-            context::Fast::Child => return SpanGuard::unsampled(State::Unsampled),
-            context::Fast::NoCurrent => {
-                let tracer = Tracer::current();
-                let rate = match meta.sample_rate {
-                    Some(r) => r,
-                    None => tracer.config().sample_rate,
-                };
-                // A rate of 0 (or NaN) says no without looking at an id.
-                if rate <= 0.0 || rate.is_nan() {
-                    context::enter_unsampled_root(tracer);
-                    return SpanGuard::unsampled(State::UnsampledRoot);
-                }
+            context::Fast::Child => SpanGuard::unsampled(State::Unsampled),
+            context::Fast::NoCurrent if SpanGuard::enter_unsampled_root(meta) => {
+                SpanGuard::unsampled(State::UnsampledRoot)
             }
-            context::Fast::Other => {}
+            _ => SpanGuard::open_local(meta),
         }
-        SpanGuard::open_local(meta)
+    }
+
+    /// With nothing current: makes this thread's current span an unsampled root marker and
+    /// returns true when the rate says no without an id. Out of line (inlined, the tracer
+    /// lookup and the rate test doubled the code `#[zipkin_span]` adds to each function), and
+    /// answering in a register, so that the guard is still built inline.
+    #[inline(never)]
+    fn enter_unsampled_root(meta: &'static SpanMeta) -> bool {
+        let tracer = Tracer::current();
+        let rate = match meta.sample_rate {
+            Some(r) => r,
+            None => tracer.config().sample_rate,
+        };
+        // A rate of 0 (or NaN) says no without looking at an id.
+        if rate <= 0.0 || rate.is_nan() {
+            context::enter_unsampled_root(tracer);
+            return true;
+        }
+        false
     }
 
     /// What `#[zipkin_span(parent = ..)]` expands to: a span continuing a remote caller.
@@ -128,7 +136,8 @@ impl SpanGuard {
         })
     }
 
-    /// A sampled child (opened in place) or a local root.
+    /// A sampled child (opened in place) or a local root. A call of its own, so that
+    /// `open_slow` stays small for the unsampled root (no registers to save).
     #[inline(never)]
     fn open_local(meta: &'static SpanMeta) -> SpanGuard {
         SpanGuard::with(|frame| SpanGuard::write_local(meta, frame))
@@ -324,14 +333,23 @@ impl Drop for SpanGuard {
         match self.state {
             // Unsampled: nothing to record, nothing owned.
             State::Unsampled => context::leave_unsampled_child(),
-            State::UnsampledRoot => context::leave_root(),
-            State::Framed => SpanGuard::close_frame(self.frame),
-            State::Boxed => SpanGuard::close_boxed(&mut self.boxed),
+            _ => self.close_slow(),
         }
     }
 }
 
 impl SpanGuard {
+    /// Closes any guard but an unsampled child's. One call at the drop site, whatever the
+    /// state, so that each instrumented function carries one branch and one call for it.
+    #[inline(never)]
+    fn close_slow(&mut self) {
+        match self.state {
+            State::UnsampledRoot => context::leave_root(),
+            State::Boxed => SpanGuard::close_boxed(&mut self.boxed),
+            _ => SpanGuard::close_frame(self.frame),
+        }
+    }
+
     /// Closes the span in frame `i`, then frees the frame.
     #[inline(never)]
     fn close_frame(i: u32) {
