@@ -88,6 +88,19 @@ for features in testing http,testing; do
   fi
 done
 
+step "cargo package: the three published crates build from their packages, with their license"
+package_check() {
+  cargo package --workspace --exclude zipkin-testkit --locked --allow-dirty 2>&1 | tail -n 3
+  [[ ${PIPESTATUS[0]} == 0 ]] || return 1
+  for c in zipkin-rs zipkin-runtime zipkin-rs-macros; do
+    grep -qx "$c-0.1.0/LICENSE" <(tar tzf "target/package/$c-0.1.0.crate") ||
+      { echo "target/package/$c-0.1.0.crate has no LICENSE"; return 1; }
+  done
+}
+if ! package_check 2>&1 | tee "$LOGS/package.log"; then
+  FAILED+=("cargo package")
+fi
+
 step "Miri: the tests of the runtime's unsafe code (scripts/miri.sh)"
 if ! bash scripts/miri.sh 2>&1 | tee "$LOGS/miri.log"; then
   FAILED+=("Miri")

@@ -310,7 +310,7 @@ extern crate self as zipkin_rs;
 /// #[zipkin_rs::zipkin_span]
 /// const fn f() {}
 /// ```
-pub use zipkin_macros::zipkin_span;
+pub use zipkin_rs_macros::zipkin_span;
 
 // Spans and what they carry.
 pub use zipkin_runtime::{

@@ -251,7 +251,7 @@ fn example(name: &str) -> PathBuf {
     let built = std::fs::metadata(&exe)
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-    let newest = ["examples", "src", "zipkin-runtime/src", "zipkin-macros/src"]
+    let newest = ["examples", "src", "zipkin-runtime/src", "zipkin-rs-macros/src"]
         .iter()
         .filter_map(|d| newest_file(&repo().join(d)))
         .max_by_key(|(t, _)| *t);

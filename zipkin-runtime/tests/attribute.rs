@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use zipkin_macros::zipkin_span;
+use zipkin_rs_macros::zipkin_span;
 use zipkin_runtime::testing::render_tree;
 use zipkin_runtime::transport::memory::MemoryTransport;
 use zipkin_runtime::Tracer;
