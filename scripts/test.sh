@@ -75,6 +75,14 @@ fi
 # every failure; the script fails at the end if any step did.
 FAILED=()
 
+step "lints: cargo fmt --check, clippy and rustdoc with -D warnings (all features)"
+if ! { cargo fmt --all --check &&
+  cargo clippy --workspace --all-targets --all-features --locked -- -D warnings &&
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked; } \
+  2>&1 | tee "$LOGS/lints.log"; then
+  FAILED+=("lints")
+fi
+
 step "cargo test --workspace"
 if ! cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"; then
   FAILED+=("cargo test --workspace")

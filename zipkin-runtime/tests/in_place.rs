@@ -486,6 +486,21 @@ fn a_client_span_injects_its_own_ids_and_its_parent_a_new_child() {
         assert_eq!(injected(), own(client.context().unwrap()), "builder");
     }
     check_parent();
+    {
+        // A producer span sends its own ids too (the consumer side continues it as a child).
+        let producer = SpanGuard::builder("send").kind(Kind::Producer).start();
+        assert_eq!(injected(), own(producer.context().unwrap()), "producer");
+    }
+    check_parent();
+    {
+        // A server span is not outgoing: what it sends is a new child.
+        let server = SpanGuard::builder("serve").kind(Kind::Server).start();
+        let server_id = server.context().unwrap().span_id.to_string();
+        let (id, parent) = injected();
+        assert_ne!(id, server_id);
+        assert_eq!(parent, Some(server_id), "server");
+    }
+    check_parent();
     let span = Span::from_meta(&CLIENT, None);
     let ctx = span.context().unwrap();
     let seen = tokio::runtime::Builder::new_current_thread()
