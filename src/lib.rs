@@ -41,7 +41,12 @@
 //! assert_eq!(fetch_user(7).await.unwrap(), "user 7");
 //! # });
 //! ```
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    unsafe_code
+)]
 
 // Lets `#[zipkin_span]` (which names `::zipkin_rs`) work inside this crate too.
 extern crate self as zipkin_rs;

@@ -3,7 +3,12 @@
 //!
 //! This crate only parses, validates and expands: the expansion is a `static` describing the
 //! span and a couple of calls into the runtime, which holds all behaviour.
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub, unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    unsafe_code
+)]
 
 use proc_macro::TokenStream;
 
