@@ -3,7 +3,8 @@
 #
 #   scripts/zipkin-server.sh fetch    # download the exec jar with Maven into the cache (idempotent)
 #   scripts/zipkin-server.sh start    # fetch if needed, start on 127.0.0.1:$ZIPKIN_PORT, wait for /health UP
-#   scripts/zipkin-server.sh stop     # stop the server this script started (pid file)
+#   scripts/zipkin-server.sh stop     # stop the server this script started on $ZIPKIN_PORT (its pid file,
+#                                     # target/zipkin-server-$ZIPKIN_PORT.pid; log: target/zipkin-server-$ZIPKIN_PORT.log)
 #   scripts/zipkin-server.sh status   # exit 0 if a Zipkin server answers /health with UP
 #   scripts/zipkin-server.sh url      # print the base URL
 #
@@ -44,8 +45,10 @@ TEMURIN25="/usr/lib/jvm/temurin-25-jdk-amd64/bin/java"
 JAR_DIR="$CACHE_ROOT/zipkin"
 JAR="$JAR_DIR/zipkin-server-$ZIPKIN_VERSION-exec.jar"
 TARGET_DIR="$REPO_ROOT/target"
-LOG="$TARGET_DIR/zipkin-server.log"
-PID_FILE="$TARGET_DIR/zipkin-server.pid"
+# One log and pid file per port, so that a second server (say, one consuming Kafka on 9412) is
+# started, found and stopped apart from the first.
+LOG="$TARGET_DIR/zipkin-server-$ZIPKIN_PORT.log"
+PID_FILE="$TARGET_DIR/zipkin-server-$ZIPKIN_PORT.pid"
 BASE_URL="http://127.0.0.1:$ZIPKIN_PORT"
 
 # True while the process exists and is not a zombie (an exited child of PID 1 can stay a zombie
@@ -79,14 +82,17 @@ health_line() {
 # The component name Zipkin's /health gives the Kafka collector we ask for.
 kafka_component() { echo "KafkaCollector{bootstrapServers=$ZIPKIN_KAFKA_BOOTSTRAP, topic=$ZIPKIN_KAFKA_TOPIC}"; }
 
-# A pid from the pid file is only trusted if it is still a java process running our jar.
+# A pid from the pid file is only trusted if it is still a java process running our jar on
+# this port.
 our_pid() {
   [[ -f "$PID_FILE" ]] || return 1
-  local pid
+  local pid args
   pid="$(cat "$PID_FILE")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "zipkin-server-.*-exec.jar" || return 1
+  args="$(tr '\0' '\n' <"/proc/$pid/cmdline")" || return 1
+  grep -q "zipkin-server-.*-exec.jar" <<<"$args" || return 1
+  grep -qxF -- "--armeria.ports[0].port=$ZIPKIN_PORT" <<<"$args" || return 1
   echo "$pid"
 }
 

@@ -33,10 +33,15 @@ pub struct Options {
     pub index_sleep: Duration,
     /// Requests to `GET /`, one trace each.
     pub requests: usize,
-    /// `ZIPKIN_ENDPOINT`: a collector URL, or `file:<path>`.
+    /// `ZIPKIN_ENDPOINT`: a collector URL, `kafka://brokers/topic`, or `file:<path>`.
     pub endpoint: String,
+    /// `ZIPKIN_API_URL`: with a `kafka://` endpoint, the Zipkin that consumes the topic, whose
+    /// API the demo reads the traces back from (default `http://localhost:9411`).
+    pub zipkin_api: String,
     /// Where the span files go when no Zipkin answers.
     pub out_dir: PathBuf,
+    /// The wire encoding; `None`: as `ZIPKIN_ENCODING` says (JSON by default).
+    pub encoding: Option<Encoding>,
     /// How long to wait for Zipkin to store every span of a trace.
     pub read_timeout: Duration,
     pub style: Style,
@@ -51,7 +56,9 @@ impl Default for Options {
             index_sleep: config::INDEX_SLEEP,
             requests: 2,
             endpoint: zipkin_rs::DEFAULT_ENDPOINT.into(),
+            zipkin_api: "http://localhost:9411".into(),
             out_dir: default_out_dir(),
+            encoding: None,
             read_timeout: Duration::from_secs(15),
             style: Style::default(),
         }
@@ -87,7 +94,14 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         flag: "--zipkin",
         env: Some("ZIPKIN_ENDPOINT"),
-        help: "collector URL or file:<path> (default http://localhost:9411/api/v2/spans)",
+        help: "collector URL, kafka://host:port[,...]/topic or file:<path> \
+               (default http://localhost:9411/api/v2/spans)",
+    },
+    Setting {
+        flag: "--zipkin-api",
+        env: Some("ZIPKIN_API_URL"),
+        help: "with a kafka:// endpoint, the Zipkin that consumes the topic, read back from \
+               (default http://localhost:9411)",
     },
     Setting {
         flag: "--out-dir",
@@ -110,6 +124,7 @@ impl Options {
             index_sleep: config::seconds(&v, "--index-sleep", SETTINGS, d.index_sleep)?,
             requests: config::count(&v, "--requests", SETTINGS, d.requests)?,
             endpoint: v.get("--zipkin").cloned().unwrap_or(d.endpoint),
+            zipkin_api: v.get("--zipkin-api").cloned().unwrap_or(d.zipkin_api),
             out_dir: v.get("--out-dir").map(PathBuf::from).unwrap_or(d.out_dir),
             ..d
         }))
@@ -194,6 +209,33 @@ pub async fn probe(client: &reqwest::Client, base: &str) -> Result<(), String> {
     }
 }
 
+/// Whether the Zipkin at `base` is up and consumes Kafka (its `/health` lists a
+/// `KafkaCollector` that is UP); the reason when not.
+pub async fn consumes_kafka(client: &reqwest::Client, base: &str) -> Result<(), String> {
+    let r = client
+        .get(format!("{base}/health"))
+        .timeout(Duration::from_millis(1500))
+        .send()
+        .await
+        .map_err(|e| format!("no Zipkin answers there ({})", root_cause(&e)))?;
+    let body = r.text().await.unwrap_or_default();
+    let kafka = body.find("KafkaCollector").map(|at| &body[at..]);
+    match kafka {
+        None => Err(format!(
+            "that Zipkin does not consume Kafka (start one with KAFKA_BOOTSTRAP_SERVERS, such as \
+             `ZIPKIN_PORT=9412 ZIPKIN_KAFKA_BOOTSTRAP=127.0.0.1:9092 bash scripts/zipkin-server.sh \
+             start`); its /health: {}",
+            body.trim()
+        )),
+        // `KafkaCollector{...}" : { "status" : "UP" }`: the status is between its first two `}`.
+        Some(k) if !k.split('}').nth(1).unwrap_or("").contains("\"UP\"") => Err(format!(
+            "its Kafka collector is not UP; its /health: {}",
+            body.trim()
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// The innermost cause of an error ("Connection refused (os error 111)").
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut e = e;
@@ -240,13 +282,17 @@ fn tracer(
     port: u16,
     sink: &Sink,
     file: Option<&Arc<FileTransport>>,
+    encoding: Option<Encoding>,
 ) -> Result<Tracer, String> {
     // The other ZIPKIN_* settings (encoding, gzip, ...) apply as in any traced service.
-    let b = Tracer::builder()
+    let mut b = Tracer::builder()
         .from_env()
         .map_err(|e| e.to_string())?
         .service_name(service)
         .port(port);
+    if let Some(e) = encoding {
+        b = b.encoding(e);
+    }
     let b = match (sink, file) {
         (_, Some(f)) => b.transport(SharedFile(f.clone())),
         (Sink::Zipkin { endpoint, .. }, None) => b.endpoint(endpoint).map_err(|e| e.to_string())?,
@@ -268,6 +314,20 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
                 why: format!("no Zipkin server answers at {base} ({why})"),
             },
         }
+    } else if endpoint.starts_with("kafka://") {
+        // The spans go through Kafka; the demo draws what the Zipkin consuming the topic stored.
+        let base = opts.zipkin_api.trim().trim_end_matches('/').to_owned();
+        consumes_kafka(&client, &base).await.map_err(|why| {
+            format!(
+                "ZIPKIN_ENDPOINT is {endpoint}, and the demo reads the traces back from the \
+                 Zipkin that consumes that topic, ZIPKIN_API_URL={base}: {why}"
+            )
+        })?;
+        let _ = writeln!(
+            out,
+            "The spans go to Kafka ({endpoint}); the Zipkin at {base} consumes the topic."
+        );
+        Sink::Zipkin { endpoint, base }
     } else if let Some(path) = endpoint.strip_prefix("file:").filter(|p| !p.is_empty()) {
         Sink::File {
             path: PathBuf::from(path),
@@ -292,16 +352,24 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             Some(Arc::new(f))
         }
-        Sink::Zipkin { base, .. } => {
-            let _ = writeln!(out, "Zipkin answers at {base}: the spans go there.");
+        Sink::Zipkin { base, endpoint } => {
+            if !endpoint.starts_with("kafka://") {
+                let _ = writeln!(out, "Zipkin answers at {base}: the spans go there.");
+            }
             None
         }
     };
 
     let (s1_listener, service1_port) = listen("service1", opts.service1_port, out)?;
     let (web_listener, webapp_port) = listen("webapp", opts.webapp_port, out)?;
-    let s1_tracer = tracer("service1", service1_port, &sink, file.as_ref())?;
-    let web_tracer = tracer("webapp", webapp_port, &sink, file.as_ref())?;
+    let s1_tracer = tracer(
+        "service1",
+        service1_port,
+        &sink,
+        file.as_ref(),
+        opts.encoding,
+    )?;
+    let web_tracer = tracer("webapp", webapp_port, &sink, file.as_ref(), opts.encoding)?;
     let service1 = serve::spawn(
         "service1",
         s1_listener,
