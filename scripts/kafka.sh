@@ -6,7 +6,8 @@
 #   scripts/kafka.sh fetch       # download kafka_2.13 + kafka-tools with Maven into the cache (idempotent)
 #   scripts/kafka.sh start       # fetch if needed, format a fresh node in a new temporary directory, start it
 #                                # on 127.0.0.1:$KAFKA_PORT, wait until it answers, create the topic
-#   scripts/kafka.sh stop        # stop the broker this script started (pid file) and remove its data directory
+#   scripts/kafka.sh stop        # stop the broker this script started on $KAFKA_PORT (target/kafka-$KAFKA_PORT.pid)
+#                                # and remove its data directory
 #   scripts/kafka.sh status      # exit 0 iff a broker answers on the bootstrap address
 #   scripts/kafka.sh bootstrap   # print the bootstrap address (127.0.0.1:$KAFKA_PORT)
 #   scripts/kafka.sh tool <Class> [args...]
@@ -49,9 +50,11 @@ KAFKA_HOME="$CACHE_ROOT/kafka-$KAFKA_VERSION"
 LIB_DIR="$KAFKA_HOME/lib"
 STAMP="$KAFKA_HOME/.zipkin-rs-complete"
 TARGET_DIR="$REPO_ROOT/target"
-LOG="$TARGET_DIR/kafka.log"
-PID_FILE="$TARGET_DIR/kafka.pid"
-DATA_FILE="$TARGET_DIR/kafka.datadir" # names the temporary data directory of the running broker
+# One log, pid and data-directory file per port, so that a second broker (the fault tests' own,
+# say) is started and stopped apart from the first.
+LOG="$TARGET_DIR/kafka-$KAFKA_PORT.log"
+PID_FILE="$TARGET_DIR/kafka-$KAFKA_PORT.pid"
+DATA_FILE="$TARGET_DIR/kafka-$KAFKA_PORT.datadir" # names the temporary data directory of the running broker
 # The command-line tools only need a small, quickly started JVM.
 TOOL_OPTS=(-Xms16m -Xmx192m -XX:+UseSerialGC -XX:TieredStopAtLevel=1)
 
