@@ -36,8 +36,9 @@ pub struct Options {
     /// `ZIPKIN_ENDPOINT`: a collector URL, `kafka://brokers/topic`, or `file:<path>`.
     pub endpoint: String,
     /// `ZIPKIN_API_URL`: with a `kafka://` endpoint, the Zipkin that consumes the topic, whose
-    /// API the demo reads the traces back from (default `http://localhost:9411`).
-    pub zipkin_api: String,
+    /// API the demo reads the traces back from. `None`: the first of [`KAFKA_ZIPKIN_CANDIDATES`]
+    /// whose Kafka collector reads the endpoint's topic.
+    pub zipkin_api: Option<String>,
     /// Where the span files go when no Zipkin answers.
     pub out_dir: PathBuf,
     /// The wire encoding; `None`: as `ZIPKIN_ENCODING` says (JSON by default).
@@ -56,7 +57,7 @@ impl Default for Options {
             index_sleep: config::INDEX_SLEEP,
             requests: 2,
             endpoint: zipkin_rs::DEFAULT_ENDPOINT.into(),
-            zipkin_api: "http://localhost:9411".into(),
+            zipkin_api: None,
             out_dir: default_out_dir(),
             encoding: None,
             read_timeout: Duration::from_secs(15),
@@ -101,7 +102,7 @@ pub const SETTINGS: &[Setting] = &[
         flag: "--zipkin-api",
         env: Some("ZIPKIN_API_URL"),
         help: "with a kafka:// endpoint, the Zipkin that consumes the topic, read back from \
-               (default http://localhost:9411)",
+               (default: the first of http://localhost:9411 and http://localhost:9412 that does)",
     },
     Setting {
         flag: "--out-dir",
@@ -124,7 +125,7 @@ impl Options {
             index_sleep: config::seconds(&v, "--index-sleep", SETTINGS, d.index_sleep)?,
             requests: config::count(&v, "--requests", SETTINGS, d.requests)?,
             endpoint: v.get("--zipkin").cloned().unwrap_or(d.endpoint),
-            zipkin_api: v.get("--zipkin-api").cloned().unwrap_or(d.zipkin_api),
+            zipkin_api: v.get("--zipkin-api").cloned().or(d.zipkin_api),
             out_dir: v.get("--out-dir").map(PathBuf::from).unwrap_or(d.out_dir),
             ..d
         }))
@@ -209,9 +210,18 @@ pub async fn probe(client: &reqwest::Client, base: &str) -> Result<(), String> {
     }
 }
 
-/// Whether the Zipkin at `base` is up and consumes Kafka (its `/health` lists a
-/// `KafkaCollector` that is UP); the reason when not.
-pub async fn consumes_kafka(client: &reqwest::Client, base: &str) -> Result<(), String> {
+/// Where the demo looks for the Zipkin consuming a `kafka://` endpoint's topic when
+/// `ZIPKIN_API_URL` is not set: Zipkin's usual port, then the one scripts/test.sh gives a
+/// second, Kafka-consuming server.
+pub const KAFKA_ZIPKIN_CANDIDATES: [&str; 2] = ["http://localhost:9411", "http://localhost:9412"];
+
+/// Whether the Zipkin at `base` is up and consumes `topic` from Kafka (its `/health` lists a
+/// `KafkaCollector` for that topic that is UP); the reason when not.
+pub async fn consumes_kafka(
+    client: &reqwest::Client,
+    base: &str,
+    topic: &str,
+) -> Result<(), String> {
     let r = client
         .get(format!("{base}/health"))
         .timeout(Duration::from_millis(1500))
@@ -232,6 +242,19 @@ pub async fn consumes_kafka(client: &reqwest::Client, base: &str) -> Result<(), 
             "its Kafka collector is not UP; its /health: {}",
             body.trim()
         )),
+        // `KafkaCollector{bootstrapServers=..., topic=a,b}`
+        Some(k)
+            if !k
+                .split('}')
+                .next()
+                .and_then(|name| name.split("topic=").nth(1))
+                .is_some_and(|topics| topics.split(',').any(|t| t.trim() == topic)) =>
+        {
+            Err(format!(
+                "its Kafka collector reads another topic than {topic}; its /health: {}",
+                body.trim()
+            ))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -316,11 +339,37 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
         }
     } else if endpoint.starts_with("kafka://") {
         // The spans go through Kafka; the demo draws what the Zipkin consuming the topic stored.
-        let base = opts.zipkin_api.trim().trim_end_matches('/').to_owned();
-        consumes_kafka(&client, &base).await.map_err(|why| {
+        let topic = endpoint["kafka://".len()..]
+            .split(['?', '#'])
+            .next()
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(_, t)| t.trim_end_matches('/'))
+            .filter(|t| !t.is_empty())
+            .unwrap_or("zipkin")
+            .to_owned();
+        let candidates: Vec<String> = match &opts.zipkin_api {
+            Some(api) => vec![api.trim().trim_end_matches('/').to_owned()],
+            None => KAFKA_ZIPKIN_CANDIDATES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        let mut refused = Vec::new();
+        let mut found = None;
+        for base in candidates {
+            match consumes_kafka(&client, &base, &topic).await {
+                Ok(()) => {
+                    found = Some(base);
+                    break;
+                }
+                Err(why) => refused.push(format!("ZIPKIN_API_URL={base}: {why}")),
+            }
+        }
+        let base = found.ok_or_else(|| {
             format!(
                 "ZIPKIN_ENDPOINT is {endpoint}, and the demo reads the traces back from the \
-                 Zipkin that consumes that topic, ZIPKIN_API_URL={base}: {why}"
+                 Zipkin that consumes topic {topic}, but none does: {}",
+                refused.join("; ")
             )
         })?;
         let _ = writeln!(
