@@ -337,9 +337,9 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
                 why: format!("no Zipkin server answers at {base} ({why})"),
             },
         }
-    } else if endpoint.starts_with("kafka://") {
+    } else if let Some(kafka_rest) = endpoint.strip_prefix("kafka://") {
         // The spans go through Kafka; the demo draws what the Zipkin consuming the topic stored.
-        let topic = endpoint["kafka://".len()..]
+        let topic = kafka_rest
             .split(['?', '#'])
             .next()
             .and_then(|rest| rest.split_once('/'))
