@@ -16,6 +16,13 @@
 //! (`TransportError::Status` 413), so the reporter sends it again as two halves. Every
 //! connect, write and read is bounded by the transport's timeouts, so a broker that is down,
 //! dies or hangs costs the sender thread at most those, never the application.
+//!
+//! Why not a client crate: rskafka 0.6.0 (the newest) leaves Nagle's algorithm on, so a produce
+//! request waits on the broker's delayed ACK (about 40 ms each, far below 500k spans/s from one
+//! sender), needs tokio, retries without end unless bounded from outside (building its client
+//! does not return while the broker is down), and needs Rust 1.85. rdkafka needs a C build of
+//! librdkafka. A producer needs only Metadata and Produce; what it does not do (transactions,
+//! idempotence, consumer groups, SASL/TLS) a span reporter does not need.
 
 mod conn;
 mod producer;
