@@ -208,3 +208,130 @@ impl Producer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The producer against a scripted fake broker (a unit-test mock; the real broker is in
+    //! tests/kafka_transport.rs and zipkin-testkit/tests/kafka_faults.rs).
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::transport::kafka::KafkaTransport;
+    use crate::transport::{Message, Transport};
+
+    /// Answers Metadata (one partition, led by itself) and Produce with the next scripted
+    /// error code; counts the Metadata requests.
+    fn fake_broker(codes: Vec<i16>) -> (String, Arc<AtomicUsize>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let metadata = Arc::new(AtomicUsize::new(0));
+        let m = metadata.clone();
+        let codes = Arc::new(std::sync::Mutex::new(codes.into_iter()));
+        std::thread::spawn(move || {
+            for stream in l.incoming() {
+                let Ok(mut s) = stream else { return };
+                let (m, codes) = (m.clone(), codes.clone());
+                // One thread per connection: the producer keeps its metadata connection open
+                // beside the leader's.
+                std::thread::spawn(move || loop {
+                    let mut size = [0u8; 4];
+                    if s.read_exact(&mut size).is_err() {
+                        break;
+                    }
+                    let mut req = vec![0u8; i32::from_be_bytes(size) as usize];
+                    if s.read_exact(&mut req).is_err() {
+                        break;
+                    }
+                    let api = i16::from_be_bytes([req[0], req[1]]);
+                    let corr = &req[4..8];
+                    let mut b = Vec::new();
+                    wire::put_i32(&mut b, 0);
+                    b.extend_from_slice(corr);
+                    if api == wire::METADATA {
+                        m.fetch_add(1, Ordering::SeqCst);
+                        wire::put_i32(&mut b, 0);
+                        wire::put_i32(&mut b, 1);
+                        wire::put_i32(&mut b, 1);
+                        wire::put_str(&mut b, "127.0.0.1");
+                        wire::put_i32(&mut b, i32::from(addr.port()));
+                        wire::put_i16(&mut b, -1);
+                        wire::put_i16(&mut b, -1);
+                        wire::put_i32(&mut b, 1);
+                        wire::put_i32(&mut b, 1);
+                        wire::put_i16(&mut b, 0);
+                        wire::put_str(&mut b, "zipkin");
+                        wire::put_i8(&mut b, 0);
+                        wire::put_i32(&mut b, 1);
+                        wire::put_i16(&mut b, 0);
+                        wire::put_i32(&mut b, 0);
+                        wire::put_i32(&mut b, 1);
+                        wire::put_i32(&mut b, 0);
+                        wire::put_i32(&mut b, 0);
+                    } else {
+                        wire::put_i32(&mut b, 1);
+                        wire::put_str(&mut b, "zipkin");
+                        wire::put_i32(&mut b, 1);
+                        wire::put_i32(&mut b, 0);
+                        let code = codes.lock().ok().and_then(|mut c| c.next()).unwrap_or(0);
+                        wire::put_i16(&mut b, code);
+                        wire::put_i64(&mut b, 0);
+                        wire::put_i64(&mut b, -1);
+                        wire::put_i32(&mut b, 0);
+                    }
+                    wire::finish(&mut b);
+                    if s.write_all(&b).is_err() {
+                        break;
+                    }
+                });
+            }
+        });
+        (addr.to_string(), metadata)
+    }
+
+    fn msg() -> Message {
+        Message {
+            body: b"[]".to_vec(),
+            spans: 0,
+            encoding: crate::encode::Encoding::Json,
+        }
+    }
+
+    fn transport(addr: &str) -> KafkaTransport {
+        KafkaTransport::builder([addr])
+            .timeouts(Duration::from_secs(2), Duration::from_secs(2))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_leader_change_is_retryable_and_reads_the_metadata_again() {
+        let (addr, metadata) = fake_broker(vec![6, 0, 0]);
+        let t = transport(&addr);
+        let e = t.send(&msg()).unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert!(e.to_string().contains("NOT_LEADER_OR_FOLLOWER"), "{e}");
+        assert_eq!(metadata.load(Ordering::SeqCst), 1);
+        t.send(&msg()).unwrap();
+        assert_eq!(
+            metadata.load(Ordering::SeqCst),
+            2,
+            "asked again after the error"
+        );
+        t.send(&msg()).unwrap();
+        assert_eq!(metadata.load(Ordering::SeqCst), 2, "kept while it works");
+    }
+
+    #[test]
+    fn a_message_too_large_answers_as_413_so_the_reporter_splits_it() {
+        let (addr, _) = fake_broker(vec![10]);
+        let e = transport(&addr).send(&msg()).unwrap_err();
+        assert!(
+            matches!(e, TransportError::Status { status: 413, .. }),
+            "{e}"
+        );
+    }
+}
