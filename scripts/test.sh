@@ -77,8 +77,7 @@ fi
 
 step "Kafka broker (scripts/kafka.sh) and a Zipkin server consuming its topic"
 if bash scripts/kafka.sh status >/dev/null 2>&1; then
-  echo "a Kafka broker is already up at $KAFKA_BOOTSTRAP; using it (and leaving it running)"
-  bash scripts/kafka.sh start # ensures the topic when the broker is this script's
+  echo "a Kafka broker is already up at $KAFKA_BOOTSTRAP; using it (and leaving it running; it needs the topic zipkin)"
 else
   STOP_KAFKA=1
   bash scripts/kafka.sh start

@@ -251,10 +251,15 @@ fn example(name: &str) -> PathBuf {
     let built = std::fs::metadata(&exe)
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
-    let newest = ["examples", "src", "zipkin-runtime/src", "zipkin-rs-macros/src"]
-        .iter()
-        .filter_map(|d| newest_file(&repo().join(d)))
-        .max_by_key(|(t, _)| *t);
+    let newest = [
+        "examples",
+        "src",
+        "zipkin-runtime/src",
+        "zipkin-rs-macros/src",
+    ]
+    .iter()
+    .filter_map(|d| newest_file(&repo().join(d)))
+    .max_by_key(|(t, _)| *t);
     if let Some((t, path)) = newest {
         assert!(
             t <= built,
