@@ -149,10 +149,8 @@ fn throughput(secs: f64) {
     );
     record_extra("kafka_delivered_spans_per_s", sent as f64 / wall);
     record_extra("kafka_dropped", dropped as f64);
-    record_extra(
-        "kafka_topic_matches_sent",
-        f64::from(read_back == sent && sent + 1 >= produced),
-    );
+    // Drops are `kafka_dropped`'s target; this one is about what the broker has.
+    record_extra("kafka_topic_matches_sent", f64::from(read_back == sent));
     t.shutdown(Duration::from_secs(5));
 }
 
