@@ -365,7 +365,8 @@ mod tests {
         assert_eq!(
             format!("{e:?}"),
             "ZIPKIN_ENDPOINT=\"stdot\" is invalid: expected an http:// or https:// URL, \
-             file:<path>, stdout, or none (also empty or off) to report nothing"
+             kafka://host:port[,host:port...][/topic], file:<path>, stdout, or none (also empty \
+             or off) to report nothing"
         );
     }
 
