@@ -2,16 +2,18 @@
 # The project's test entry point (the README's test command, and what .ci/run calls).
 # It installs and starts everything the tests need, runs every test, and stops what it started:
 #
-#   1. the real Zipkin server (scripts/zipkin-server.sh; reuses one already up on 127.0.0.1:9411)
+#   1. the real Zipkin server (scripts/zipkin-server.sh; reuses one already up on 127.0.0.1:9411),
+#      and for the Kafka transport a real Kafka broker (scripts/kafka.sh, 127.0.0.1:9092, topic
+#      zipkin) and a second Zipkin that consumes that topic (127.0.0.1:9412)
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
 #   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
 #   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it,
 #      and the runtime's feature test without `http` and without `tls`
 #   5. Miri on the tests of the runtime's unsafe code (scripts/miri.sh)
-#   6. the demo (the README's first command) against Zipkin, and once into a file
+#   6. the demo (the README's first command) against Zipkin, once through Kafka, and once into a file
 #   7. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
 #
-# Downloads are cached under ${ZIPKIN_RS_CACHE:-~/.cache/zipkin-rs} (the Zipkin jar, the peers),
+# Downloads are cached under ${ZIPKIN_RS_CACHE:-~/.cache/zipkin-rs} (the Zipkin jar, Kafka's jars, the peers),
 # ~/.npm, ~/.cargo and apt's archive, so a second run fetches nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,11 @@ ROOT="$PWD"
 
 export ZIPKIN_URL="${ZIPKIN_URL:-http://127.0.0.1:9411}"
 export ZIPKIN_E2E=1
+# The Kafka tests (tests/kafka/mod.rs): the broker, and the Zipkin that consumes its topic.
+export KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:9092}"
+export ZIPKIN_KAFKA_PORT="${ZIPKIN_KAFKA_PORT:-9412}"
+export ZIPKIN_KAFKA_URL="http://127.0.0.1:$ZIPKIN_KAFKA_PORT"
+export KAFKA_E2E=1
 LOGS="$ROOT/target/test-logs"
 mkdir -p "$LOGS"
 
@@ -26,8 +33,18 @@ T0=$SECONDS
 step() { echo; echo "== $* (at $((SECONDS - T0))s)"; }
 
 STOP_ZIPKIN=0
+STOP_KAFKA=0
+STOP_ZIPKIN_KAFKA=0
 cleanup() {
   local rc=$?
+  if ((STOP_ZIPKIN_KAFKA)); then
+    step "stopping the Kafka-consuming Zipkin server this script started"
+    ZIPKIN_PORT="$ZIPKIN_KAFKA_PORT" bash scripts/zipkin-server.sh stop || true
+  fi
+  if ((STOP_KAFKA)); then
+    step "stopping the Kafka broker this script started"
+    bash scripts/kafka.sh stop || true
+  fi
   if ((STOP_ZIPKIN)); then
     step "stopping the Zipkin server this script started"
     bash scripts/zipkin-server.sh stop || true
@@ -57,6 +74,21 @@ else
   STOP_ZIPKIN=1
   bash scripts/zipkin-server.sh start
 fi
+
+step "Kafka broker (scripts/kafka.sh) and a Zipkin server consuming its topic"
+if bash scripts/kafka.sh status >/dev/null 2>&1; then
+  echo "a Kafka broker is already up at $KAFKA_BOOTSTRAP; using it (and leaving it running; it needs the topic zipkin)"
+else
+  STOP_KAFKA=1
+  bash scripts/kafka.sh start
+fi
+if ZIPKIN_PORT="$ZIPKIN_KAFKA_PORT" bash scripts/zipkin-server.sh status >/dev/null 2>&1; then
+  echo "a Zipkin server is already up at $ZIPKIN_KAFKA_URL; using it (and leaving it running)"
+else
+  STOP_ZIPKIN_KAFKA=1
+fi
+# `start` also checks that a server already up there consumes this broker's topic.
+ZIPKIN_PORT="$ZIPKIN_KAFKA_PORT" ZIPKIN_KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" bash scripts/zipkin-server.sh start
 
 step "interop peers (py_zipkin, Brave, zipkin-go)"
 bash scripts/peers.sh install all
@@ -88,8 +120,8 @@ if ! cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test
   FAILED+=("cargo test --workspace")
 fi
 
-step "feature sets: without http, and http without tls (zipkin-runtime/tests/features.rs)"
-for features in testing http,testing; do
+step "feature sets: without http, http without tls, kafka without http (zipkin-runtime/tests/features.rs)"
+for features in testing http,testing kafka,testing; do
   if ! cargo test -q -p zipkin-runtime --locked --no-default-features --features "$features" \
     --test features 2>&1 | tee -a "$LOGS/features.log"; then
     FAILED+=("feature set $features")
@@ -120,6 +152,12 @@ if ! cargo run -q --locked --example demo -- --zipkin "$ZIPKIN_URL/api/v2/spans"
   FAILED+=("the demo against Zipkin")
 fi
 TRACE_IDS="$(sed -n 's#^In Zipkin: .*/zipkin/traces/\([0-9a-f]*\)$#\1#p' "$LOGS/demo-zipkin.log" | paste -sd, -)"
+
+step "the demo through Kafka (ZIPKIN_ENDPOINT=kafka://... alone; it finds the Zipkin consuming the topic)"
+if ! ZIPKIN_ENDPOINT="kafka://$KAFKA_BOOTSTRAP/zipkin" \
+  cargo run -q --locked --example demo 2>&1 | tee "$LOGS/demo-kafka.log"; then
+  FAILED+=("the demo through Kafka")
+fi
 
 step "the demo into a file (as on a machine without Zipkin)"
 FILE_DIR="$ROOT/target/zipkin-demo-file"

@@ -5,6 +5,7 @@
 //! unreachable server a failure. Services listen on free ports, so tests run in parallel with
 //! each other and with a demo on 5000/6000.
 
+mod kafka;
 #[path = "../examples/shared/mod.rs"]
 mod shared;
 
@@ -254,6 +255,69 @@ async fn the_demo_sends_two_traces_of_four_nested_spans_to_zipkin() {
         metric(&after, spans) - metric(&before, spans) >= 8.0,
         "{before:#?} -> {after:#?}"
     );
+}
+
+/// The demo with `ZIPKIN_ENDPOINT=kafka://...`: the spans go through the real broker, the
+/// Zipkin consuming the topic (not the HTTP one) stores them, and the demo draws what it
+/// stored: the post's two traces of four spans, as over HTTP, in JSON and in proto3.
+#[tokio::test]
+async fn the_demo_sends_its_traces_through_kafka_in_json_and_proto3() {
+    if !kafka::kafka_and_zipkin_up("the_demo_sends_its_traces_through_kafka_in_json_and_proto3") {
+        return;
+    }
+    for encoding in [zipkin_rs::Encoding::Json, zipkin_rs::Encoding::Proto] {
+        let mut opts = quick_options(
+            format!("kafka://{}/zipkin", kafka::bootstrap()),
+            temp_dir("demo-kafka"),
+        );
+        opts.zipkin_api = Some(kafka::zipkin_kafka_url());
+        opts.encoding = Some(encoding);
+        let mut out = Vec::new();
+        let outcome = runner::run(&opts, &mut out).await.unwrap();
+        let out = String::from_utf8(out).unwrap();
+        println!("{out}");
+        assert!(out.contains("The spans go to Kafka"), "{out}");
+        assert_eq!(outcome.traces.len(), 2, "{encoding:?}");
+        for t in &outcome.traces {
+            check_demo_trace(&t.id, &t.spans, outcome.webapp_port, outcome.service1_port);
+            let url = format!("{}/zipkin/traces/{}", kafka::zipkin_kafka_url(), t.id);
+            assert!(out.contains(&format!("In Zipkin: {url}")), "{out}");
+            // Only Kafka reaches that Zipkin; the records on the topic are in the encoding asked.
+            let id = t.id.as_bytes();
+            let raw: Vec<u8> = (0..id.len() / 2)
+                .map(|i| {
+                    u8::from_str_radix(std::str::from_utf8(&id[2 * i..2 * i + 2]).unwrap(), 16)
+                        .unwrap()
+                })
+                .collect();
+            let values =
+                zipkin_rs::transport::kafka::read_topic(&kafka::bootstrap(), "zipkin").unwrap();
+            let mine: Vec<&Vec<u8>> = values
+                .iter()
+                .filter(|v| kafka::contains(v, id) || kafka::contains(v, &raw))
+                .collect();
+            assert!(!mine.is_empty(), "no record of trace {} on the topic", t.id);
+            for v in mine {
+                let json = v.first() == Some(&b'[');
+                assert_eq!(json, encoding == zipkin_rs::Encoding::Json, "{encoding:?}");
+            }
+        }
+    }
+}
+
+/// A `kafka://` endpoint with no Zipkin consuming the topic at `ZIPKIN_API_URL` is refused
+/// before anything is sent, naming both settings. Needs no service. (Without `ZIPKIN_API_URL`
+/// the demo finds the consuming Zipkin by itself: scripts/test.sh runs it that way.)
+#[tokio::test]
+async fn the_kafka_demo_says_which_zipkin_it_reads_back_from() {
+    let mut opts = quick_options(
+        "kafka://127.0.0.1:9/zipkin".into(),
+        temp_dir("demo-kafka-none"),
+    );
+    opts.zipkin_api = Some("http://127.0.0.1:9".into());
+    let e = runner::run(&opts, &mut Vec::new()).await.unwrap_err();
+    assert!(e.contains("ZIPKIN_API_URL=http://127.0.0.1:9"), "{e}");
+    assert!(e.contains("kafka://127.0.0.1:9/zipkin"), "{e}");
 }
 
 /// With no Zipkin, the demo writes the file transport's Zipkin JSON, one file per trace for the

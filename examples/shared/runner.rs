@@ -33,10 +33,16 @@ pub struct Options {
     pub index_sleep: Duration,
     /// Requests to `GET /`, one trace each.
     pub requests: usize,
-    /// `ZIPKIN_ENDPOINT`: a collector URL, or `file:<path>`.
+    /// `ZIPKIN_ENDPOINT`: a collector URL, `kafka://brokers/topic`, or `file:<path>`.
     pub endpoint: String,
+    /// `ZIPKIN_API_URL`: with a `kafka://` endpoint, the Zipkin that consumes the topic, whose
+    /// API the demo reads the traces back from. `None`: the first of [`KAFKA_ZIPKIN_CANDIDATES`]
+    /// whose Kafka collector reads the endpoint's topic.
+    pub zipkin_api: Option<String>,
     /// Where the span files go when no Zipkin answers.
     pub out_dir: PathBuf,
+    /// The wire encoding; `None`: as `ZIPKIN_ENCODING` says (JSON by default).
+    pub encoding: Option<Encoding>,
     /// How long to wait for Zipkin to store every span of a trace.
     pub read_timeout: Duration,
     pub style: Style,
@@ -51,7 +57,9 @@ impl Default for Options {
             index_sleep: config::INDEX_SLEEP,
             requests: 2,
             endpoint: zipkin_rs::DEFAULT_ENDPOINT.into(),
+            zipkin_api: None,
             out_dir: default_out_dir(),
+            encoding: None,
             read_timeout: Duration::from_secs(15),
             style: Style::default(),
         }
@@ -87,7 +95,14 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         flag: "--zipkin",
         env: Some("ZIPKIN_ENDPOINT"),
-        help: "collector URL or file:<path> (default http://localhost:9411/api/v2/spans)",
+        help: "collector URL, kafka://host:port[,...]/topic or file:<path> \
+               (default http://localhost:9411/api/v2/spans)",
+    },
+    Setting {
+        flag: "--zipkin-api",
+        env: Some("ZIPKIN_API_URL"),
+        help: "with a kafka:// endpoint, the Zipkin that consumes the topic, read back from \
+               (default: the first of http://localhost:9411 and http://localhost:9412 that does)",
     },
     Setting {
         flag: "--out-dir",
@@ -110,6 +125,7 @@ impl Options {
             index_sleep: config::seconds(&v, "--index-sleep", SETTINGS, d.index_sleep)?,
             requests: config::count(&v, "--requests", SETTINGS, d.requests)?,
             endpoint: v.get("--zipkin").cloned().unwrap_or(d.endpoint),
+            zipkin_api: v.get("--zipkin-api").cloned().or(d.zipkin_api),
             out_dir: v.get("--out-dir").map(PathBuf::from).unwrap_or(d.out_dir),
             ..d
         }))
@@ -194,6 +210,55 @@ pub async fn probe(client: &reqwest::Client, base: &str) -> Result<(), String> {
     }
 }
 
+/// Where the demo looks for the Zipkin consuming a `kafka://` endpoint's topic when
+/// `ZIPKIN_API_URL` is not set: Zipkin's usual port, then the one scripts/test.sh gives a
+/// second, Kafka-consuming server.
+pub const KAFKA_ZIPKIN_CANDIDATES: [&str; 2] = ["http://localhost:9411", "http://localhost:9412"];
+
+/// Whether the Zipkin at `base` is up and consumes `topic` from Kafka (its `/health` lists a
+/// `KafkaCollector` for that topic that is UP); the reason when not.
+pub async fn consumes_kafka(
+    client: &reqwest::Client,
+    base: &str,
+    topic: &str,
+) -> Result<(), String> {
+    let r = client
+        .get(format!("{base}/health"))
+        .timeout(Duration::from_millis(1500))
+        .send()
+        .await
+        .map_err(|e| format!("no Zipkin answers there ({})", root_cause(&e)))?;
+    let body = r.text().await.unwrap_or_default();
+    let kafka = body.find("KafkaCollector").map(|at| &body[at..]);
+    match kafka {
+        None => Err(format!(
+            "that Zipkin does not consume Kafka (start one with KAFKA_BOOTSTRAP_SERVERS, such as \
+             `ZIPKIN_PORT=9412 ZIPKIN_KAFKA_BOOTSTRAP=127.0.0.1:9092 bash scripts/zipkin-server.sh \
+             start`); its /health: {}",
+            body.trim()
+        )),
+        // `KafkaCollector{...}" : { "status" : "UP" }`: the status is between its first two `}`.
+        Some(k) if !k.split('}').nth(1).unwrap_or("").contains("\"UP\"") => Err(format!(
+            "its Kafka collector is not UP; its /health: {}",
+            body.trim()
+        )),
+        // `KafkaCollector{bootstrapServers=..., topic=a,b}`
+        Some(k)
+            if !k
+                .split('}')
+                .next()
+                .and_then(|name| name.split("topic=").nth(1))
+                .is_some_and(|topics| topics.split(',').any(|t| t.trim() == topic)) =>
+        {
+            Err(format!(
+                "its Kafka collector reads another topic than {topic}; its /health: {}",
+                body.trim()
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// The innermost cause of an error ("Connection refused (os error 111)").
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut e = e;
@@ -240,13 +305,17 @@ fn tracer(
     port: u16,
     sink: &Sink,
     file: Option<&Arc<FileTransport>>,
+    encoding: Option<Encoding>,
 ) -> Result<Tracer, String> {
     // The other ZIPKIN_* settings (encoding, gzip, ...) apply as in any traced service.
-    let b = Tracer::builder()
+    let mut b = Tracer::builder()
         .from_env()
         .map_err(|e| e.to_string())?
         .service_name(service)
         .port(port);
+    if let Some(e) = encoding {
+        b = b.encoding(e);
+    }
     let b = match (sink, file) {
         (_, Some(f)) => b.transport(SharedFile(f.clone())),
         (Sink::Zipkin { endpoint, .. }, None) => b.endpoint(endpoint).map_err(|e| e.to_string())?,
@@ -268,6 +337,46 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
                 why: format!("no Zipkin server answers at {base} ({why})"),
             },
         }
+    } else if let Some(kafka_rest) = endpoint.strip_prefix("kafka://") {
+        // The spans go through Kafka; the demo draws what the Zipkin consuming the topic stored.
+        let topic = kafka_rest
+            .split(['?', '#'])
+            .next()
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(_, t)| t.trim_end_matches('/'))
+            .filter(|t| !t.is_empty())
+            .unwrap_or("zipkin")
+            .to_owned();
+        let candidates: Vec<String> = match &opts.zipkin_api {
+            Some(api) => vec![api.trim().trim_end_matches('/').to_owned()],
+            None => KAFKA_ZIPKIN_CANDIDATES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        let mut refused = Vec::new();
+        let mut found = None;
+        for base in candidates {
+            match consumes_kafka(&client, &base, &topic).await {
+                Ok(()) => {
+                    found = Some(base);
+                    break;
+                }
+                Err(why) => refused.push(format!("ZIPKIN_API_URL={base}: {why}")),
+            }
+        }
+        let base = found.ok_or_else(|| {
+            format!(
+                "ZIPKIN_ENDPOINT is {endpoint}, and the demo reads the traces back from the \
+                 Zipkin that consumes topic {topic}, but none does: {}",
+                refused.join("; ")
+            )
+        })?;
+        let _ = writeln!(
+            out,
+            "The spans go to Kafka ({endpoint}); the Zipkin at {base} consumes the topic."
+        );
+        Sink::Zipkin { endpoint, base }
     } else if let Some(path) = endpoint.strip_prefix("file:").filter(|p| !p.is_empty()) {
         Sink::File {
             path: PathBuf::from(path),
@@ -292,16 +401,24 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             Some(Arc::new(f))
         }
-        Sink::Zipkin { base, .. } => {
-            let _ = writeln!(out, "Zipkin answers at {base}: the spans go there.");
+        Sink::Zipkin { base, endpoint } => {
+            if !endpoint.starts_with("kafka://") {
+                let _ = writeln!(out, "Zipkin answers at {base}: the spans go there.");
+            }
             None
         }
     };
 
     let (s1_listener, service1_port) = listen("service1", opts.service1_port, out)?;
     let (web_listener, webapp_port) = listen("webapp", opts.webapp_port, out)?;
-    let s1_tracer = tracer("service1", service1_port, &sink, file.as_ref())?;
-    let web_tracer = tracer("webapp", webapp_port, &sink, file.as_ref())?;
+    let s1_tracer = tracer(
+        "service1",
+        service1_port,
+        &sink,
+        file.as_ref(),
+        opts.encoding,
+    )?;
+    let web_tracer = tracer("webapp", webapp_port, &sink, file.as_ref(), opts.encoding)?;
     let service1 = serve::spawn(
         "service1",
         s1_listener,

@@ -31,7 +31,8 @@ pub enum IdError {
 /// assert_eq!(
 ///     format!("{err:?}"),
 ///     "TracerBuilder::endpoint(\"stdot\") is invalid: expected an http:// or https:// URL, \
-///      file:<path>, stdout, or none (also empty or off) to report nothing"
+///      kafka://host:port[,host:port...][/topic], file:<path>, stdout, or none (also empty or \
+///      off) to report nothing"
 /// );
 /// ```
 #[derive(Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! What a configuration's collector endpoint needs from the crate's features. Runs with the
-//! default features in `cargo test`, and without `http` and without `tls` in scripts/test.sh:
+//! default features in `cargo test`, and without `http`, without `tls`, and with `kafka` alone in
+//! scripts/test.sh:
 //! an endpoint the build cannot reach is refused when the tracer is built, with the feature
 //! to turn on, never accepted and then silently dropped.
 
@@ -67,4 +68,24 @@ fn file_stdout_and_none_need_no_feature() {
         assert!(build(endpoint).is_ok(), "{endpoint}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_kafka_endpoint_needs_the_kafka_feature() {
+    let got = build("kafka://127.0.0.1:9092,127.0.0.1:9093/spans?acks=all");
+    if cfg!(feature = "kafka") {
+        // Nothing connects before the first message: building needs no broker.
+        let t = got.unwrap();
+        assert_eq!(
+            t.config().endpoint(),
+            "kafka://127.0.0.1:9092,127.0.0.1:9093/spans?acks=all"
+        );
+    } else {
+        let e = got.unwrap_err();
+        assert!(e.contains("the `kafka` feature"), "{e}");
+        assert!(
+            e.contains("kafka://127.0.0.1:9092,127.0.0.1:9093/spans"),
+            "{e}"
+        );
+    }
 }

@@ -207,6 +207,22 @@ fn targets() -> Vec<Target> {
         ),
         t("end to end", "0 drops", ValueMax("extra/e2e_dropped", 0.0)),
         t(
+            "Kafka end to end",
+            "≥ 500k spans/s from one thread through the loopback broker",
+            ValueMin("extra/kafka_delivered_spans_per_s", 500_000.0),
+        ),
+        t("Kafka end to end", "0 drops", ValueMax("extra/kafka_dropped", 0.0)),
+        t(
+            "Kafka end to end",
+            "every span read back from the topic and counted",
+            ValueMin("extra/kafka_topic_matches_sent", 1.0),
+        ),
+        t(
+            "Kafka transport",
+            "app thread's cost per span ≤ 1.1× with the HTTP transport (same run)",
+            RatioMax("extra/kafka_app_ns_per_span", "extra/http_app_ns_per_span", 1.1),
+        ),
+        t(
             "stalled collector",
             "peak RSS ≤ baseline + queue + 1 MiB",
             ValueMax("extra/stall_rss_over_bound_bytes", 0.0),

@@ -4,6 +4,8 @@
 use crate::error::{ConfigError, Setting};
 use crate::transport::redact_url;
 
+use super::kafka::{self, KafkaEndpoint};
+
 /// Where spans are sent. `Debug` hides the user and password of a URL.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum CollectorEndpoint {
@@ -11,6 +13,8 @@ pub(crate) enum CollectorEndpoint {
     Http(String),
     /// Append Zipkin JSON to a file.
     File(std::path::PathBuf),
+    /// Produce to a Kafka topic that Zipkin's Kafka collector reads.
+    Kafka(KafkaEndpoint),
     /// Write Zipkin JSON to standard output.
     Stdout,
     /// Report nothing (ids still propagate).
@@ -23,6 +27,7 @@ impl std::fmt::Display for CollectorEndpoint {
         match self {
             CollectorEndpoint::Http(url) => f.write_str(&redact_url(url)),
             CollectorEndpoint::File(p) => write!(f, "file:{}", p.display()),
+            CollectorEndpoint::Kafka(k) => k.fmt(f),
             CollectorEndpoint::Stdout => f.write_str("stdout"),
             CollectorEndpoint::Disabled => f.write_str("none"),
         }
@@ -34,6 +39,7 @@ impl std::fmt::Debug for CollectorEndpoint {
         match self {
             CollectorEndpoint::Http(url) => f.debug_tuple("Http").field(&redact_url(url)).finish(),
             CollectorEndpoint::File(p) => f.debug_tuple("File").field(p).finish(),
+            CollectorEndpoint::Kafka(k) => f.debug_tuple("Kafka").field(k).finish(),
             CollectorEndpoint::Stdout => f.write_str("Stdout"),
             CollectorEndpoint::Disabled => f.write_str("Disabled"),
         }
@@ -42,15 +48,19 @@ impl std::fmt::Debug for CollectorEndpoint {
 
 /// What an endpoint setting accepts.
 pub(crate) const ENDPOINT_EXPECTED: &str =
-    "an http:// or https:// URL, file:<path>, stdout, or none (also empty or off) to report nothing";
+    "an http:// or https:// URL, kafka://host:port[,host:port...][/topic], file:<path>, stdout, \
+     or none (also empty or off) to report nothing";
 
 impl CollectorEndpoint {
-    /// Parses `http(s)://…`, `file:<path>`, `stdout` or `none`, given as `setting`.
+    /// Parses `http(s)://…`, `kafka://…`, `file:<path>`, `stdout` or `none`, given as
+    /// `setting`.
     pub(crate) fn parse(s: &str, setting: Setting) -> Result<CollectorEndpoint, ConfigError> {
         let t = s.trim();
         let invalid = || ConfigError::new(setting, redact_url(s), ENDPOINT_EXPECTED);
         if t.starts_with("http://") || t.starts_with("https://") {
             Ok(CollectorEndpoint::Http(t.to_owned()))
+        } else if let Some(rest) = t.strip_prefix("kafka://") {
+            kafka::parse(rest, t, setting).map(CollectorEndpoint::Kafka)
         } else if let Some(p) = t.strip_prefix("file:") {
             if p.is_empty() {
                 return Err(invalid());

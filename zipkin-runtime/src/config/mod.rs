@@ -3,6 +3,7 @@
 
 pub(crate) mod endpoint;
 pub(crate) mod env;
+pub(crate) mod kafka;
 pub(crate) mod local_ip;
 pub(crate) mod select;
 
@@ -187,7 +188,7 @@ impl Config {
     }
 
     /// Where spans go, as `ZIPKIN_ENDPOINT` takes it: a URL (its credentials shown as
-    /// `<redacted>`), `file:<path>`, `stdout` or `none`.
+    /// `<redacted>`), `kafka://brokers/topic`, `file:<path>`, `stdout` or `none`.
     ///
     /// ```
     /// let tracer = zipkin_runtime::Tracer::builder()
@@ -271,7 +272,12 @@ impl Origins {
     /// A transport's error, naming the setting the user wrote instead of the transport's own.
     pub(crate) fn name(&self, e: ConfigError) -> ConfigError {
         let user = match e.setting() {
-            Setting::Code("HttpTransport::builder" | "FileTransport::create") => self.endpoint,
+            Setting::Code(
+                "HttpTransport::builder"
+                | "FileTransport::create"
+                | "KafkaTransport::builder"
+                | "KafkaTransportBuilder::topic",
+            ) => self.endpoint,
             Setting::Code("HttpTransportBuilder::auth_header") => self.auth_header,
             Setting::Code("HttpTransportBuilder::tls_root_certificate") => self.tls,
             other => other,

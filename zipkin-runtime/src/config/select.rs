@@ -12,7 +12,8 @@ use super::endpoint::CollectorEndpoint;
 use super::Config;
 
 /// The transport a configuration's endpoint implies: HTTP (with the configured encoding,
-/// gzip, auth header and timeouts), a file, stdout, or nothing.
+/// gzip, auth header and timeouts), Kafka (with the encoding, gzip unless the endpoint says,
+/// and the timeouts), a file, stdout, or nothing.
 pub(crate) fn transport_for(config: &Config) -> Result<Box<dyn Transport>, ConfigError> {
     match &config.endpoint {
         CollectorEndpoint::Disabled => Ok(Box::new(Discard)),
@@ -42,6 +43,35 @@ pub(crate) fn transport_for(config: &Config) -> Result<Box<dyn Transport>, Confi
             }
             Ok(Box::new(b.build()?))
         }
+        #[cfg(feature = "kafka")]
+        CollectorEndpoint::Kafka(k) => {
+            use crate::transport::kafka::{Acks, Compression, KafkaTransport};
+            let acks = match k.acks {
+                0 => Acks::None,
+                -1 => Acks::All,
+                _ => Acks::Leader,
+            };
+            let compression = if k.gzip.unwrap_or(config.gzip) {
+                Compression::Gzip
+            } else {
+                Compression::None
+            };
+            let t = KafkaTransport::builder(k.bootstrap.iter().cloned())
+                .topic(&k.topic)
+                .acks(acks)
+                .compression(compression)
+                .encoding(config.encoding)
+                .timeouts(config.connect_timeout, config.request_timeout)
+                .build()?;
+            Ok(Box::new(t))
+        }
+        #[cfg(not(feature = "kafka"))]
+        CollectorEndpoint::Kafka(k) => Err(ConfigError::new(
+            Setting::Code("KafkaTransport::builder"),
+            k.to_string(),
+            "an http:// URL, file:<path>, stdout or none: this build has no Kafka transport \
+             (the `kafka` feature of zipkin-rs / zipkin-runtime is off)",
+        )),
         #[cfg(not(feature = "http"))]
         CollectorEndpoint::Http(url) => Err(ConfigError::new(
             Setting::Code("HttpTransport::builder"),

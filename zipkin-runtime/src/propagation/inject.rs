@@ -138,6 +138,17 @@ pub fn inject_into<I: Injector + ?Sized>(carrier: &mut I) -> Option<SpanContext>
     Some(child)
 }
 
+/// [`inject_into`] with the headers `opts` says instead of the tracer's (Kafka records carry
+/// the single `b3` header whatever the HTTP format is).
+pub(crate) fn inject_with<I: Injector + ?Sized>(
+    carrier: &mut I,
+    opts: InjectOptions,
+) -> Option<SpanContext> {
+    let (child, _) = downstream()?;
+    inject_context(&child, carrier, opts);
+    Some(child)
+}
+
 /// Writes `ctx` itself (no new span id) into a carrier: for contexts held by hand, such as a
 /// client span's own context when client and server should share its id.
 ///

@@ -25,6 +25,7 @@ mod error;
 mod extract;
 mod header_text;
 mod inject;
+pub mod kafka;
 mod metrics;
 pub mod w3c;
 

@@ -62,15 +62,15 @@ impl TracerBuilder {
     ///
     /// | variable | meaning | default |
     /// |---|---|---|
-    /// | `ZIPKIN_ENDPOINT` | collector URL, `file:<path>`, `stdout` or `none` | `http://localhost:9411/api/v2/spans` |
+    /// | `ZIPKIN_ENDPOINT` | collector URL, `kafka://host:port[,host:port...][/topic]` (the `kafka` feature), `file:<path>`, `stdout` or `none` | `http://localhost:9411/api/v2/spans` |
     /// | `ZIPKIN_SERVICE_NAME` | default service name | the executable's name |
     /// | `ZIPKIN_SAMPLE_RATE` | percent of new traces sampled | `100` |
     /// | `ZIPKIN_TRACE_ID_128BIT` | `true`/`false` | `true` |
     /// | `ZIPKIN_ACCEPT_DEBUG` | honour callers' debug flag | `true` |
     /// | `ZIPKIN_B3_FORMAT` | `multi`, `single` or `both` | `multi` |
     /// | `ZIPKIN_TRACEPARENT` | also write W3C `traceparent` | `false` |
-    /// | `ZIPKIN_ENCODING` | `json` or `proto` | `json` |
-    /// | `ZIPKIN_GZIP` | gzip request bodies | `false` |
+    /// | `ZIPKIN_ENCODING` | `json` or `proto` (HTTP bodies and Kafka records) | `json` |
+    /// | `ZIPKIN_GZIP` | gzip request bodies (and Kafka records, unless the endpoint says `compression=`) | `false` |
     /// | `ZIPKIN_AUTH_HEADER` | `Name: value` sent to the collector | none |
     /// | `ZIPKIN_TLS_CA_FILE` | PEM file of extra root certificates for an HTTPS collector | none |
     /// | `ZIPKIN_LOCAL_IP` | local endpoint IP | first non-loopback interface |
@@ -147,7 +147,8 @@ impl TracerBuilder {
         self
     }
 
-    /// The collector: a URL, `file:<path>`, `stdout` or `none`.
+    /// The collector: a URL, `kafka://host:port[,host:port...][/topic]` (the `kafka` feature;
+    /// `?acks=0|1|all&compression=none|gzip` optional), `file:<path>`, `stdout` or `none`.
     pub fn endpoint(mut self, endpoint: &str) -> Result<Self, ConfigError> {
         let setting = Setting::Code("TracerBuilder::endpoint");
         self.config.endpoint = CollectorEndpoint::parse(endpoint, setting)?;
@@ -364,7 +365,8 @@ mod tests {
         assert_eq!(
             format!("{e:?}"),
             "ZIPKIN_ENDPOINT=\"stdot\" is invalid: expected an http:// or https:// URL, \
-             file:<path>, stdout, or none (also empty or off) to report nothing"
+             kafka://host:port[,host:port...][/topic], file:<path>, stdout, or none (also empty \
+             or off) to report nothing"
         );
     }
 

@@ -6,6 +6,9 @@ use crate::error::TransportError;
 pub mod file;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+pub(crate) mod kafka_names;
 #[cfg(feature = "testing")]
 pub mod memory;
 

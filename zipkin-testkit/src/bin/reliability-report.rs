@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 fn category(scenario: &str) -> (usize, String) {
-    let order = ["F", "S", "L", "I", "X"];
+    let order = ["F", "K", "S", "L", "I", "X"];
     let id = scenario.split_whitespace().next().unwrap_or("");
     let rank = order
         .iter()
