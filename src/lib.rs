@@ -339,6 +339,11 @@ pub use zipkin_runtime::{
     MAX_SERVICE_NAMES, MAX_THREAD_BUFFER_SPANS,
 };
 pub use zipkin_runtime::{propagation, transport};
+// Which new traces are recorded.
+pub use zipkin_runtime::{
+    HttpRequest, HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Sampler,
+    SamplingRequest,
+};
 
 #[doc(hidden)]
 pub use zipkin_runtime::{__private, __unstable};

@@ -63,6 +63,10 @@ pub use propagation::{extract, extract_from, inject_context, inject_headers, inj
 pub use record::{Endpoint, Kind};
 pub use reporter::config::{ReporterConfig, MAX_THREAD_BUFFER_SPANS};
 pub use reporter::metrics::{FlushReport, ReporterMetrics};
+pub use sampler::{
+    HttpRequest, HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Sampler,
+    SamplingRequest,
+};
 pub use span::builder::SpanBuilder;
 pub use span::detached::Span;
 pub use span::guard::SpanGuard;

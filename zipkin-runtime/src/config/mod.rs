@@ -4,10 +4,12 @@
 pub(crate) mod endpoint;
 pub(crate) mod env;
 pub(crate) mod local_ip;
+pub(crate) mod sampler;
 pub(crate) mod select;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::encode::Encoding;
@@ -15,6 +17,7 @@ use crate::error::{ConfigError, Setting};
 use crate::intern::intern;
 use crate::propagation::b3::B3Format;
 use crate::reporter::config::ReporterConfig;
+use crate::sampler::Sampler;
 
 use endpoint::CollectorEndpoint;
 
@@ -27,8 +30,15 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
 pub struct Config {
     /// Service name of spans that name none and have no parent to inherit from.
     pub(crate) service_name: &'static str,
-    /// Percent of new traces sampled (0 to 100).
+    /// The gate of a new trace, which the inline fast path of a root span reads: 0 (or less)
+    /// when no new trace can be sampled, so that it decides without calling anything. Without
+    /// a sampler it is `percent`; with one, 0 when the sampler never samples and 100 (ask it)
+    /// otherwise (see [`Config::settle_sampling`]).
     pub(crate) sample_rate: f64,
+    /// Percent of new traces sampled (0 to 100) when no sampler is set.
+    pub(crate) percent: f64,
+    /// The sampler of new traces, when one replaces the percentage.
+    pub(crate) sampler: Option<SharedSampler>,
     /// New trace ids are 128-bit (else 64-bit).
     pub(crate) trace_id_128bit: bool,
     /// Local endpoint port of spans that set none.
@@ -76,7 +86,8 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("service_name", &self.service_name)
-            .field("sample_rate", &self.sample_rate)
+            .field("sample_rate", &self.percent)
+            .field("sampler", &self.sampler)
             .field("trace_id_128bit", &self.trace_id_128bit)
             .field("port", &self.port)
             .field("local_ip", &self.local_ip)
@@ -110,6 +121,8 @@ impl Default for Config {
         Config {
             service_name: default_service_name(),
             sample_rate: 100.0,
+            percent: 100.0,
+            sampler: None,
             trace_id_128bit: true,
             port: 0,
             local_ip: None,
@@ -146,9 +159,32 @@ impl Config {
         self.service_name
     }
 
-    /// Percent of new traces sampled (0 to 100).
+    /// Percent of new traces sampled (0 to 100) when no [`Config::sampler`] is set.
+    // The field `sample_rate` is the fast path's gate (read in span/guard.rs), not this.
+    #[allow(clippy::misnamed_getters)]
     pub fn sample_rate(&self) -> f64 {
-        self.sample_rate
+        self.percent
+    }
+
+    /// The sampler of new traces, when one replaces the percentage
+    /// ([`crate::TracerBuilder::sampler`], `ZIPKIN_SAMPLER`).
+    pub fn sampler(&self) -> Option<&dyn Sampler> {
+        self.sampler.as_ref().map(|s| &*s.0)
+    }
+
+    /// Whether no new trace can be sampled (a rate of 0, or a sampler that never samples):
+    /// then a root span decides without drawing an id or calling the sampler.
+    pub fn never_samples(&self) -> bool {
+        self.sample_rate <= 0.0 || self.sample_rate.is_nan()
+    }
+
+    /// Computes the fast path's gate from the percentage and the sampler (called by `build`).
+    pub(crate) fn settle_sampling(&mut self) {
+        self.sample_rate = match &self.sampler {
+            None => self.percent,
+            Some(s) if s.never_samples() => 0.0,
+            Some(_) => 100.0,
+        };
     }
 
     /// Whether new trace ids are 128-bit (else 64-bit).
@@ -245,6 +281,22 @@ impl Config {
     /// The reporter's limits and timings.
     pub fn reporter(&self) -> &ReporterConfig {
         &self.reporter
+    }
+}
+
+/// The tracer's sampler. Unwind-safe whatever the sampler holds, so that a tracer stays
+/// `RefUnwindSafe`: the tracer asks it inside `catch_unwind` and takes a panic as "no", and
+/// never looks at its state otherwise.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedSampler(pub(crate) Arc<dyn Sampler>);
+
+impl std::panic::RefUnwindSafe for SharedSampler {}
+impl std::panic::UnwindSafe for SharedSampler {}
+
+impl std::ops::Deref for SharedSampler {
+    type Target = dyn Sampler;
+    fn deref(&self) -> &(dyn Sampler + 'static) {
+        &*self.0
     }
 }
 

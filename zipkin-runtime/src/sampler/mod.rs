@@ -6,98 +6,13 @@
 //! `ZIPKIN_SAMPLER`): [`PercentageSampler`], [`RateLimitingSampler`], [`HttpRuleSampler`], or
 //! any [`Sampler`].
 
+mod decision;
 mod http_rule;
 mod percentage;
 mod rate_limiting;
 
+pub use decision::{HttpRequest, Sampler, SamplingRequest};
 pub use http_rule::{HttpRule, HttpRuleSampler};
-pub use percentage::PercentageSampler;
 pub(crate) use percentage::is_sampled;
+pub use percentage::PercentageSampler;
 pub use rate_limiting::RateLimitingSampler;
-
-use std::fmt;
-
-use crate::id::TraceId;
-
-/// Decides whether a new trace is recorded. Called once per trace, where it starts, on the
-/// thread that starts it; a caller's decision (`X-B3-Sampled`, `b3`) is followed without
-/// asking. Must be cheap and must not block: it runs on the request path.
-///
-/// ```
-/// use zipkin_runtime::{Sampler, SamplingRequest};
-///
-/// /// Records every trace that starts at a `checkout` span, and no other.
-/// #[derive(Debug)]
-/// struct CheckoutOnly;
-///
-/// impl Sampler for CheckoutOnly {
-///     fn sample(&self, request: &SamplingRequest<'_>) -> bool {
-///         request.span_name == "checkout"
-///     }
-/// }
-///
-/// let tracer = zipkin_runtime::Tracer::builder().sampler(CheckoutOnly).build().unwrap();
-/// ```
-pub trait Sampler: Send + Sync + fmt::Debug + 'static {
-    /// Whether to record the trace that `request` starts.
-    fn sample(&self, request: &SamplingRequest<'_>) -> bool;
-}
-
-/// What a sampler knows of the trace it decides on.
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub struct SamplingRequest<'a> {
-    /// The new trace's id.
-    pub trace_id: TraceId,
-    /// The name of the span that starts it.
-    pub span_name: &'a str,
-    /// The HTTP request it serves, when a server span starts it (the `tower` integration and
-    /// [`crate::SpanBuilder::http_request`] set this).
-    pub http: Option<HttpRequest<'a>>,
-}
-
-impl<'a> SamplingRequest<'a> {
-    /// A request for a trace that starts at the span `span_name`.
-    pub fn new(trace_id: TraceId, span_name: &'a str) -> SamplingRequest<'a> {
-        SamplingRequest {
-            trace_id,
-            span_name,
-            http: None,
-        }
-    }
-
-    /// The same, serving an HTTP request.
-    pub fn with_http(mut self, http: HttpRequest<'a>) -> SamplingRequest<'a> {
-        self.http = Some(http);
-        self
-    }
-}
-
-/// The HTTP request a new trace serves, as a sampler sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HttpRequest<'a> {
-    /// The method, as sent (`GET`).
-    pub method: &'a str,
-    /// The path, without the query (`/orders/42`).
-    pub path: &'a str,
-    /// The route template the server matched, when it knows one (`/orders/{id}`).
-    pub route: Option<&'a str>,
-}
-
-impl<'a> HttpRequest<'a> {
-    /// A request with this method and path.
-    pub fn new(method: &'a str, path: &'a str) -> HttpRequest<'a> {
-        HttpRequest {
-            method,
-            path,
-            route: None,
-        }
-    }
-
-    /// The same, with the route template the server matched.
-    pub fn with_route(mut self, route: &'a str) -> HttpRequest<'a> {
-        self.route = Some(route);
-        self
-    }
-}

@@ -3,7 +3,7 @@
 
 use crate::id::TraceId;
 
-use super::{Sampler, SamplingRequest};
+use super::decision::{Sampler, SamplingRequest};
 
 /// Records `percent` (0 to 100) of new traces, deterministically from their id. What the
 /// tracer uses unless another sampler is set (`ZIPKIN_SAMPLE_RATE`,
@@ -45,6 +45,10 @@ impl Sampler for PercentageSampler {
     #[inline]
     fn sample(&self, request: &SamplingRequest<'_>) -> bool {
         is_sampled(request.trace_id, self.percent)
+    }
+
+    fn never_samples(&self) -> bool {
+        self.percent <= 0.0
     }
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::clock;
 use crate::context::{self, Current};
+use crate::sampler::HttpRequest;
 use crate::span_context::{RemoteContext, SpanContext};
 
 use super::builder::SpanBuilder;
@@ -143,6 +144,24 @@ impl SpanBuilder {
     pub fn start_detached(self) -> Span {
         Span {
             inner: Some(self.live()),
+        }
+    }
+
+    /// [`SpanBuilder::start_detached`] for a span serving an HTTP request: when the span
+    /// starts a new trace (no parent, or a caller that sent no decision), the tracer's
+    /// [`crate::Sampler`] sees the request's method, path and route. What the server
+    /// integrations call.
+    ///
+    /// ```
+    /// use zipkin_runtime::{HttpRequest, Kind, Span};
+    /// let span = Span::builder("get /orders/{id}")
+    ///     .kind(Kind::Server)
+    ///     .start_detached_for_http(&HttpRequest::new("GET", "/orders/42").with_route("/orders/{id}"));
+    /// assert!(span.context().is_some());
+    /// ```
+    pub fn start_detached_for_http(self, http: &HttpRequest<'_>) -> Span {
+        Span {
+            inner: Some(self.live_for(Some(http))),
         }
     }
 }
