@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::clock;
 use crate::context::{self, Current};
+use crate::record::Endpoint;
 use crate::sampler::HttpRequest;
 use crate::span_context::{RemoteContext, SpanContext};
 
@@ -107,6 +108,23 @@ impl Span {
     pub fn annotate(&mut self, value: impl Into<Cow<'static, str>>) -> &mut Self {
         if let Some(s) = self.recording() {
             s.annotate(clock::now(), value.into());
+        }
+        self
+    }
+
+    /// Renames the span (kept only when it records): for a name known after it started, such
+    /// as a server span's route.
+    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) -> &mut Self {
+        if let Some(s) = self.recording() {
+            s.name = name.into();
+        }
+        self
+    }
+
+    /// Sets the other side of a client or server span (kept only when it records).
+    pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) -> &mut Self {
+        if let Some(s) = self.recording() {
+            s.extra.get_or_insert_with(Default::default).remote_endpoint = Some(endpoint);
         }
         self
     }
