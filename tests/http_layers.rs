@@ -363,3 +363,56 @@ async fn concurrent_requests_never_mix_parents() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hyper_client_under_the_client_layer_is_the_servers_other_half() {
+    use http_body_util::{BodyExt, Empty};
+    use tower::{Service, ServiceBuilder, ServiceExt};
+    if !zipkin_up("a_hyper_client_under_the_client_layer_is_the_servers_other_half").await {
+        return;
+    }
+    tracer();
+    let addr = serve().await;
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let mut client = ServiceBuilder::new()
+        .layer(zipkin_rs::tower::ClientLayer::new())
+        .service(hyper);
+    let (statuses, trace_id) = in_root("hyper-root", async {
+        let mut statuses = Vec::new();
+        for path in ["/orders/5", "/fail"] {
+            let req = axum::http::Request::get(format!("http://{addr}{path}"))
+                .body(Empty::new())
+                .unwrap();
+            let resp = client.ready().await.unwrap().call(req).await.unwrap();
+            statuses.push(resp.status().as_u16());
+            resp.into_body().collect().await.unwrap();
+        }
+        statuses
+    })
+    .await;
+    assert_eq!(statuses, [200, 503]);
+    let spans = trace(&trace_id, 6).await;
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|s| s.kind.as_deref() == Some("SERVER"))
+        .collect();
+    let clients: Vec<_> = spans
+        .iter()
+        .filter(|s| s.kind.as_deref() == Some("CLIENT"))
+        .collect();
+    assert_eq!((servers.len(), clients.len()), (2, 2), "{spans:#?}");
+    for c in &clients {
+        let s = servers
+            .iter()
+            .find(|s| s.id == c.id)
+            .expect("joined halves");
+        assert_eq!(c.tags.get("http.path"), s.tags.get("http.path"));
+        assert_eq!(c.remote_endpoint.as_ref().unwrap().port, Some(addr.port()));
+        if s.tags.get("http.path").map(String::as_str) == Some("/fail") {
+            assert_eq!(c.tags.get("error").map(String::as_str), Some("503"));
+        } else {
+            assert!(!c.tags.contains_key("error"));
+        }
+    }
+}
