@@ -349,10 +349,10 @@ pub use zipkin_tower as tower;
 #[cfg(feature = "reqwest")]
 pub use zipkin_reqwest as reqwest;
 
-// Which new traces are recorded.
+// Which new traces are recorded, and what is done with finished spans.
 pub use zipkin_runtime::{
-    HttpRequest, HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Sampler,
-    SamplingRequest,
+    FinishedSpan, HttpRequest, HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler,
+    Sampler, SamplingRequest, SpanHandler,
 };
 
 #[doc(hidden)]

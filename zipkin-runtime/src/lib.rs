@@ -43,6 +43,7 @@ mod rng;
 mod sampler;
 mod span;
 mod span_context;
+mod span_handler;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tracer;
@@ -71,6 +72,7 @@ pub use span::builder::SpanBuilder;
 pub use span::detached::Span;
 pub use span::guard::SpanGuard;
 pub use span_context::{RemoteContext, RemoteIds, Sampling, SpanContext};
+pub use span_handler::{FinishedSpan, SpanHandler};
 pub use tracer::builder::{TracerBuilder, TracerGuard};
 pub use tracer::global::{init, DefaultGuard};
 pub use tracer::Tracer;

@@ -18,6 +18,7 @@ use crate::intern::intern;
 use crate::propagation::b3::B3Format;
 use crate::reporter::config::ReporterConfig;
 use crate::sampler::Sampler;
+use crate::span_handler::SpanHandler;
 
 use endpoint::CollectorEndpoint;
 
@@ -39,6 +40,8 @@ pub struct Config {
     pub(crate) percent: f64,
     /// The sampler of new traces, when one replaces the percentage.
     pub(crate) sampler: Option<SharedSampler>,
+    /// The hook on finished spans, called on the reporter's thread.
+    pub(crate) span_handler: Option<SharedHandler>,
     /// New trace ids are 128-bit (else 64-bit).
     pub(crate) trace_id_128bit: bool,
     /// Local endpoint port of spans that set none.
@@ -88,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("service_name", &self.service_name)
             .field("sample_rate", &self.percent)
             .field("sampler", &self.sampler)
+            .field("span_handler", &self.span_handler)
             .field("trace_id_128bit", &self.trace_id_128bit)
             .field("port", &self.port)
             .field("local_ip", &self.local_ip)
@@ -123,6 +127,7 @@ impl Default for Config {
             sample_rate: 100.0,
             percent: 100.0,
             sampler: None,
+            span_handler: None,
             trace_id_128bit: true,
             port: 0,
             local_ip: None,
@@ -170,6 +175,11 @@ impl Config {
     /// ([`crate::TracerBuilder::sampler`], `ZIPKIN_SAMPLER`).
     pub fn sampler(&self) -> Option<&dyn Sampler> {
         self.sampler.as_ref().map(|s| &*s.0)
+    }
+
+    /// The hook on finished spans ([`crate::TracerBuilder::span_handler`]).
+    pub fn span_handler(&self) -> Option<&dyn SpanHandler> {
+        self.span_handler.as_ref().map(|h| &*h.0)
     }
 
     /// Whether no new trace can be sampled (a rate of 0, or a sampler that never samples):
@@ -299,6 +309,14 @@ impl std::ops::Deref for SharedSampler {
         &*self.0
     }
 }
+
+/// The tracer's span handler, unwind-safe for the same reason as [`SharedSampler`]: the
+/// reporter calls it inside `catch_unwind` and drops the span it panicked on.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedHandler(pub(crate) Arc<dyn SpanHandler>);
+
+impl std::panic::RefUnwindSafe for SharedHandler {}
+impl std::panic::UnwindSafe for SharedHandler {}
 
 /// Where the settings a transport is built from came from, so that the transport's errors name
 /// the variable or method the user wrote.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::endpoint::CollectorEndpoint;
 use crate::config::select::transport_for;
-use crate::config::{env, Config, Origins, SharedSampler};
+use crate::config::{env, Config, Origins, SharedHandler, SharedSampler};
 use crate::encode::Encoding;
 use crate::error::{ConfigError, Setting};
 use crate::intern::intern;
@@ -15,6 +15,7 @@ use crate::propagation::b3::B3Format;
 use crate::reporter::config::ReporterConfig;
 use crate::reporter::Reporter;
 use crate::sampler::Sampler;
+use crate::span_handler::SpanHandler;
 use crate::transport::Transport;
 
 use super::{Tracer, TracerInner};
@@ -123,6 +124,13 @@ impl TracerBuilder {
     /// ```
     pub fn sampler(mut self, sampler: impl Sampler) -> Self {
         self.config.sampler = Some(SharedSampler(Arc::new(sampler)));
+        self
+    }
+
+    /// A hook that sees each finished sampled span on the reporter's thread before it is
+    /// reported, and may rename it, change its tags or drop it (see [`SpanHandler`]).
+    pub fn span_handler(mut self, handler: impl SpanHandler) -> Self {
+        self.config.span_handler = Some(SharedHandler(Arc::new(handler)));
         self
     }
 
@@ -286,7 +294,12 @@ impl TracerBuilder {
             None => transport_for(&config).map_err(|e| self.origins.name(e))?,
         };
         crate::clock::warm_up();
-        let reporter = Reporter::start(config.reporter.clone(), transport, config.local_ip);
+        let reporter = Reporter::start_with_handler(
+            config.reporter.clone(),
+            transport,
+            config.local_ip,
+            config.span_handler.as_ref().map(|h| h.0.clone()),
+        );
         Ok(TracerInner::leak(config, reporter, transport_from_config))
     }
 

@@ -89,10 +89,11 @@ impl TracerInner {
                 _ => transport_for(&self.config).ok(),
             };
             let transport = made.unwrap_or_else(|| Box::new(transport::ParentOnly::new()));
-            Reporter::start(
+            Reporter::start_with_handler(
                 self.config.reporter.clone(),
                 transport,
                 self.config.local_ip,
+                self.config.span_handler.as_ref().map(|h| h.0.clone()),
             )
         }))
     }
