@@ -17,7 +17,10 @@ struct Edits {
 
 impl SpanHandler for Edits {
     fn end(&self, span: &mut FinishedSpan<'_>) -> bool {
-        self.threads.lock().unwrap().push(std::thread::current().id());
+        self.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
         match span.name() {
             "drop-me" => false,
             "panic-me" => panic!("the handler's bug"),
@@ -54,7 +57,10 @@ fn the_handler_renames_rewrites_drops_and_survives_its_panics() {
     let m = t.metrics();
     assert_eq!((m.dropped_by_handler, m.dropped_handler_panic), (1, 1));
     assert_eq!(m.spans_dropped, 2);
-    assert_eq!(m.spans_offered, m.spans_sent + m.spans_dropped + m.spans_queued);
+    assert_eq!(
+        m.spans_offered,
+        m.spans_sent + m.spans_dropped + m.spans_queued
+    );
     let threads = edits.threads.lock().unwrap();
     assert_eq!(threads.len(), 4);
     assert!(threads.iter().all(|t| *t != std::thread::current().id()));
