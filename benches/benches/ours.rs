@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use criterion::criterion_main;
 use zipkin_bench::{chunked, minor_faults, quick, record_extra, CHUNK};
-use zipkin_runtime::transport::Discard;
 use zipkin_runtime::__private::SpanMeta;
+use zipkin_runtime::transport::Discard;
 use zipkin_runtime::{ReporterConfig, SpanGuard, Tracer};
 
 static ROOT: SpanMeta = SpanMeta::new("root");
