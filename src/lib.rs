@@ -344,6 +344,21 @@ pub use zipkin_runtime::{
     MAX_SERVICE_NAMES, MAX_THREAD_BUFFER_SPANS,
 };
 pub use zipkin_runtime::{propagation, transport};
+/// SERVER and CLIENT spans for tower services (axum, hyper, tonic): [`tower::ServerLayer`],
+/// [`tower::ClientLayer`]. Feature `tower` (and `axum` for route templates in span names).
+#[cfg(feature = "tower")]
+pub use zipkin_tower as tower;
+
+/// CLIENT spans for reqwest: [`reqwest::ZipkinMiddleware`], a reqwest-middleware middleware.
+/// Feature `reqwest`.
+#[cfg(feature = "reqwest")]
+pub use zipkin_reqwest as reqwest;
+
+// Which new traces are recorded, and what is done with finished spans.
+pub use zipkin_runtime::{
+    FinishedSpan, HttpRequest, HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler,
+    Sampler, SamplingRequest, SpanHandler,
+};
 
 #[doc(hidden)]
 pub use zipkin_runtime::{__private, __unstable};

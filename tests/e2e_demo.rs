@@ -320,6 +320,43 @@ async fn the_kafka_demo_says_which_zipkin_it_reads_back_from() {
     assert!(e.contains("kafka://127.0.0.1:9/zipkin"), "{e}");
 }
 
+/// The demo's second form (`--form layers`): the same services and nesting through
+/// `ServerLayer` and `ZipkinMiddleware`, plus the CLIENT half under `do_stuff`, which service1's
+/// SERVER span joins.
+const LAYERS_TREE: &str = "\
+get / [SERVER] (webapp)
+  do_stuff (webapp)
+    get [CLIENT] (webapp)
+      get /service1/ [SERVER] (service1) shared
+        service1_do_stuff (service1)
+";
+
+#[tokio::test]
+async fn the_layers_form_of_the_demo_adds_the_client_half() {
+    let client = reqwest::Client::new();
+    if !zipkin_up(&client, "the_layers_form_of_the_demo_adds_the_client_half").await {
+        return;
+    }
+    let mut opts = quick_options(
+        format!("{}/api/v2/spans", zipkin_url()),
+        temp_dir("demo-layers"),
+    );
+    opts.layers = true;
+    let outcome = runner::run(&opts, &mut Vec::new()).await.unwrap();
+    assert_eq!(outcome.traces.len(), 2);
+    for t in &outcome.traces {
+        let stored = stored_trace(&client, &t.id, 5).await;
+        assert_eq!(render_tree(&stored), LAYERS_TREE, "trace {}", t.id);
+        let client_half = named(&stored, "get");
+        let server_half = named(&stored, "get /service1/");
+        assert_eq!(client_half.id, server_half.id);
+        assert_eq!(
+            server_half.tags.get("http.route").map(String::as_str),
+            Some("/service1/")
+        );
+    }
+}
+
 /// With no Zipkin, the demo writes the file transport's Zipkin JSON, one file per trace for the
 /// UI's "Upload JSON", and still draws both traces. Needs no server.
 #[tokio::test]

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each example uses a different part
 
 pub mod config;
+pub mod layers;
 pub mod runner;
 pub mod serve;
 pub mod service1;

@@ -46,6 +46,20 @@ pub struct Options {
     /// How long to wait for Zipkin to store every span of a trace.
     pub read_timeout: Duration,
     pub style: Style,
+    /// The services with the integrations (`ServerLayer`, `ZipkinMiddleware`) instead of
+    /// per-handler code (`--form layers`).
+    pub layers: bool,
+}
+
+impl Options {
+    /// Spans in each trace of this form.
+    pub fn spans_per_trace(&self) -> usize {
+        if self.layers {
+            super::layers::SPANS_PER_TRACE
+        } else {
+            SPANS_PER_TRACE
+        }
+    }
 }
 
 impl Default for Options {
@@ -62,6 +76,7 @@ impl Default for Options {
             encoding: None,
             read_timeout: Duration::from_secs(15),
             style: Style::default(),
+            layers: false,
         }
     }
 }
@@ -105,6 +120,12 @@ pub const SETTINGS: &[Setting] = &[
                (default: the first of http://localhost:9411 and http://localhost:9412 that does)",
     },
     Setting {
+        flag: "--form",
+        env: None,
+        help: "attribute (default: #[zipkin_span], extract, inject_headers in the handlers) or \
+               layers (ServerLayer and ZipkinMiddleware)",
+    },
+    Setting {
         flag: "--out-dir",
         env: None,
         help: "where span files go without Zipkin (default target/zipkin-demo)",
@@ -127,6 +148,15 @@ impl Options {
             endpoint: v.get("--zipkin").cloned().unwrap_or(d.endpoint),
             zipkin_api: v.get("--zipkin-api").cloned().or(d.zipkin_api),
             out_dir: v.get("--out-dir").map(PathBuf::from).unwrap_or(d.out_dir),
+            layers: match v.get("--form").map(String::as_str) {
+                None | Some("attribute") => false,
+                Some("layers") => true,
+                Some(other) => {
+                    return Err(SettingError(format!(
+                        "--form is {other:?}; expected attribute or layers"
+                    )))
+                }
+            },
             ..d
         }))
     }
@@ -419,28 +449,28 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
         opts.encoding,
     )?;
     let web_tracer = tracer("webapp", webapp_port, &sink, file.as_ref(), opts.encoding)?;
-    let service1 = serve::spawn(
-        "service1",
-        s1_listener,
-        s1_tracer,
-        service1::router(service1::Config {
-            port: service1_port,
-            do_stuff_sleep: opts.do_stuff_sleep,
-        }),
-    )
-    .map_err(|e| format!("service1: {e}"))?;
-    let webapp = serve::spawn(
-        "webapp",
-        web_listener,
-        web_tracer,
-        webapp::router(webapp::Config {
-            port: webapp_port,
-            service1_url: format!("http://localhost:{service1_port}/service1/"),
-            do_stuff_sleep: opts.do_stuff_sleep,
-            index_sleep: opts.index_sleep,
-        }),
-    )
-    .map_err(|e| format!("webapp: {e}"))?;
+    let s1_config = service1::Config {
+        port: service1_port,
+        do_stuff_sleep: opts.do_stuff_sleep,
+    };
+    let web_config = webapp::Config {
+        port: webapp_port,
+        service1_url: format!("http://localhost:{service1_port}/service1/"),
+        do_stuff_sleep: opts.do_stuff_sleep,
+        index_sleep: opts.index_sleep,
+    };
+    let (s1_router, web_router) = if opts.layers {
+        (
+            super::layers::service1_router(s1_config),
+            super::layers::webapp_router(web_config),
+        )
+    } else {
+        (service1::router(s1_config), webapp::router(web_config))
+    };
+    let service1 = serve::spawn("service1", s1_listener, s1_tracer, s1_router)
+        .map_err(|e| format!("service1: {e}"))?;
+    let webapp = serve::spawn("webapp", web_listener, web_tracer, web_router)
+        .map_err(|e| format!("webapp: {e}"))?;
     let _ = writeln!(
         out,
         "webapp on http://127.0.0.1:{webapp_port}/ calls service1 on http://localhost:{service1_port}/service1/"
@@ -510,9 +540,16 @@ pub async fn run(opts: &Options, out: &mut dyn Write) -> Result<Outcome, String>
 
     let traces = match &sink {
         Sink::Zipkin { base, .. } => {
-            read_from_zipkin(&client, base, &ids, opts.read_timeout).await?
+            read_from_zipkin(
+                &client,
+                base,
+                &ids,
+                opts.read_timeout,
+                opts.spans_per_trace(),
+            )
+            .await?
         }
-        Sink::File { path, .. } => read_from_file(path, &ids)?,
+        Sink::File { path, .. } => read_from_file(path, &ids, opts.spans_per_trace())?,
     };
     for (k, t) in traces.iter().enumerate() {
         let (t0, t1) = waterfall::bounds(&t.spans);
@@ -571,6 +608,7 @@ pub async fn read_from_zipkin(
     base: &str,
     ids: &[String],
     timeout: Duration,
+    per_trace: usize,
 ) -> Result<Vec<Trace>, String> {
     let mut out = Vec::new();
     for id in ids {
@@ -591,12 +629,12 @@ pub async fn read_from_zipkin(
                 Ok(_) => Vec::new(), // 404 until the first span is stored
                 Err(e) => return Err(format!("GET {url}: {}", describe(&e))),
             };
-            if spans.len() >= SPANS_PER_TRACE {
+            if spans.len() >= per_trace {
                 break spans;
             }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "Zipkin stored {} of the {SPANS_PER_TRACE} spans of trace {id} within {:?}",
+                    "Zipkin stored {} of the {per_trace} spans of trace {id} within {:?}",
                     spans.len(),
                     timeout
                 ));
@@ -615,7 +653,7 @@ pub async fn read_from_zipkin(
 
 /// Reads the span file and writes one file per trace beside it (the UI loads one trace per
 /// upload).
-pub fn read_from_file(path: &Path, ids: &[String]) -> Result<Vec<Trace>, String> {
+pub fn read_from_file(path: &Path, ids: &[String], per_trace: usize) -> Result<Vec<Trace>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let spans: Vec<Span> = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not a JSON list of spans: {e}", path.display()))?;
@@ -627,9 +665,9 @@ pub fn read_from_file(path: &Path, ids: &[String]) -> Result<Vec<Trace>, String>
             .filter(|s| &s.trace_id == id)
             .cloned()
             .collect();
-        if mine.len() != SPANS_PER_TRACE {
+        if mine.len() != per_trace {
             return Err(format!(
-                "{} holds {} spans of trace {id}; expected {SPANS_PER_TRACE}",
+                "{} holds {} spans of trace {id}; expected {per_trace}",
                 path.display(),
                 mine.len()
             ));

@@ -43,6 +43,7 @@ mod rng;
 mod sampler;
 mod span;
 mod span_context;
+mod span_handler;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tracer;
@@ -63,10 +64,15 @@ pub use propagation::{extract, extract_from, inject_context, inject_headers, inj
 pub use record::{Endpoint, Kind};
 pub use reporter::config::{ReporterConfig, MAX_THREAD_BUFFER_SPANS};
 pub use reporter::metrics::{FlushReport, ReporterMetrics};
+pub use sampler::{
+    HttpRequest, HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Sampler,
+    SamplingRequest,
+};
 pub use span::builder::SpanBuilder;
 pub use span::detached::Span;
 pub use span::guard::SpanGuard;
 pub use span_context::{RemoteContext, RemoteIds, Sampling, SpanContext};
+pub use span_handler::{FinishedSpan, SpanHandler};
 pub use tracer::builder::{TracerBuilder, TracerGuard};
 pub use tracer::global::{init, DefaultGuard};
 pub use tracer::Tracer;

@@ -72,6 +72,8 @@ enum Check {
     SpeedupMin(&'static str, &'static str, f64),
     /// a - b <= limit (ns)
     DiffMax(&'static str, &'static str, f64),
+    /// (a - base) / (b - base) <= limit: what a adds to base, against what b adds
+    DiffRatioMax(&'static str, &'static str, &'static str, f64),
     /// a <= limit
     ValueMax(&'static str, f64),
     /// a >= limit
@@ -186,6 +188,34 @@ fn targets() -> Vec<Target> {
             ValueMax("extra/b3_extract_single_allocs_per_call", 0.0),
         ),
         t(
+            "ServerLayer, sampled",
+            "≤ 250 ns added to a tower service's request (layer − bare)",
+            DiffMax(
+                "http_layers/server_layer_sampled",
+                "http_layers/bare",
+                250.0,
+            ),
+        ),
+        t(
+            "ServerLayer, unsampled",
+            "≤ 30 ns added to a tower service's request (layer − bare)",
+            DiffMax(
+                "http_layers/server_layer_unsampled",
+                "http_layers/bare",
+                30.0,
+            ),
+        ),
+        t(
+            "ServerLayer, sampled",
+            "≤ 0.25× what tower-http TraceLayer + tracing-opentelemetry + OTel SDK adds",
+            DiffRatioMax(
+                "http_layers/server_layer_sampled",
+                "http_layers/tower_http_trace_otel",
+                "http_layers/bare",
+                0.25,
+            ),
+        ),
+        t(
             "JSON encode",
             "≥ 4M spans/s per core (≤ 250 ns/span; ns shown)",
             ValueMax("encode/ours_json", 250.0),
@@ -274,6 +304,10 @@ fn eval(check: &Check, run: &Run) -> Option<(f64, bool)> {
             let d = g(a)? - g(b)?;
             (d, d <= l)
         }
+        Check::DiffRatioMax(a, b, base, l) => {
+            let r = (g(a)? - g(base)?) / (g(b)? - g(base)?);
+            (r, r <= l)
+        }
         Check::ValueMax(a, l) => {
             let v = g(a)?;
             (v, v <= l)
@@ -287,7 +321,7 @@ fn eval(check: &Check, run: &Run) -> Option<(f64, bool)> {
 
 fn unit(check: &Check) -> &'static str {
     match check {
-        Check::RatioMax(..) | Check::SpeedupMin(..) => "×",
+        Check::RatioMax(..) | Check::SpeedupMin(..) | Check::DiffRatioMax(..) => "×",
         Check::DiffMax(..) => " ns",
         _ => "",
     }
@@ -295,7 +329,10 @@ fn unit(check: &Check) -> &'static str {
 
 fn passes(check: &Check, v: f64) -> bool {
     match *check {
-        Check::RatioMax(_, _, l) | Check::DiffMax(_, _, l) | Check::ValueMax(_, l) => v <= l,
+        Check::RatioMax(_, _, l)
+        | Check::DiffMax(_, _, l)
+        | Check::DiffRatioMax(_, _, _, l)
+        | Check::ValueMax(_, l) => v <= l,
         Check::SpeedupMin(_, _, l) | Check::ValueMin(_, l) => v >= l,
     }
 }

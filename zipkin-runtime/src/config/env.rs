@@ -72,7 +72,17 @@ pub(crate) fn apply(
                 PERCENT,
             ));
         }
-        config.sample_rate = r;
+        config.percent = r;
+    }
+    if let Some(v) = var("ZIPKIN_SAMPLER") {
+        if !v.trim().is_empty() {
+            let setting = Setting::Env("ZIPKIN_SAMPLER");
+            config.sampler = Some(super::SharedSampler(super::sampler::parse(
+                &v,
+                config.percent,
+                setting,
+            )?));
+        }
     }
     if let Some(b) = parsed(&var, "ZIPKIN_TRACE_ID_128BIT", BOOL)? {
         config.trace_id_128bit = b;

@@ -5,10 +5,12 @@ pub(crate) mod endpoint;
 pub(crate) mod env;
 pub(crate) mod kafka;
 pub(crate) mod local_ip;
+pub(crate) mod sampler;
 pub(crate) mod select;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::encode::Encoding;
@@ -16,6 +18,8 @@ use crate::error::{ConfigError, Setting};
 use crate::intern::intern;
 use crate::propagation::b3::B3Format;
 use crate::reporter::config::ReporterConfig;
+use crate::sampler::Sampler;
+use crate::span_handler::SpanHandler;
 
 use endpoint::CollectorEndpoint;
 
@@ -28,8 +32,17 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
 pub struct Config {
     /// Service name of spans that name none and have no parent to inherit from.
     pub(crate) service_name: &'static str,
-    /// Percent of new traces sampled (0 to 100).
+    /// The gate of a new trace, which the inline fast path of a root span reads: 0 (or less)
+    /// when no new trace can be sampled, so that it decides without calling anything. Without
+    /// a sampler it is `percent`; with one, 0 when the sampler never samples and 100 (ask it)
+    /// otherwise (see [`Config::settle_sampling`]).
     pub(crate) sample_rate: f64,
+    /// Percent of new traces sampled (0 to 100) when no sampler is set.
+    pub(crate) percent: f64,
+    /// The sampler of new traces, when one replaces the percentage.
+    pub(crate) sampler: Option<SharedSampler>,
+    /// The hook on finished spans, called on the reporter's thread.
+    pub(crate) span_handler: Option<SharedHandler>,
     /// New trace ids are 128-bit (else 64-bit).
     pub(crate) trace_id_128bit: bool,
     /// Local endpoint port of spans that set none.
@@ -77,7 +90,9 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("service_name", &self.service_name)
-            .field("sample_rate", &self.sample_rate)
+            .field("sample_rate", &self.percent)
+            .field("sampler", &self.sampler)
+            .field("span_handler", &self.span_handler)
             .field("trace_id_128bit", &self.trace_id_128bit)
             .field("port", &self.port)
             .field("local_ip", &self.local_ip)
@@ -111,6 +126,9 @@ impl Default for Config {
         Config {
             service_name: default_service_name(),
             sample_rate: 100.0,
+            percent: 100.0,
+            sampler: None,
+            span_handler: None,
             trace_id_128bit: true,
             port: 0,
             local_ip: None,
@@ -147,9 +165,37 @@ impl Config {
         self.service_name
     }
 
-    /// Percent of new traces sampled (0 to 100).
+    /// Percent of new traces sampled (0 to 100) when no [`Config::sampler`] is set.
+    // The field `sample_rate` is the fast path's gate (read in span/guard.rs), not this.
+    #[allow(clippy::misnamed_getters)]
     pub fn sample_rate(&self) -> f64 {
-        self.sample_rate
+        self.percent
+    }
+
+    /// The sampler of new traces, when one replaces the percentage
+    /// ([`crate::TracerBuilder::sampler`], `ZIPKIN_SAMPLER`).
+    pub fn sampler(&self) -> Option<&dyn Sampler> {
+        self.sampler.as_ref().map(|s| &*s.0)
+    }
+
+    /// The hook on finished spans ([`crate::TracerBuilder::span_handler`]).
+    pub fn span_handler(&self) -> Option<&dyn SpanHandler> {
+        self.span_handler.as_ref().map(|h| &*h.0)
+    }
+
+    /// Whether no new trace can be sampled (a rate of 0, or a sampler that never samples):
+    /// then a root span decides without drawing an id or calling the sampler.
+    pub fn never_samples(&self) -> bool {
+        self.sample_rate <= 0.0 || self.sample_rate.is_nan()
+    }
+
+    /// Computes the fast path's gate from the percentage and the sampler (called by `build`).
+    pub(crate) fn settle_sampling(&mut self) {
+        self.sample_rate = match &self.sampler {
+            None => self.percent,
+            Some(s) if s.never_samples() => 0.0,
+            Some(_) => 100.0,
+        };
     }
 
     /// Whether new trace ids are 128-bit (else 64-bit).
@@ -248,6 +294,30 @@ impl Config {
         &self.reporter
     }
 }
+
+/// The tracer's sampler. Unwind-safe whatever the sampler holds, so that a tracer stays
+/// `RefUnwindSafe`: the tracer asks it inside `catch_unwind` and takes a panic as "no", and
+/// never looks at its state otherwise.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedSampler(pub(crate) Arc<dyn Sampler>);
+
+impl std::panic::RefUnwindSafe for SharedSampler {}
+impl std::panic::UnwindSafe for SharedSampler {}
+
+impl std::ops::Deref for SharedSampler {
+    type Target = dyn Sampler;
+    fn deref(&self) -> &(dyn Sampler + 'static) {
+        &*self.0
+    }
+}
+
+/// The tracer's span handler, unwind-safe for the same reason as [`SharedSampler`]: the
+/// reporter calls it inside `catch_unwind` and drops the span it panicked on.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedHandler(pub(crate) Arc<dyn SpanHandler>);
+
+impl std::panic::RefUnwindSafe for SharedHandler {}
+impl std::panic::UnwindSafe for SharedHandler {}
 
 /// Where the settings a transport is built from came from, so that the transport's errors name
 /// the variable or method the user wrote.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::encode::SpanEncoder;
 use crate::record::SpanRecord;
+use crate::span_handler::{FinishedSpan, SpanHandler};
 
 use super::batch::Batch;
 use super::ring::{ring_capacity, Ring, RingCounts};
@@ -18,6 +19,8 @@ pub(super) struct Pending {
     accepted: u64,
     too_large: u64,
     queue_full: u64,
+    by_handler: u64,
+    handler_panic: u64,
 }
 
 pub(super) struct Drainer {
@@ -35,6 +38,8 @@ pub(super) struct Drainer {
     last_pass: Instant,
     /// The most spans the last pass took from one ring.
     busiest: usize,
+    /// The user's hook on finished spans, if any.
+    handler: Option<Arc<dyn SpanHandler>>,
 }
 
 /// The shortest wait [`refill_wait`] asks for: below it the drainer would mostly
@@ -62,7 +67,11 @@ pub(super) fn refill_wait(
 }
 
 impl Drainer {
-    pub(super) fn new(shared: Arc<Shared>, encoder: SpanEncoder) -> Drainer {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        encoder: SpanEncoder,
+        handler: Option<Arc<dyn SpanHandler>>,
+    ) -> Drainer {
         Drainer {
             shared,
             encoder,
@@ -74,6 +83,7 @@ impl Drainer {
             flush_marked: 0,
             last_pass: Instant::now(),
             busiest: 0,
+            handler,
         }
     }
 
@@ -156,8 +166,10 @@ impl Drainer {
         };
         if n > 0 {
             let mut recs = std::mem::take(&mut self.spilled);
-            for rec in recs.drain(..) {
-                self.enqueue(&rec);
+            for mut rec in recs.drain(..) {
+                if self.keep(&mut rec) {
+                    self.enqueue(&rec);
+                }
             }
             self.spilled = recs;
             self.commit();
@@ -197,8 +209,10 @@ impl Drainer {
                 }
             }
             let mut recs = std::mem::take(&mut self.scratch);
-            for rec in recs.drain(..) {
-                self.enqueue(&rec);
+            for mut rec in recs.drain(..) {
+                if self.keep(&mut rec) {
+                    self.enqueue(&rec);
+                }
             }
             self.scratch = recs;
             self.commit();
@@ -222,6 +236,27 @@ impl Drainer {
         l.in_queue += p.accepted;
         l.too_large += p.too_large;
         l.queue_full += p.queue_full;
+        l.by_handler += p.by_handler;
+        l.handler_panic += p.handler_panic;
+    }
+
+    /// Whether the span handler (if any) keeps `rec`, which it may change first. A span it
+    /// drops, or panics on, is counted and not encoded.
+    #[inline]
+    fn keep(&mut self, rec: &mut SpanRecord) -> bool {
+        let Some(handler) = &self.handler else {
+            return true;
+        };
+        let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.end(&mut FinishedSpan::new(rec))
+        }));
+        match kept {
+            Ok(true) => return true,
+            Ok(false) => self.pending.by_handler += 1,
+            Err(_) => self.pending.handler_panic += 1,
+        }
+        self.pending.processed += 1;
+        false
     }
 
     /// Encodes one span into the batch being built, within the queue's bounds.

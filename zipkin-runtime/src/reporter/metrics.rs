@@ -39,6 +39,10 @@ pub struct ReporterMetrics {
     pub dropped_queue_full: u64,
     /// Dropped because one span was larger than a message may be.
     pub dropped_too_large: u64,
+    /// Dropped by the tracer's [`crate::SpanHandler`] (it returned `false`).
+    pub dropped_by_handler: u64,
+    /// Dropped because the tracer's [`crate::SpanHandler`] panicked on them.
+    pub dropped_handler_panic: u64,
     /// Dropped because the transport failed (connection error, timeout, 5xx/429 after retries,
     /// or a `Retry-After` longer than `retry_backoff_max`).
     pub dropped_transport_error: u64,
@@ -122,6 +126,8 @@ impl Shared {
             dropped_thread_buffer_full: thread_full,
             dropped_queue_full: queue_full + l.queue_full,
             dropped_too_large: l.too_large,
+            dropped_by_handler: l.by_handler,
+            dropped_handler_panic: l.handler_panic,
             dropped_transport_error: l.transport_error,
             dropped_rejected: l.rejected,
             dropped_shutdown: l.shutdown + refused + stranded,
@@ -136,6 +142,8 @@ impl Shared {
             spans_dropped: m.dropped_thread_buffer_full
                 + m.dropped_queue_full
                 + m.dropped_too_large
+                + m.dropped_by_handler
+                + m.dropped_handler_panic
                 + m.dropped_transport_error
                 + m.dropped_rejected
                 + m.dropped_shutdown,

@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 use crate::clock;
 use crate::encode::SpanEncoder;
 use crate::record::SpanRecord;
+use crate::span_handler::SpanHandler;
 use crate::transport::Transport;
 
 use config::ReporterConfig;
@@ -80,6 +81,16 @@ impl Reporter {
         config: ReporterConfig,
         transport: Box<dyn Transport>,
         local_ip: Option<IpAddr>,
+    ) -> Reporter {
+        Reporter::start_with_handler(config, transport, local_ip, None)
+    }
+
+    /// [`Reporter::start`] with a span handler, which the drainer calls on each span.
+    pub(crate) fn start_with_handler(
+        config: ReporterConfig,
+        transport: Box<dyn Transport>,
+        local_ip: Option<IpAddr>,
+        handler: Option<Arc<dyn SpanHandler>>,
     ) -> Reporter {
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -111,6 +122,7 @@ impl Reporter {
         let drainer = Drainer::new(
             shared.clone(),
             SpanEncoder::new(transport.encoding(), local_ip),
+            handler,
         );
         let sender = Sender::new(shared.clone(), transport);
         let mut threads = Vec::new();

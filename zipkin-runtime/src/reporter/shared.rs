@@ -25,6 +25,8 @@ pub(super) struct Ledger {
     pub(super) sent: u64,
     pub(super) too_large: u64,
     pub(super) queue_full: u64,
+    pub(super) by_handler: u64,
+    pub(super) handler_panic: u64,
     pub(super) transport_error: u64,
     pub(super) rejected: u64,
     pub(super) shutdown: u64,

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use crate::record::Kind;
+use crate::sampler::HttpRequest;
 use crate::span_context::RemoteContext;
 
 use super::live::LiveSpan;
@@ -77,6 +78,11 @@ impl SpanBuilder {
     }
 
     pub(super) fn live(self) -> LiveSpan {
+        self.live_for(None)
+    }
+
+    /// The span, whose sampler (if it starts a trace) sees `http`.
+    pub(super) fn live_for(self, http: Option<&HttpRequest<'_>>) -> LiveSpan {
         LiveSpan::open(
             self.name,
             self.service,
@@ -84,6 +90,7 @@ impl SpanBuilder {
             self.port,
             self.sample_rate,
             self.parent,
+            http,
         )
     }
 }

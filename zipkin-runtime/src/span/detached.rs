@@ -6,6 +6,8 @@ use std::fmt;
 
 use crate::clock;
 use crate::context::{self, Current};
+use crate::record::Endpoint;
+use crate::sampler::HttpRequest;
 use crate::span_context::{RemoteContext, SpanContext};
 
 use super::builder::SpanBuilder;
@@ -110,6 +112,23 @@ impl Span {
         self
     }
 
+    /// Renames the span (kept only when it records): for a name known after it started, such
+    /// as a server span's route.
+    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) -> &mut Self {
+        if let Some(s) = self.recording() {
+            s.name = name.into();
+        }
+        self
+    }
+
+    /// Sets the other side of a client or server span (kept only when it records).
+    pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) -> &mut Self {
+        if let Some(s) = self.recording() {
+            s.extra.get_or_insert_with(Default::default).remote_endpoint = Some(endpoint);
+        }
+        self
+    }
+
     /// Ends the span now.
     pub fn finish(mut self) {
         if let Some(s) = self.inner.take() {
@@ -143,6 +162,24 @@ impl SpanBuilder {
     pub fn start_detached(self) -> Span {
         Span {
             inner: Some(self.live()),
+        }
+    }
+
+    /// [`SpanBuilder::start_detached`] for a span serving an HTTP request: when the span
+    /// starts a new trace (no parent, or a caller that sent no decision), the tracer's
+    /// [`crate::Sampler`] sees the request's method, path and route. What the server
+    /// integrations call.
+    ///
+    /// ```
+    /// use zipkin_runtime::{HttpRequest, Kind, Span};
+    /// let span = Span::builder("get /orders/{id}")
+    ///     .kind(Kind::Server)
+    ///     .start_detached_for_http(&HttpRequest::new("GET", "/orders/42").with_route("/orders/{id}"));
+    /// assert!(span.context().is_some());
+    /// ```
+    pub fn start_detached_for_http(self, http: &HttpRequest<'_>) -> Span {
+        Span {
+            inner: Some(self.live_for(Some(http))),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::context::{self, Current};
 use crate::id::{SpanId, TraceId};
 use crate::pending::{self, Captures, Collect, Pending};
 use crate::record::{Extra, Kind, SpanRecord};
+use crate::sampler::HttpRequest;
 use crate::span_context::{RemoteContext, Sampling, SpanContext};
 use crate::tracer::Tracer;
 
@@ -64,6 +65,7 @@ impl LiveSpan {
         port: u16,
         sample_rate: Option<f64>,
         parent: Option<RemoteContext>,
+        http: Option<&HttpRequest<'_>>,
     ) -> LiveSpan {
         // A caller that sent nothing (no ids, no decision, no debug) is not a parent: the span
         // nests under the current span, or starts a trace, as if no parent had been given.
@@ -71,16 +73,20 @@ impl LiveSpan {
         let (cur, shared, local_root) = match parent {
             Some(remote) => {
                 let tracer = context::current_tracer().unwrap_or_else(Tracer::current);
-                continue_remote(tracer, remote, kind, sample_rate, meta_service, port)
+                let new = NewTrace {
+                    explicit: sample_rate,
+                    name: &name,
+                    http,
+                };
+                continue_remote(tracer, remote, kind, new, meta_service, port)
             }
             None => match Self::child_of_current(meta_service, kind, port) {
                 Some(cur) => (cur, false, false),
                 None => {
                     let tracer = Tracer::current();
-                    let rate = sample_rate.unwrap_or(tracer.config().sample_rate);
                     let (trace_id, span_id, sampled) =
                         crate::id::root_ids(tracer.config().trace_id_128bit, |id| {
-                            tracer.sample(id, rate)
+                            tracer.sample_new_trace(sample_rate, id, &name, http)
                         });
                     (
                         Current {
@@ -133,6 +139,7 @@ impl LiveSpan {
             meta.port,
             meta.sample_rate,
             parent,
+            None,
         )
     }
 
@@ -230,11 +237,18 @@ fn take_name(name: &mut Cow<'static, str>) -> Cow<'static, str> {
     }
 }
 
+/// What the sampler of a new trace is told.
+pub(crate) struct NewTrace<'a> {
+    explicit: Option<f64>,
+    name: &'a str,
+    http: Option<&'a HttpRequest<'a>>,
+}
+
 fn continue_remote(
     tracer: Tracer,
     remote: RemoteContext,
     kind: Kind,
-    sample_rate: Option<f64>,
+    new: NewTrace<'_>,
     service: Option<&'static str>,
     port: u16,
 ) -> (Current, bool, bool) {
@@ -247,7 +261,7 @@ fn continue_remote(
     } else {
         remote.sampling
     };
-    let rate = sample_rate.unwrap_or(cfg.sample_rate);
+    let sample = |trace_id| tracer.sample_new_trace(new.explicit, trace_id, new.name, new.http);
     let mk = |ctx| Current {
         ctx,
         tracer,
@@ -261,9 +275,7 @@ fn continue_remote(
                 Sampling::Sampled
             } else {
                 match requested {
-                    Sampling::Deferred => {
-                        Sampling::from_decision(Some(tracer.sample(ids.trace_id, rate)))
-                    }
+                    Sampling::Deferred => Sampling::from_decision(Some(sample(ids.trace_id))),
                     decided => decided,
                 }
             };
@@ -295,9 +307,7 @@ fn continue_remote(
                 Sampling::Sampled
             } else {
                 match requested {
-                    Sampling::Deferred => {
-                        Sampling::from_decision(Some(tracer.sample(trace_id, rate)))
-                    }
+                    Sampling::Deferred => Sampling::from_decision(Some(sample(trace_id))),
                     decided => decided,
                 }
             };

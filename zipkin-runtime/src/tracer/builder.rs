@@ -2,17 +2,20 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::endpoint::CollectorEndpoint;
 use crate::config::select::transport_for;
-use crate::config::{env, Config, Origins};
+use crate::config::{env, Config, Origins, SharedHandler, SharedSampler};
 use crate::encode::Encoding;
 use crate::error::{ConfigError, Setting};
 use crate::intern::intern;
 use crate::propagation::b3::B3Format;
 use crate::reporter::config::ReporterConfig;
 use crate::reporter::Reporter;
+use crate::sampler::Sampler;
+use crate::span_handler::SpanHandler;
 use crate::transport::Transport;
 
 use super::{Tracer, TracerInner};
@@ -65,6 +68,7 @@ impl TracerBuilder {
     /// | `ZIPKIN_ENDPOINT` | collector URL, `kafka://host:port[,host:port...][/topic]` (the `kafka` feature), `file:<path>`, `stdout` or `none` | `http://localhost:9411/api/v2/spans` |
     /// | `ZIPKIN_SERVICE_NAME` | default service name | the executable's name |
     /// | `ZIPKIN_SAMPLE_RATE` | percent of new traces sampled | `100` |
+    /// | `ZIPKIN_SAMPLER` | a sampler in place of the rate: `10/s`, `25%`, or HTTP rules `GET /health=0%;/orders=100%;*=10/s` (see the README) | none |
     /// | `ZIPKIN_TRACE_ID_128BIT` | `true`/`false` | `true` |
     /// | `ZIPKIN_ACCEPT_DEBUG` | honour callers' debug flag | `true` |
     /// | `ZIPKIN_B3_FORMAT` | `multi`, `single` or `both` | `multi` |
@@ -95,13 +99,38 @@ impl TracerBuilder {
         self
     }
 
-    /// Percent of new traces sampled, clamped to 0..=100.
+    /// Percent of new traces sampled, clamped to 0..=100, when no [`TracerBuilder::sampler`]
+    /// is set.
     pub fn sample_rate(mut self, percent: f64) -> Self {
-        self.config.sample_rate = if percent.is_nan() {
+        self.config.percent = if percent.is_nan() {
             0.0
         } else {
             percent.clamp(0.0, 100.0)
         };
+        self
+    }
+
+    /// Decides which new traces are recorded, in place of the percentage: asked once per trace,
+    /// where it starts (a root span, or a server span whose caller sent no decision). A
+    /// caller's decision always wins, and a span's own `sample_rate` overrides it.
+    ///
+    /// ```
+    /// use zipkin_runtime::{HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Tracer};
+    /// let sampler = HttpRuleSampler::new(RateLimitingSampler::new(10))
+    ///     .rule(HttpRule::path("/health").method("GET"), PercentageSampler::new(0.0))
+    ///     .rule(HttpRule::path("/orders"), PercentageSampler::new(100.0));
+    /// let tracer = Tracer::builder().sampler(sampler).build().unwrap();
+    /// assert!(tracer.config().sampler().is_some());
+    /// ```
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.config.sampler = Some(SharedSampler(Arc::new(sampler)));
+        self
+    }
+
+    /// A hook that sees each finished sampled span on the reporter's thread before it is
+    /// reported, and may rename it, change its tags or drop it (see [`SpanHandler`]).
+    pub fn span_handler(mut self, handler: impl SpanHandler) -> Self {
+        self.config.span_handler = Some(SharedHandler(Arc::new(handler)));
         self
     }
 
@@ -256,6 +285,7 @@ impl TracerBuilder {
             ));
         }
         config.reporter.validate()?;
+        config.settle_sampling();
         if config.local_ip.is_none() {
             config.local_ip = crate::config::local_ip::local_ip();
         }
@@ -265,7 +295,12 @@ impl TracerBuilder {
             None => transport_for(&config).map_err(|e| self.origins.name(e))?,
         };
         crate::clock::warm_up();
-        let reporter = Reporter::start(config.reporter.clone(), transport, config.local_ip);
+        let reporter = Reporter::start_with_handler(
+            config.reporter.clone(),
+            transport,
+            config.local_ip,
+            config.span_handler.as_ref().map(|h| h.0.clone()),
+        );
         Ok(TracerInner::leak(config, reporter, transport_from_config))
     }
 

@@ -24,6 +24,7 @@ use crate::intern::service_names_refused;
 use crate::record::SpanRecord;
 use crate::reporter::metrics::{FlushReport, ReporterMetrics};
 use crate::reporter::Reporter;
+use crate::sampler::{is_sampled, HttpRequest, Sampler, SamplingRequest};
 use crate::transport;
 
 use registry::Tracked;
@@ -88,10 +89,11 @@ impl TracerInner {
                 _ => transport_for(&self.config).ok(),
             };
             let transport = made.unwrap_or_else(|| Box::new(transport::ParentOnly::new()));
-            Reporter::start(
+            Reporter::start_with_handler(
                 self.config.reporter.clone(),
                 transport,
                 self.config.local_ip,
+                self.config.span_handler.as_ref().map(|h| h.0.clone()),
             )
         }))
     }
@@ -178,9 +180,24 @@ impl Tracer {
         }
     }
 
+    /// Whether the new trace `trace_id`, started by the span `name`, is recorded: at
+    /// `explicit` percent when the span sets its own rate, else by the tracer's sampler or
+    /// percentage. A sampler that never samples is not called; one that panics says no.
     #[inline]
-    pub(crate) fn sample(self, trace_id: TraceId, rate: f64) -> bool {
-        crate::sampler::is_sampled(trace_id, rate)
+    pub(crate) fn sample_new_trace(
+        self,
+        explicit: Option<f64>,
+        trace_id: TraceId,
+        name: &str,
+        http: Option<&HttpRequest<'_>>,
+    ) -> bool {
+        let cfg = &self.inner.config;
+        match (explicit, &cfg.sampler) {
+            (Some(rate), _) => is_sampled(trace_id, rate),
+            (None, None) => is_sampled(trace_id, cfg.sample_rate),
+            (None, Some(_)) if cfg.never_samples() => false,
+            (None, Some(s)) => ask(&**s, trace_id, name, http),
+        }
     }
 
     /// Hands a finished span to the reporter; the record is built in its ring slot.
@@ -214,6 +231,20 @@ impl Tracer {
         }
         v
     }
+}
+
+/// Asks a user's sampler, out of line; a panic in it is a "no", never the application's.
+#[inline(never)]
+fn ask(
+    sampler: &dyn Sampler,
+    trace_id: TraceId,
+    name: &str,
+    http: Option<&HttpRequest<'_>>,
+) -> bool {
+    let mut request = SamplingRequest::new(trace_id, name);
+    request.http = http.copied();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sampler.sample(&request)))
+        .unwrap_or(false)
 }
 
 impl Tracked for TracerInner {

@@ -1,7 +1,56 @@
-//! Head sampling: a local root decides from its trace id, so every service that samples at the
+//! Sampling a percentage of traces, decided from the trace id: every service that samples at the
 //! same rate makes the same decision for the same trace.
 
 use crate::id::TraceId;
+
+use super::decision::{Sampler, SamplingRequest};
+
+/// Records `percent` (0 to 100) of new traces, deterministically from their id. What the
+/// tracer uses unless another sampler is set (`ZIPKIN_SAMPLE_RATE`,
+/// [`crate::TracerBuilder::sample_rate`]).
+///
+/// ```
+/// use zipkin_runtime::{PercentageSampler, Sampler, SamplingRequest, TraceId};
+/// let half = PercentageSampler::new(50.0);
+/// let id = TraceId::random(true);
+/// let request = SamplingRequest::new(id, "job");
+/// assert_eq!(half.sample(&request), half.sample(&request));
+/// assert!(PercentageSampler::new(100.0).sample(&request));
+/// assert!(!PercentageSampler::new(0.0).sample(&request));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PercentageSampler {
+    percent: f64,
+}
+
+impl PercentageSampler {
+    /// Samples `percent` of traces, clamped to 0..=100 (NaN samples none).
+    pub fn new(percent: f64) -> PercentageSampler {
+        PercentageSampler {
+            percent: if percent.is_nan() {
+                0.0
+            } else {
+                percent.clamp(0.0, 100.0)
+            },
+        }
+    }
+
+    /// The percentage sampled.
+    pub fn percent(&self) -> f64 {
+        self.percent
+    }
+}
+
+impl Sampler for PercentageSampler {
+    #[inline]
+    fn sample(&self, request: &SamplingRequest<'_>) -> bool {
+        is_sampled(request.trace_id, self.percent)
+    }
+
+    fn never_samples(&self) -> bool {
+        self.percent <= 0.0
+    }
+}
 
 /// Whether a trace is sampled at `percent` (0 to 100), deterministically from its id.
 #[inline]

@@ -1,0 +1,247 @@
+//! [`ServerLayer`]: a SERVER span per request, current while the service handles it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+use zipkin_runtime::{HttpRequest, Kind, Span};
+
+use crate::body::ResponseBody;
+use crate::{grpc, parse};
+
+/// A [`Layer`] that opens a SERVER span for every request of the service it wraps.
+///
+/// - It reads the caller's context with the same strict rules as `zipkin_runtime::extract`
+///   (B3 multi, single `b3`, `traceparent`), and joins the caller's span id (`shared`), so a
+///   client span and this span are one RPC in Zipkin.
+/// - The span is current while the service runs, on every poll of its future: spans opened in
+///   the handler (`#[zipkin_span]`) are its children, and `inject_headers()` there propagates it.
+/// - When no caller decided, the tracer's sampler decides, seeing the method, path and route.
+///
+/// Names, tags and when the span ends: see the [crate](crate) documentation.
+///
+/// ```
+/// use zipkin_tower::ServerLayer;
+/// # async fn handler() -> &'static str { "ok" }
+/// let app: axum::Router = axum::Router::new()
+///     .route("/orders/{id}", axum::routing::get(handler))
+///     .layer(ServerLayer::new());
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServerLayer {
+    _private: (),
+}
+
+impl ServerLayer {
+    /// The layer.
+    pub fn new() -> ServerLayer {
+        ServerLayer { _private: () }
+    }
+}
+
+impl<S> Layer<S> for ServerLayer {
+    type Service = Server<S>;
+
+    fn layer(&self, inner: S) -> Server<S> {
+        Server { inner }
+    }
+}
+
+/// The service [`ServerLayer`] makes.
+#[derive(Clone, Debug)]
+pub struct Server<S> {
+    inner: S,
+}
+
+/// The route template the server matched, when it exposes one.
+#[inline]
+fn route<B>(req: &Request<B>) -> Option<&str> {
+    #[cfg(feature = "axum")]
+    if let Some(m) = req.extensions().get::<axum::extract::MatchedPath>() {
+        return Some(m.as_str());
+    }
+    let _ = req;
+    None
+}
+
+/// The peer's address, when the server exposes it.
+fn peer<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(c) = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(c.0);
+    }
+    req.extensions().get::<std::net::SocketAddr>().copied()
+}
+
+impl<S, B, RB> Service<Request<B>> for Server<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Error: fmt::Display,
+{
+    type Response = Response<ResponseBody<RB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> ResponseFuture<S::Future> {
+        let remote = zipkin_runtime::extract(req.headers());
+        let grpc = grpc::is_grpc(req.headers());
+        let path = req.uri().path();
+        let route = route(&req);
+        let name: Cow<'static, str> = if grpc {
+            Cow::Owned(path.trim_start_matches('/').to_owned())
+        } else {
+            parse::method_name(req.method())
+        };
+        let mut http = HttpRequest::new(req.method().as_str(), path);
+        if let Some(r) = route {
+            http = http.with_route(r);
+        }
+        let mut span = Span::builder(name)
+            .kind(Kind::Server)
+            .parent(remote)
+            .start_detached_for_http(&http);
+        if span.is_recording() {
+            if !grpc {
+                if route.is_some() {
+                    span.set_name(parse::span_name(req.method(), route));
+                }
+                parse::tag_request(&mut span, req.method(), path, route);
+            }
+            if let Some(addr) = peer(&req) {
+                span.set_remote_endpoint(zipkin_runtime::Endpoint {
+                    service_name: None,
+                    ip: Some(addr.ip()),
+                    port: addr.port(),
+                });
+            }
+        }
+        let inner = span.in_scope(|| self.inner.call(req));
+        ResponseFuture::new(inner, span, grpc, true)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an instrumented service: the service's, with its span current on every
+    /// poll (server side), tagging the response, a service error or a panic.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        span: Option<Span>,
+        grpc: bool,
+        scope: bool,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(span) = this.span.as_mut() {
+                // Dropped before the response: the caller went away.
+                span.tag("cancelled", "true");
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("span", &self.span)
+            .field("grpc", &self.grpc)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, span: Span, grpc: bool, scope: bool) -> ResponseFuture<F> {
+        ResponseFuture {
+            inner,
+            span: Some(span),
+            grpc,
+            scope,
+        }
+    }
+}
+
+impl<F, RB, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+    E: fmt::Display,
+{
+    type Output = Result<Response<ResponseBody<RB>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let polled = match this.span.as_mut() {
+            Some(span) if *this.scope => {
+                match catch_unwind(AssertUnwindSafe(|| {
+                    span.in_scope(|| inner.as_mut().poll(cx))
+                })) {
+                    Ok(p) => p,
+                    Err(panic) => {
+                        if let Some(mut span) = this.span.take() {
+                            span.tag("error", "panic");
+                        }
+                        resume_unwind(panic)
+                    }
+                }
+            }
+            _ => match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+                Ok(p) => p,
+                Err(panic) => {
+                    if let Some(mut span) = this.span.take() {
+                        span.tag("error", "panic");
+                    }
+                    resume_unwind(panic)
+                }
+            },
+        };
+        let out = match polled {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(out) => out,
+        };
+        let mut span = this.span.take();
+        match out {
+            Ok(resp) => {
+                let mut to_body = None;
+                if let Some(s) = span.as_mut().filter(|s| s.is_recording()) {
+                    if *this.grpc {
+                        match grpc::status(resp.headers()) {
+                            Some(code) => grpc::tag_status(s, code),
+                            // The status comes in the trailers: the body carries the span.
+                            None => to_body = span.take(),
+                        }
+                    } else {
+                        parse::tag_status(s, resp.status());
+                    }
+                }
+                drop(span);
+                let (parts, body) = resp.into_parts();
+                Poll::Ready(Ok(Response::from_parts(
+                    parts,
+                    ResponseBody::new(body, to_body),
+                )))
+            }
+            Err(e) => {
+                if let Some(s) = span.as_mut() {
+                    s.error(&e);
+                }
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}
