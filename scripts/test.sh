@@ -5,8 +5,10 @@
 #   1. the real Zipkin server (scripts/zipkin-server.sh; reuses one already up on 127.0.0.1:9411)
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
 #   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
-#   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it,
-#      and the runtime's feature test without `http` and without `tls`
+#   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
+#      (among them zipkin-tracing/tests/e2e_zipkin.rs: the tracing layer under axum + tower-http,
+#      its log lines, and a call to the py_zipkin peer), and the runtime's feature test without
+#      `http` and without `tls`
 #   5. Miri on the tests of the runtime's unsafe code (scripts/miri.sh)
 #   6. the demo (the README's first command) against Zipkin, and once into a file
 #   7. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
