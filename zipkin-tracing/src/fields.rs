@@ -90,12 +90,28 @@ impl<'a> TagVisitor<'a> {
         } else if name == STATUS_MESSAGE {
             self.status_message = Some(value);
         } else if name == "error" || self.tags.allows(name) {
-            self.span.tag(name, value);
+            self.span.tag_owned(name, value);
         }
     }
 }
 
 impl Visit for TagVisitor<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.text(field, value.to_string());
+    }
+
     fn record_str(&mut self, field: &Field, value: &str) {
         self.text(field, value.to_owned());
     }

@@ -149,6 +149,13 @@ impl ZipkinLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        let remote = parent::take_remote();
+        // The current span of the thread is the innermost of both worlds: a `tracing` span
+        // entered here, or a `#[zipkin_span]` function called inside one. Inside an unsampled
+        // trace there is nothing to open and nothing to report.
+        if remote.is_none() && attrs.is_contextual() && current_sampling() == Some(false) {
+            return None;
+        }
         let meta = attrs.metadata();
         let mut kind = None;
         if meta
@@ -160,7 +167,6 @@ impl ZipkinLayer {
             attrs.record(&mut v);
             kind = v.0;
         }
-        let remote = parent::take_remote();
         let mut builder = Span::builder(meta.name());
         if let Some(service) = self.service {
             builder = builder.service_name(service);
@@ -174,13 +180,7 @@ impl ZipkinLayer {
             builder = builder.kind(kind);
         }
         if attrs.is_contextual() {
-            // The current span of the thread is the innermost of both worlds: a `tracing`
-            // span entered here, or a `#[zipkin_span]` function called inside one.
-            match current_sampling() {
-                // Inside an unsampled trace: nothing to open, nothing to report.
-                Some(false) => None,
-                _ => Some(builder.start_detached()),
-            }
+            Some(builder.start_detached())
         } else if attrs.is_root() {
             Some(builder.start_detached_under(None))
         } else {

@@ -85,6 +85,16 @@ impl Span {
         self
     }
 
+    /// Sets a tag from a value already rendered (no second copy, as [`Span::tag`] would make).
+    #[doc(hidden)]
+    #[inline]
+    pub fn tag_owned(&mut self, key: &'static str, value: String) -> &mut Self {
+        if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
+            s.set_tag(Cow::Borrowed(key), value);
+        }
+        self
+    }
+
     /// Moves what the free functions ([`crate::tag`], [`crate::annotate`]) added on this thread
     /// while the span was current into it: call after [`Entered::exit`].
     #[doc(hidden)]
