@@ -1,7 +1,7 @@
 //! The layer: every `tracing` span a Zipkin span, every event an annotation.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Subscriber};
@@ -82,6 +82,39 @@ pub(crate) struct ZipkinData {
 thread_local! {
     /// The spans this thread entered, innermost last, with what each replaced.
     static ENTERED: RefCell<Vec<(Id, Entered)>> = const { RefCell::new(Vec::new()) };
+    /// The last spans this thread skipped (opened inside an unsampled trace, so without a
+    /// Zipkin span): entering one again while the trace is still unsampled here costs no
+    /// lookup in the registry.
+    static SKIPPED: Skipped = const {
+        Skipped { ids: [const { Cell::new(0) }; SKIPPED_LEN], at: Cell::new(0) }
+    };
+}
+
+const SKIPPED_LEN: usize = 8;
+
+struct Skipped {
+    ids: [Cell<u64>; SKIPPED_LEN],
+    at: Cell<usize>,
+}
+
+fn remember_skipped(id: &Id) {
+    let _ = SKIPPED.try_with(|s| {
+        let at = s.at.get();
+        s.ids[at % SKIPPED_LEN].set(id.into_u64());
+        s.at.set(at.wrapping_add(1));
+    });
+}
+
+/// Whether `id` is a span this thread skipped, inside a trace that is still unsampled here.
+/// (The registry's ids carry a generation, so a reused slot is another id; the check of the
+/// current sampling covers the rest.)
+#[inline]
+fn skipped(id: &Id) -> bool {
+    let id = id.into_u64();
+    SKIPPED
+        .try_with(|s| s.ids.iter().any(|c| c.get() == id))
+        .unwrap_or(false)
+        && current_sampling() == Some(false)
 }
 
 impl ZipkinLayer {
@@ -221,6 +254,7 @@ where
             return;
         }
         let Some(mut span) = self.open(attrs, &ctx) else {
+            remember_skipped(id);
             return;
         };
         if span.is_recording() {
@@ -305,6 +339,9 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if skipped(id) {
+            return;
+        }
         let Some(s) = ctx.span(id) else { return };
         let mut ext = s.extensions_mut();
         let Some(data) = ext.get_mut::<ZipkinData>() else {
@@ -332,7 +369,9 @@ where
             .ok()
             .flatten();
         let Some(entered) = entered else { return };
-        entered.exit();
+        if !entered.exit() {
+            return;
+        }
         if let Some(s) = ctx.span(id) {
             if let Some(data) = s.extensions_mut().get_mut::<ZipkinData>() {
                 data.span.collect_pending();
@@ -340,11 +379,6 @@ where
         }
     }
 
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let Some(s) = ctx.span(&id) else { return };
-        let data = s.extensions_mut().remove::<ZipkinData>();
-        if let Some(data) = data {
-            data.span.finish();
-        }
-    }
+    // No `on_close`: the registry drops a closed span's extensions, and the Zipkin span in them
+    // finishes when dropped, so a close costs no lookup of its own.
 }

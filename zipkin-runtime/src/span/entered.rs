@@ -36,13 +36,16 @@ impl fmt::Debug for Entered {
 }
 
 impl Entered {
-    /// Puts back what [`Span::enter_here`] replaced on this thread.
+    /// Puts back what [`Span::enter_here`] replaced on this thread. Returns whether tags or
+    /// annotations added through the free functions wait on this thread: then call
+    /// [`Span::collect_pending`] on the span.
     #[inline]
-    pub fn exit(self) {
+    pub fn exit(self) -> bool {
         match self.own {
             Some(own) => context::leave(&own, self.prev),
             None => context::restore(self.prev),
         }
+        crate::pending::any_pending()
     }
 }
 
