@@ -52,30 +52,37 @@ impl Visit for KindVisitor {
     }
 }
 
+/// What a span's OpenTelemetry status fields said so far (they may be recorded apart).
+#[derive(Default)]
+pub(crate) struct Status {
+    error: bool,
+    message: Option<String>,
+}
+
 /// Records a span's fields on its Zipkin span: tags, a new name, `error`.
 pub(crate) struct TagVisitor<'a> {
     pub(crate) span: &'a mut Span,
     pub(crate) tags: &'a TagFields,
-    /// `otel.status_code` said ERROR: the `error` tag waits for a status message.
-    pub(crate) status_error: bool,
-    pub(crate) status_message: Option<String>,
+    status: &'a mut Status,
+    status_seen: bool,
 }
 
 impl<'a> TagVisitor<'a> {
-    pub(crate) fn new(span: &'a mut Span, tags: &'a TagFields) -> Self {
+    pub(crate) fn new(span: &'a mut Span, tags: &'a TagFields, status: &'a mut Status) -> Self {
         TagVisitor {
             span,
             tags,
-            status_error: false,
-            status_message: None,
+            status,
+            status_seen: false,
         }
     }
 
-    /// Applies what the OpenTelemetry status fields said.
+    /// Applies what the OpenTelemetry status fields said: `otel.status_code = "ERROR"` tags
+    /// `error`, with `otel.status_message` as its text when there is one.
     pub(crate) fn finish(self) {
-        if self.status_error {
-            let msg = self.status_message.unwrap_or_else(|| "ERROR".to_owned());
-            self.span.tag("error", msg);
+        if self.status_seen && self.status.error {
+            let msg = self.status.message.as_deref().unwrap_or("ERROR");
+            self.span.tag_owned("error", msg.to_owned());
         }
     }
 
@@ -86,9 +93,11 @@ impl<'a> TagVisitor<'a> {
         } else if KIND_FIELDS.contains(&name) {
             // Read before the span opened (the kind decides how it joins a remote parent).
         } else if name == STATUS_CODE {
-            self.status_error = value.eq_ignore_ascii_case("error");
+            self.status.error = value.eq_ignore_ascii_case("error");
+            self.status_seen = true;
         } else if name == STATUS_MESSAGE {
-            self.status_message = Some(value);
+            self.status.message = Some(value);
+            self.status_seen = true;
         } else if name == "error" || self.tags.allows(name) {
             self.span.tag_owned(name, value);
         }

@@ -11,7 +11,7 @@ use tracing_subscriber::Layer;
 use zipkin_runtime::__bridge::{current_sampling, Entered};
 use zipkin_runtime::{Kind, Span};
 
-use crate::fields::{EventVisitor, KindVisitor, TagVisitor, KIND_FIELDS};
+use crate::fields::{EventVisitor, KindVisitor, Status, TagVisitor, KIND_FIELDS};
 use crate::parent;
 
 /// Which span fields become tags. Whatever the choice, `error` always does, and the fields
@@ -77,6 +77,7 @@ impl Default for ZipkinLayer {
 pub(crate) struct ZipkinData {
     pub(crate) span: Span,
     entered: bool,
+    status: Status,
 }
 
 thread_local! {
@@ -257,8 +258,9 @@ where
             remember_skipped(id);
             return;
         };
+        let mut status = Status::default();
         if span.is_recording() {
-            let mut v = TagVisitor::new(&mut span, &self.tags);
+            let mut v = TagVisitor::new(&mut span, &self.tags, &mut status);
             attrs.record(&mut v);
             v.finish();
         }
@@ -266,6 +268,7 @@ where
             s.extensions_mut().insert(ZipkinData {
                 span,
                 entered: false,
+                status,
             });
         }
     }
@@ -275,7 +278,7 @@ where
         let mut ext = s.extensions_mut();
         if let Some(data) = ext.get_mut::<ZipkinData>() {
             if data.span.is_recording() {
-                let mut v = TagVisitor::new(&mut data.span, &self.tags);
+                let mut v = TagVisitor::new(&mut data.span, &self.tags, &mut data.status);
                 values.record(&mut v);
                 v.finish();
             }

@@ -423,3 +423,23 @@ fn log_lines_carry_the_ids_of_their_span() {
 fn zipkin_logged() {
     tracing::info!("in zipkin fn");
 }
+
+#[test]
+fn otel_conventions_recorded_later() {
+    let spans = run(ZipkinLayer::new(), Tracer::builder(), || {
+        let s = tracing::info_span!(
+            "generic",
+            otel.name = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_message = tracing::field::Empty,
+        );
+        let _g = s.enter();
+        s.record("otel.name", "GET /items/{id}");
+        s.record("otel.status_code", "ERROR");
+        s.record("otel.status_message", "upstream timed out");
+    });
+    let s = by_name(&spans, "GET /items/{id}");
+    assert_eq!(s.tags["error"], "upstream timed out");
+    assert!(!s.tags.contains_key("otel.status_code"), "{:?}", s.tags);
+    assert!(!s.tags.contains_key("otel.name"), "{:?}", s.tags);
+}
