@@ -8,9 +8,10 @@
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
 #   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
 #   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
-#      (tests/http_layers.rs and zipkin-tower/tests/tonic_e2e.rs among them), the runtime's
-#      feature test without `http` and without `tls`, and the facade's integration features
-#      (tower, axum, reqwest) built alone and together
+#      (tests/http_layers.rs, zipkin-tower/tests/tonic_e2e.rs and zipkin-tracing/tests/e2e_zipkin.rs
+#      among them: the tracing layer under axum + tower-http, its log lines, and a call to the
+#      py_zipkin peer), the runtime's feature test without `http` and without `tls`, and the
+#      facade's integration features (tower, axum, reqwest, tracing) built alone and together
 #   5. Miri on the tests of the runtime's unsafe code (scripts/miri.sh)
 #   6. the demo (the README's first command) against Zipkin, once through Kafka, and once into a file
 #   7. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
@@ -142,8 +143,9 @@ package_check() {
 if ! package_check 2>&1 | tee "$LOGS/package.log"; then
   FAILED+=("cargo package")
 fi
-step "integration features alone and together (tower, axum, reqwest; with and without the defaults)"
-for features in tower axum reqwest tower,reqwest axum,reqwest; do
+
+step "integration features alone and together (tower, axum, reqwest, tracing, kafka; with and without the defaults)"
+for features in tower axum reqwest tracing kafka tower,reqwest axum,reqwest,tracing,kafka; do
   for defaults in --no-default-features ""; do
     if ! cargo check -q -p zipkin-rs --locked $defaults --features "$features" 2>&1 |
       tee -a "$LOGS/features.log"; then

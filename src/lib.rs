@@ -360,5 +360,13 @@ pub use zipkin_runtime::{
     Sampler, SamplingRequest, SpanHandler,
 };
 
+/// `tracing` spans and events to Zipkin: [`tracing::ZipkinLayer`], a `tracing_subscriber`
+/// layer sharing one trace tree with `#[zipkin_span]`, and [`tracing::TraceIds`], trace ids in
+/// every log line.
+#[cfg(feature = "tracing")]
+pub mod tracing {
+    pub use zipkin_tracing::*;
+}
+
 #[doc(hidden)]
 pub use zipkin_runtime::{__private, __unstable};

@@ -90,6 +90,13 @@ pub mod __unstable {
     }
 }
 
+/// What bridges from other instrumentation APIs (the `tracing` layer of `zipkin-tracing`) use
+/// beyond the public API: see `span/entered.rs`. Not a stable API.
+#[doc(hidden)]
+pub mod __bridge {
+    pub use crate::span::entered::{current_sampling, Entered};
+}
+
 /// What `#[zipkin_span]` expands to. Not a stable API: call the public items instead.
 #[doc(hidden)]
 pub mod __private {

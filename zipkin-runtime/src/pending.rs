@@ -108,6 +108,15 @@ thread_local! {
     };
 }
 
+/// Whether anything added through the free functions waits on this thread for its span (for
+/// bridges, `span/entered.rs`: collecting is only worth a lookup of the span when it does).
+#[inline]
+pub(crate) fn any_pending() -> bool {
+    LOCAL
+        .try_with(|l| l.try_borrow().map_or(true, |l| !l.pending.is_empty()))
+        .unwrap_or(false)
+}
+
 /// Sends `p` to the current span, if one is current and sampled.
 fn push(p: Pending) {
     let Some(cur) = context::current_inner() else {

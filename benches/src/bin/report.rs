@@ -168,6 +168,33 @@ fn targets() -> Vec<Target> {
             RatioMax("ours/async_handoff", "tracing/registry_async_in_root", 0.5),
         ),
         t(
+            "tracing bridge, sampled (info_span!, two fields, entered and closed)",
+            "≤ 0.5× registry + tracing-opentelemetry + SDK (no-op processor)",
+            RatioMax(
+                "tracing_bridge/zipkin_layer_sampled",
+                "tracing_bridge/otel_layer_sampled",
+                0.5,
+            ),
+        ),
+        t(
+            "tracing bridge, sampled (info_span!, two fields, entered and closed)",
+            "≤ 1.5× bare registry",
+            RatioMax(
+                "tracing_bridge/zipkin_layer_sampled",
+                "tracing_bridge/registry",
+                1.5,
+            ),
+        ),
+        t(
+            "tracing bridge, unsampled trace",
+            "≤ 1.2× bare registry",
+            RatioMax(
+                "tracing_bridge/zipkin_layer_unsampled",
+                "tracing_bridge/registry",
+                1.2,
+            ),
+        ),
+        t(
             "inject_headers()",
             "≤ 20 ns plus the map insertion: injection into a carrier that keeps nothing (ns)",
             ValueMax("b3/inject_into_null_carrier", 20.0),

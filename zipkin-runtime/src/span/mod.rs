@@ -4,6 +4,8 @@
 
 pub(crate) mod builder;
 pub(crate) mod detached;
+/// Hidden API for bridges (the `tracing` layer): see the file.
+pub(crate) mod entered;
 pub(crate) mod frames;
 pub(crate) mod guard;
 pub(crate) mod live;

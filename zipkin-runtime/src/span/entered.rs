@@ -1,0 +1,131 @@
+//! For bridges from other instrumentation APIs (the `tracing` layer of `zipkin-tracing`): a
+//! detached [`Span`] made current on this thread and put back later without a scope object
+//! ([`Span::enter_here`], [`Entered::exit`]), a span opened under an explicit parent
+//! ([`SpanBuilder::start_detached_under`]), its name and start changed after it opened, and a
+//! cheap look at whether the current span records ([`current_sampling`]).
+//!
+//! None of this is a stable API: it is `#[doc(hidden)]` and changes with the bridges that use
+//! it. Applications use [`Span::in_scope`], [`Span::instrument`] and guards instead.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::clock;
+use crate::context::{self, Current};
+
+use super::builder::SpanBuilder;
+use super::detached::Span;
+
+/// A detached span made current on this thread by [`Span::enter_here`], and what it replaced.
+/// Put it back with [`Entered::exit`] on the same thread, in the order the enters nested (an
+/// exit out of order leaves the span below the current one until that one exits, as guards
+/// do). Dropping it without `exit` leaves the span current.
+#[doc(hidden)]
+pub struct Entered {
+    own: Option<Current>,
+    prev: Option<Current>,
+}
+
+impl fmt::Debug for Entered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entered")
+            .field("span", &self.own.map(|c| c.ctx))
+            .field("prev", &self.prev.map(|c| c.ctx))
+            .finish()
+    }
+}
+
+impl Entered {
+    /// Puts back what [`Span::enter_here`] replaced on this thread. Returns whether tags or
+    /// annotations added through the free functions wait on this thread: then call
+    /// [`Span::collect_pending`] on the span.
+    #[inline]
+    pub fn exit(self) -> bool {
+        match self.own {
+            Some(own) => context::leave(&own, self.prev),
+            None => context::restore(self.prev),
+        }
+        crate::pending::any_pending()
+    }
+}
+
+impl Span {
+    /// Makes this span current on this thread until [`Entered::exit`]: spans opened meanwhile
+    /// (guards, `#[zipkin_span]`, injection) see it as their parent.
+    #[doc(hidden)]
+    #[inline]
+    pub fn enter_here(&self) -> Entered {
+        let own = self.current();
+        let prev = context::replace(own);
+        Entered { own, prev }
+    }
+
+    /// Renames the span (a name known only after it opened).
+    #[doc(hidden)]
+    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        if let Some(s) = self.inner.as_mut() {
+            s.name = name.into();
+        }
+    }
+
+    /// Restarts the span's clock: its start becomes now (for a span that starts when first
+    /// entered rather than when opened). Nothing for a span that does not record.
+    #[doc(hidden)]
+    pub fn restart_clock(&mut self) {
+        if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
+            s.start = clock::now();
+        }
+    }
+
+    /// Adds an annotation at the current time, cut to the tracer's tag limit (counted in
+    /// [`crate::Tracer::tag_truncations`] when cut), for text that comes from outside.
+    #[doc(hidden)]
+    pub fn annotate_limited(&mut self, value: String) -> &mut Self {
+        if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
+            let value = s.cur.tracer.limit_tag(value);
+            s.annotate(clock::now(), Cow::Owned(value));
+        }
+        self
+    }
+
+    /// Sets a tag from a value already rendered (no second copy, as [`Span::tag`] would make).
+    #[doc(hidden)]
+    #[inline]
+    pub fn tag_owned(&mut self, key: &'static str, value: String) -> &mut Self {
+        if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
+            s.set_tag(Cow::Borrowed(key), value);
+        }
+        self
+    }
+
+    /// Moves what the free functions ([`crate::tag`], [`crate::annotate`]) added on this thread
+    /// while the span was current into it: call after [`Entered::exit`].
+    #[doc(hidden)]
+    #[inline]
+    pub fn collect_pending(&mut self) {
+        self.take_pending();
+    }
+}
+
+impl SpanBuilder {
+    /// Opens the span as a child of `parent`, or as a new root for `None`, whatever is current
+    /// on this thread. With [`SpanBuilder::parent`] set, the remote parent wins as usual.
+    #[doc(hidden)]
+    pub fn start_detached_under(self, parent: Option<&Span>) -> Span {
+        context::with_current(parent.and_then(Span::current), || self.start_detached())
+    }
+}
+
+/// Whether the current span on this thread records: `None` with no current span,
+/// `Some(false)` for an unsampled one. Draws no undrawn ids.
+#[doc(hidden)]
+#[inline]
+pub fn current_sampling() -> Option<bool> {
+    if context::current_is_sampled() {
+        Some(true)
+    } else if context::current_tracer().is_some() {
+        Some(false)
+    } else {
+        None
+    }
+}

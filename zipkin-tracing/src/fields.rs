@@ -1,0 +1,191 @@
+//! Field values to text: a span's fields as tags (and the fields that name it or set its kind),
+//! an event's message and fields as one annotation.
+
+use std::fmt::{self, Write as _};
+
+use tracing_core::field::{Field, Visit};
+use zipkin_runtime::{Kind, Span};
+
+use crate::layer::TagFields;
+
+/// The fields that rename a span: ours first, then the OpenTelemetry convention.
+pub(crate) const NAME_FIELDS: [&str; 2] = ["zipkin.name", "otel.name"];
+/// The fields that set a span's kind.
+pub(crate) const KIND_FIELDS: [&str; 2] = ["zipkin.kind", "otel.kind"];
+/// The OpenTelemetry status fields: `otel.status_code = "ERROR"` tags `error`, with
+/// `otel.status_message` as its text when given.
+const STATUS_CODE: &str = "otel.status_code";
+const STATUS_MESSAGE: &str = "otel.status_message";
+
+/// Reads a kind from a field value: `server`, `client`, `producer`, `consumer` (any case);
+/// anything else is a local span.
+pub(crate) fn parse_kind(v: &str) -> Kind {
+    if v.eq_ignore_ascii_case("server") {
+        Kind::Server
+    } else if v.eq_ignore_ascii_case("client") {
+        Kind::Client
+    } else if v.eq_ignore_ascii_case("producer") {
+        Kind::Producer
+    } else if v.eq_ignore_ascii_case("consumer") {
+        Kind::Consumer
+    } else {
+        Kind::Local
+    }
+}
+
+/// Finds the kind among a span's fields before it opens.
+#[derive(Default)]
+pub(crate) struct KindVisitor(pub(crate) Option<Kind>);
+
+impl Visit for KindVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if KIND_FIELDS.contains(&field.name()) {
+            self.0 = Some(parse_kind(value));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if KIND_FIELDS.contains(&field.name()) {
+            // `otel.kind = ?SpanKind::Server` prints `Server`.
+            self.0 = Some(parse_kind(&format!("{value:?}")));
+        }
+    }
+}
+
+/// What a span's OpenTelemetry status fields said so far (they may be recorded apart).
+#[derive(Default)]
+pub(crate) struct Status {
+    error: bool,
+    message: Option<String>,
+}
+
+/// Records a span's fields on its Zipkin span: tags, a new name, `error`.
+pub(crate) struct TagVisitor<'a> {
+    pub(crate) span: &'a mut Span,
+    pub(crate) tags: &'a TagFields,
+    status: &'a mut Status,
+    status_seen: bool,
+}
+
+impl<'a> TagVisitor<'a> {
+    pub(crate) fn new(span: &'a mut Span, tags: &'a TagFields, status: &'a mut Status) -> Self {
+        TagVisitor {
+            span,
+            tags,
+            status,
+            status_seen: false,
+        }
+    }
+
+    /// Applies what the OpenTelemetry status fields said: `otel.status_code = "ERROR"` tags
+    /// `error`, with `otel.status_message` as its text when there is one.
+    pub(crate) fn finish(self) {
+        if self.status_seen && self.status.error {
+            let msg = self.status.message.as_deref().unwrap_or("ERROR");
+            self.span.tag_owned("error", msg.to_owned());
+        }
+    }
+
+    fn text(&mut self, field: &Field, value: String) {
+        let name = field.name();
+        if NAME_FIELDS.contains(&name) {
+            self.span.set_name(value);
+        } else if KIND_FIELDS.contains(&name) {
+            // Read before the span opened (the kind decides how it joins a remote parent).
+        } else if name == STATUS_CODE {
+            self.status.error = value.eq_ignore_ascii_case("error");
+            self.status_seen = true;
+        } else if name == STATUS_MESSAGE {
+            self.status.message = Some(value);
+            self.status_seen = true;
+        } else if name == "error" || self.tags.allows(name) {
+            self.span.tag_owned(name, value);
+        }
+    }
+}
+
+impl Visit for TagVisitor<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.text(field, value.to_owned());
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.text(field, format!("{value:?}"));
+    }
+}
+
+/// An event as one annotation: its message, then `name=value` for each other field, and
+/// whether it carries an `error` field (whose value becomes the `error` tag).
+#[derive(Default)]
+pub(crate) struct EventVisitor {
+    pub(crate) message: String,
+    pub(crate) fields: String,
+    pub(crate) error: Option<String>,
+}
+
+impl EventVisitor {
+    fn push(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        if field.name() == "message" {
+            let _ = self.message.write_fmt(value);
+            return;
+        }
+        if !self.fields.is_empty() {
+            self.fields.push(' ');
+        }
+        let at = self.fields.len();
+        let _ = write!(self.fields, "{}={}", field.name(), value);
+        if field.name() == "error" {
+            let v = &self.fields[at + "error=".len()..];
+            self.error = Some(v.to_owned());
+        }
+    }
+
+    /// The annotation's text: the message, then the fields.
+    pub(crate) fn text(self) -> (String, Option<String>) {
+        let text = match (self.message.is_empty(), self.fields.is_empty()) {
+            (_, true) => self.message,
+            (true, false) => self.fields,
+            (false, false) => {
+                let mut m = self.message;
+                m.push(' ');
+                m.push_str(&self.fields);
+                m
+            }
+        };
+        (text, self.error)
+    }
+}
+
+impl Visit for EventVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, format_args!("{value}"));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.push(field, format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, format_args!("{value:?}"));
+    }
+}
