@@ -60,14 +60,6 @@ impl Span {
         Entered { own, prev }
     }
 
-    /// Renames the span (a name known only after it opened).
-    #[doc(hidden)]
-    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) {
-        if let Some(s) = self.inner.as_mut() {
-            s.name = name.into();
-        }
-    }
-
     /// Restarts the span's clock: its start becomes now (for a span that starts when first
     /// entered rather than when opened). Nothing for a span that does not record.
     #[doc(hidden)]
