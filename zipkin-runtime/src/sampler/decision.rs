@@ -68,7 +68,7 @@ pub struct SamplingRequest<'a> {
     /// The name of the span that starts it.
     pub span_name: &'a str,
     /// The HTTP request it serves, when a server span starts it (the `tower` integration and
-    /// [`crate::SpanBuilder::http_request`] set this).
+    /// [`crate::SpanBuilder::start_detached_for_http`] set this).
     pub http: Option<HttpRequest<'a>>,
 }
 
