@@ -1229,7 +1229,7 @@ async fn debug_from_upstream_reaches_every_hop() {
         // Our spans carry `debug: true` exactly where debug reached (check_stored checks every
         // peer's spans the same way).
         for (i, p) in chain.peers.iter().enumerate() {
-            if p.lang == Lang::Rust {
+            if p.lang.is_ours() {
                 let ours: Vec<&Span> = spans.iter().filter(|s| s.service() == p.service).collect();
                 assert!(
                     ours.iter()

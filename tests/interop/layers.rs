@@ -62,8 +62,9 @@ async fn brave_client_calls_our_server_layer() {
 
 /// Rust -> Brave: `ClientLayer` over a hyper-util client (multi headers, and the tracer's single
 /// `b3`) calls Brave's server, whose SERVER span (`HttpServerHandler`) joins our CLIENT span id.
-/// Then both directions in one trace (Brave -> Rust -> Brave), and the same chain unsampled: every
-/// hop passes `sampled = 0` on, and none of it reaches Zipkin.
+/// Then both directions in one trace (Brave -> Rust -> Brave, multi into the layers and single out
+/// of them), the same chain with debug from upstream, and unsampled: every hop passes
+/// `sampled = 0` on, and none of it reaches Zipkin.
 #[tokio::test]
 async fn our_client_layer_calls_brave_server() {
     let client = reqwest::Client::new();
@@ -88,6 +89,11 @@ async fn our_client_layer_calls_brave_server() {
     let chain = run_chain(&client, &both, Root::Fresh, Fmt::Multi).await;
     let spans = check_stored(&client, &chain, since).await;
     check_our_spans(&chain, &spans);
+
+    // Debug from upstream: every hop reports, every span carries `debug: true` (check_stored).
+    let debug = run_chain(&client, &both, Root::Debug, Fmt::Multi).await;
+    let spans = check_stored(&client, &debug, since).await;
+    check_our_spans(&debug, &spans);
 
     let unsampled = run_chain(&client, &both, Root::Unsampled, Fmt::Multi).await;
     let control = run_chain(&client, &both, Root::Sampled, Fmt::Multi).await;
