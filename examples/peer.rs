@@ -22,9 +22,17 @@
 //! right for a call made from a LOCAL span, as in the blog demo's `do_stuff`); inside a CLIENT
 //! span that would leave a client half without a server and a server half without a client.
 //!
+//! With `PEER_HTTP=layers` the same protocol is served by the integrations instead of by hand:
+//! `zipkin_rs::tower::ServerLayer` around the `/chain` route opens the SERVER span (named from
+//! the route, `get /chain`), and the next hop is called through `zipkin_rs::tower::ClientLayer`
+//! over a hyper-util client (a CLIENT span `get` whose own ids go downstream). The interop tests
+//! put this mode next to Brave's client and server.
+//!
 //! Environment: `PORT` (default 8084; 0 picks a free port), `SERVICE_NAME` (default
 //! `rust-peer`), `ZIPKIN_ENDPOINT` (default `http://localhost:9411/api/v2/spans`), `B3_FORMAT`
-//! `multi` (default) or `single` for outgoing headers, and the other `ZIPKIN_*` variables.
+//! `multi` (default) or `single` for outgoing headers, `PEER_HTTP` `manual` (default:
+//! `#[zipkin_span]`, `extract`, `inject_headers` and reqwest) or `layers`, and the other
+//! `ZIPKIN_*` variables.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -37,14 +45,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+use tower::{ServiceBuilder, ServiceExt};
 use zipkin_rs::propagation::B3Format;
+use zipkin_rs::tower::{ClientLayer, ServerLayer};
 use zipkin_rs::{current_context, extract, inject_headers, zipkin_span, Tracer};
 
 struct Settings {
     port: u16,
     service: String,
     b3_format: B3Format,
+    layers: bool,
 }
 
 fn settings() -> Result<Settings, String> {
@@ -61,17 +75,32 @@ fn settings() -> Result<Settings, String> {
         Some("single") => B3Format::Single,
         Some(other) => return Err(format!("B3_FORMAT is {other:?}; expected multi or single")),
     };
+    let layers = match var("PEER_HTTP").as_deref().map(str::trim) {
+        None | Some("manual") => false,
+        Some("layers") => true,
+        Some(other) => return Err(format!("PEER_HTTP is {other:?}; expected manual or layers")),
+    };
     Ok(Settings {
         port,
         service: var("SERVICE_NAME").unwrap_or_else(|| "rust-peer".into()),
         b3_format,
+        layers,
     })
 }
+
+/// The hyper-util client under `ClientLayer` (`PEER_HTTP=layers`).
+type LayeredClient = zipkin_rs::tower::Client<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Empty<Bytes>,
+    >,
+>;
 
 struct Peer {
     service: String,
     tracer: Tracer,
     client: reqwest::Client,
+    layered: LayeredClient,
 }
 
 fn main() -> ExitCode {
@@ -109,7 +138,11 @@ fn main() -> ExitCode {
         service: s.service,
         tracer: zipkin.tracer(),
         client: reqwest::Client::new(),
+        layered: ServiceBuilder::new().layer(ClientLayer::new()).service(
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http(),
+        ),
     });
+    let layers = s.layers;
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -120,15 +153,23 @@ fn main() -> ExitCode {
     let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         eprintln!(
-            "zipkin-rs peer {} listening on {} (b3 out: {:?}, zipkin: {})",
+            "zipkin-rs peer {} listening on {} (b3 out: {:?}, http: {}, zipkin: {})",
             peer.service,
             SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             peer.tracer.config().b3_format(),
+            if layers { "layers" } else { "manual" },
             peer.tracer.config().endpoint(),
         );
-        let app = Router::new()
+        let app = if layers {
+            // The layer wraps the routes added before it: `/health` stays untraced.
+            Router::new()
+                .route("/chain", get(chain_layers))
+                .layer(ServerLayer::new())
+        } else {
+            Router::new().route("/chain", get(chain))
+        };
+        let app = app
             .route("/health", get(|| async { "OK\n" }))
-            .route("/chain", get(chain))
             .with_state(peer);
         axum::serve(listener, app)
             .with_graceful_shutdown(stop_signal())
@@ -144,12 +185,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn chain(
-    State(peer): State<Arc<Peer>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> impl IntoResponse {
-    let hops: Vec<String> = query
+fn hops_of(query: &HashMap<String, String>) -> Vec<String> {
+    query
         .get("hops")
         .map(|h| {
             h.split(',')
@@ -158,9 +195,87 @@ async fn chain(
                 .map(str::to_owned)
                 .collect()
         })
-        .unwrap_or_default();
-    let (status, body) = serve_chain(&peer, &hops, headers).await;
+        .unwrap_or_default()
+}
+
+async fn chain(
+    State(peer): State<Arc<Peer>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let (status, body) = serve_chain(&peer, &hops_of(&query), headers).await;
     (status, Json(body))
+}
+
+/// `PEER_HTTP=layers`: `ServerLayer` has opened the SERVER span (current here), and
+/// `ClientLayer` opens the CLIENT span of the call to the next hop and injects its ids.
+async fn chain_layers(
+    State(peer): State<Arc<Peer>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let mut body = answer(&peer, &headers);
+    let mut status = StatusCode::OK;
+    if let Some((next, rest)) = hops_of(&query).split_first() {
+        let (downstream, error) = get_next_layered(&peer, next, rest).await;
+        body["downstream"] = downstream;
+        if let Some(e) = error {
+            status = StatusCode::BAD_GATEWAY;
+            body["error"] = Value::String(e);
+        }
+    }
+    (status, Json(body))
+}
+
+async fn get_next_layered(peer: &Peer, next: &str, rest: &[String]) -> (Value, Option<String>) {
+    let url = match reqwest::Url::parse_with_params(next, [("hops", rest.join(","))]) {
+        Ok(u) => u,
+        Err(e) => return (Value::Null, Some(format!("GET {next}: bad URL: {e}"))),
+    };
+    let req = match axum::http::Request::get(url.as_str()).body(Empty::new()) {
+        Ok(r) => r,
+        Err(e) => return (Value::Null, Some(format!("GET {next}: bad request: {e}"))),
+    };
+    let call = peer.layered.clone().oneshot(req);
+    let resp = match tokio::time::timeout(Duration::from_secs(30), call).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return (Value::Null, Some(format!("GET {next}: {e}"))),
+        Err(_) => return (Value::Null, Some(format!("GET {next}: no answer in 30 s"))),
+    };
+    let code = resp.status();
+    let downstream = match resp.into_body().collect().await {
+        Ok(b) => serde_json::from_slice(&b.to_bytes()).unwrap_or(Value::Null),
+        Err(e) => {
+            return (
+                Value::Null,
+                Some(format!("GET {next}: reading the body: {e}")),
+            )
+        }
+    };
+    let error = (code != StatusCode::OK).then(|| format!("GET {next}: status {code}"));
+    (downstream, error)
+}
+
+/// The answer's fields from the current (SERVER) span and the headers received.
+fn answer(peer: &Peer, headers: &HeaderMap) -> Value {
+    let received: serde_json::Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| name.as_str() == "b3" || name.as_str().starts_with("x-b3-"))
+        .map(|(name, value)| {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), Value::String(v))
+        })
+        .collect();
+    let ctx = current_context();
+    json!({
+        "service": peer.service,
+        "traceId": ctx.map(|c| c.trace_id.to_string()),
+        "spanId": ctx.map(|c| c.span_id.to_string()),
+        "sampled": ctx.and_then(|c| c.sampling.decision()),
+        "debug": ctx.is_some_and(|c| c.debug),
+        "receivedHeaders": received,
+        "downstream": null,
+    })
 }
 
 /// The SERVER span: continues the caller (joining its span id) or starts a trace.
@@ -171,24 +286,7 @@ async fn chain(
     tags("http.method" = "GET", "http.path" = "/chain")
 )]
 async fn serve_chain(peer: &Peer, hops: &[String], headers: HeaderMap) -> (StatusCode, Value) {
-    let received: serde_json::Map<String, Value> = headers
-        .iter()
-        .filter(|(name, _)| name.as_str() == "b3" || name.as_str().starts_with("x-b3-"))
-        .map(|(name, value)| {
-            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            (name.as_str().to_owned(), Value::String(v))
-        })
-        .collect();
-    let ctx = current_context();
-    let mut body = json!({
-        "service": peer.service,
-        "traceId": ctx.map(|c| c.trace_id.to_string()),
-        "spanId": ctx.map(|c| c.span_id.to_string()),
-        "sampled": ctx.and_then(|c| c.sampling.decision()),
-        "debug": ctx.is_some_and(|c| c.debug),
-        "receivedHeaders": received,
-        "downstream": null,
-    });
+    let mut body = answer(peer, &headers);
     let mut status = StatusCode::OK;
     if let Some((next, rest)) = hops.split_first() {
         let (downstream, error) = call_next(peer, next, rest).await;

@@ -26,6 +26,10 @@ use zipkin_rs::model::Span;
 use zipkin_rs::testing::render_tree;
 use zipkin_rs::{SpanId, TraceId};
 
+/// Brave's HTTP client and server next to our `tower::ServerLayer` and `tower::ClientLayer`.
+#[path = "interop/layers.rs"]
+mod layers;
+
 // ---------------------------------------------------------------------------------------------
 // Environment: the server, the peers, skipping.
 
@@ -256,6 +260,7 @@ fn example(name: &str) -> PathBuf {
         "src",
         "zipkin-runtime/src",
         "zipkin-rs-macros/src",
+        "zipkin-tower/src",
     ]
     .iter()
     .filter_map(|d| newest_file(&repo().join(d)))
@@ -310,6 +315,9 @@ enum Lang {
     Go,
     /// zipkin-rs (examples/peer.rs)
     Rust,
+    /// zipkin-rs through its HTTP integrations: examples/peer.rs with `PEER_HTTP=layers`
+    /// (`tower::ServerLayer` on axum, `tower::ClientLayer` over a hyper-util client)
+    RustLayers,
 }
 
 impl Lang {
@@ -319,6 +327,21 @@ impl Lang {
             Lang::Java => "brave",
             Lang::Go => "go",
             Lang::Rust => "rust",
+            Lang::RustLayers => "rust-layers",
+        }
+    }
+
+    /// Whether the peer is zipkin-rs.
+    fn is_ours(self) -> bool {
+        matches!(self, Lang::Rust | Lang::RustLayers)
+    }
+
+    /// The SERVER span's name: `get` everywhere, and the method with the route template from
+    /// `ServerLayer`.
+    fn server_span_name(self) -> &'static str {
+        match self {
+            Lang::RustLayers => "get /chain",
+            _ => "get",
         }
     }
 
@@ -351,6 +374,11 @@ async fn start_peer(client: &reqwest::Client, lang: Lang, fmt: Fmt) -> Peer {
     let service = unique(lang.prefix());
     let mut cmd = match lang {
         Lang::Rust => Command::new(example("peer")),
+        Lang::RustLayers => {
+            let mut c = Command::new(example("peer"));
+            c.env("PEER_HTTP", "layers");
+            c
+        }
         _ => {
             let mut c = Command::new("bash");
             c.arg(repo().join("scripts/peers.sh"))
@@ -674,7 +702,7 @@ async fn run_chain<'a>(
             "{at}: parent sent = the caller's SERVER span: {got:?}"
         );
         assert_eq!(got.debug, debug, "{at}: debug sent: {got:?}");
-        if caller.lang == Lang::Rust && caller.fmt == Fmt::Multi {
+        if caller.lang.is_ours() && caller.fmt == Fmt::Multi {
             // py_zipkin's five headers, which hand-written py_zipkin services read directly.
             let rh = &a["receivedHeaders"];
             let want = [
@@ -724,8 +752,9 @@ async fn check_stored(client: &reqwest::Client, chain: &Chain<'_>, since_ms: u64
     for (i, p) in chain.peers.iter().enumerate() {
         let shared = i > 0 || chain.root_span.is_some();
         want += &format!(
-            "{}get [SERVER] ({}){}\n",
+            "{}{} [SERVER] ({}){}\n",
             "  ".repeat(2 * i),
+            p.lang.server_span_name(),
             p.service,
             if shared { " shared" } else { "" }
         );
@@ -1200,7 +1229,7 @@ async fn debug_from_upstream_reaches_every_hop() {
         // Our spans carry `debug: true` exactly where debug reached (check_stored checks every
         // peer's spans the same way).
         for (i, p) in chain.peers.iter().enumerate() {
-            if p.lang == Lang::Rust {
+            if p.lang.is_ours() {
                 let ours: Vec<&Span> = spans.iter().filter(|s| s.service() == p.service).collect();
                 assert!(
                     ours.iter()
