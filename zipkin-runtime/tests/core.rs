@@ -80,6 +80,52 @@ fn tags_annotations_and_error_reach_the_span() {
     assert_eq!(s.annotations[0].value, "event");
 }
 
+/// Guards and detached spans share one set of recording methods: the same calls give the same
+/// span, and nothing is kept when the trace is not sampled.
+#[test]
+fn guard_and_detached_span_record_alike() {
+    let endpoint = || Endpoint {
+        service_name: Some("db".into()),
+        port: 5432,
+        ..Default::default()
+    };
+    let (t, mem) = tracer(100.0);
+    t.in_scope(|| {
+        let mut g = SpanGuard::new("before");
+        g.set_name("guard")
+            .tag("k", 7)
+            .annotate("a")
+            .set_remote_endpoint(endpoint());
+        let mut d = Span::builder("before").start_detached();
+        d.set_name("detached")
+            .tag("k", 7)
+            .annotate("a")
+            .set_remote_endpoint(endpoint());
+        d.error(&"boom");
+    });
+    let spans = collect(t, &mem);
+    assert_eq!(spans.len(), 2);
+    for name in ["guard", "detached"] {
+        let s = spans
+            .iter()
+            .find(|s| s.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no span named {name} in {spans:?}"));
+        assert_eq!(s.tags.get("k").map(String::as_str), Some("7"));
+        assert_eq!(s.annotations.len(), 1);
+        let remote = s.remote_endpoint.as_ref().expect("remote endpoint");
+        assert_eq!(remote.service_name.as_deref(), Some("db"));
+        assert_eq!(remote.port, Some(5432));
+    }
+
+    let (t, mem) = tracer(0.0);
+    t.in_scope(|| {
+        let mut g = SpanGuard::new("g");
+        g.set_name("renamed").tag("k", 1).set_remote_endpoint(endpoint());
+        assert!(!g.is_recording());
+    });
+    assert!(collect(t, &mem).is_empty());
+}
+
 #[test]
 fn panic_tags_error_and_still_reports() {
     let (t, mem) = tracer(100.0);

@@ -177,7 +177,7 @@ fn record_traces(t: Tracer) -> Vec<TraceId> {
             .tag("http.method", "GET")
             .tag("http.path", "/api/items?q=\"x\"&y=\\z")
             .annotate("wr")
-            .remote_endpoint(Endpoint {
+            .set_remote_endpoint(Endpoint {
                 service_name: Some("Caller-App".into()),
                 ip: Some(IpAddr::V6("2001:db8::c001".parse().unwrap())),
                 port: 53210,
@@ -189,7 +189,7 @@ fn record_traces(t: Tracer) -> Vec<TraceId> {
             client
                 .tag("error", "boom: \"quoted\"\nnext line\t\u{1}")
                 .annotate("ws")
-                .remote_endpoint(Endpoint {
+                .set_remote_endpoint(Endpoint {
                     service_name: Some("backend".into()),
                     ip: Some(IpAddr::V4([192, 168, 99, 101].into())),
                     port: 9000,
@@ -200,7 +200,7 @@ fn record_traces(t: Tracer) -> Vec<TraceId> {
                 .kind(Kind::Producer)
                 .service_name("Queue-Writer")
                 .start();
-            p.remote_endpoint(Endpoint {
+            p.set_remote_endpoint(Endpoint {
                 service_name: Some("kafka".into()),
                 ..Default::default()
             });

@@ -196,7 +196,8 @@ fn kafka_endpoint() -> Endpoint {
 /// guard open while the record is produced.
 pub fn producer_span<H: RecordHeaders + ?Sized>(topic: &str, headers: &mut H) -> SpanGuard {
     let mut span = SpanGuard::builder("send").kind(Kind::Producer).start();
-    span.tag(TOPIC_TAG, topic).remote_endpoint(kafka_endpoint());
+    span.tag(TOPIC_TAG, topic)
+        .set_remote_endpoint(kafka_endpoint());
     inject(headers);
     span
 }
@@ -210,7 +211,8 @@ pub fn consumer_span<H: RecordHeaders + ?Sized>(topic: &str, headers: &H) -> Spa
         .kind(Kind::Consumer)
         .parent(extract(headers))
         .start();
-    span.tag(TOPIC_TAG, topic).remote_endpoint(kafka_endpoint());
+    span.tag(TOPIC_TAG, topic)
+        .set_remote_endpoint(kafka_endpoint());
     span
 }
 

@@ -4,15 +4,14 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::clock;
 use crate::context::{self, Current};
-use crate::record::Endpoint;
 use crate::sampler::HttpRequest;
 use crate::span_context::{RemoteContext, SpanContext};
 
 use super::builder::SpanBuilder;
 use super::live::LiveSpan;
 use super::meta::SpanMeta;
+use super::recording::recording_methods;
 
 /// An open span that is not tied to a thread: it can move into a future or another thread, be
 /// entered for a while, and reports when it drops (or on [`Span::finish`]).
@@ -87,48 +86,6 @@ impl Span {
         self.inner.as_mut().filter(|s| s.is_recording())
     }
 
-    /// Sets a tag.
-    pub fn tag(
-        &mut self,
-        key: impl Into<Cow<'static, str>>,
-        value: impl fmt::Display,
-    ) -> &mut Self {
-        if let Some(s) = self.recording() {
-            s.set_tag(key.into(), value.to_string());
-        }
-        self
-    }
-
-    /// Sets the `error` tag to the error's Display text.
-    pub fn error(&mut self, err: &dyn fmt::Display) -> &mut Self {
-        self.tag("error", err)
-    }
-
-    /// Adds an annotation at the current time.
-    pub fn annotate(&mut self, value: impl Into<Cow<'static, str>>) -> &mut Self {
-        if let Some(s) = self.recording() {
-            s.annotate(clock::now(), value.into());
-        }
-        self
-    }
-
-    /// Renames the span (kept only when it records): for a name known after it started, such
-    /// as a server span's route.
-    pub fn set_name(&mut self, name: impl Into<Cow<'static, str>>) -> &mut Self {
-        if let Some(s) = self.recording() {
-            s.name = name.into();
-        }
-        self
-    }
-
-    /// Sets the other side of a client or server span (kept only when it records).
-    pub fn set_remote_endpoint(&mut self, endpoint: Endpoint) -> &mut Self {
-        if let Some(s) = self.recording() {
-            s.extra.get_or_insert_with(Default::default).remote_endpoint = Some(endpoint);
-        }
-        self
-    }
-
     /// Ends the span now.
     pub fn finish(mut self) {
         if let Some(s) = self.inner.take() {
@@ -148,6 +105,8 @@ impl Span {
         }
     }
 }
+
+recording_methods!(Span);
 
 impl Drop for Span {
     fn drop(&mut self) {

@@ -7,7 +7,6 @@ use std::mem::MaybeUninit;
 
 use crate::clock;
 use crate::context;
-use crate::record::Endpoint;
 use crate::span_context::{RemoteContext, SpanContext};
 use crate::tracer::Tracer;
 
@@ -15,6 +14,7 @@ use super::builder::SpanBuilder;
 use super::frames::{self, Open};
 use super::live::LiveSpan;
 use super::meta::SpanMeta;
+use super::recording::recording_methods;
 
 /// A span open on this thread: it is the current span until the guard drops, and then reports.
 /// For code that cannot use the attribute. It is not `Send`; use [`crate::Span`] to carry a span into
@@ -291,40 +291,9 @@ impl SpanGuard {
     pub fn is_recording(&self) -> bool {
         self.live().is_some_and(LiveSpan::is_recording)
     }
-
-    /// Sets a tag.
-    pub fn tag(
-        &mut self,
-        key: impl Into<Cow<'static, str>>,
-        value: impl fmt::Display,
-    ) -> &mut Self {
-        if let Some(s) = self.recording() {
-            s.set_tag(key.into(), value.to_string());
-        }
-        self
-    }
-
-    /// Sets the `error` tag to the error's Display text.
-    pub fn error(&mut self, err: &dyn fmt::Display) -> &mut Self {
-        self.tag("error", err)
-    }
-
-    /// Adds an annotation at the current time.
-    pub fn annotate(&mut self, value: impl Into<Cow<'static, str>>) -> &mut Self {
-        if let Some(s) = self.recording() {
-            s.annotate(clock::now(), value.into());
-        }
-        self
-    }
-
-    /// Sets the remote endpoint.
-    pub fn remote_endpoint(&mut self, endpoint: Endpoint) -> &mut Self {
-        if let Some(s) = self.recording() {
-            s.extra.get_or_insert_with(Default::default).remote_endpoint = Some(endpoint);
-        }
-        self
-    }
 }
+
+recording_methods!(SpanGuard);
 
 impl Drop for SpanGuard {
     #[cfg_attr(debug_assertions, inline(never))]

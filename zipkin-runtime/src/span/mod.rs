@@ -10,3 +10,4 @@ pub(crate) mod frames;
 pub(crate) mod guard;
 pub(crate) mod live;
 pub(crate) mod meta;
+mod recording;
