@@ -19,6 +19,10 @@ use shared::runner::{self, Options, Sink};
 use shared::waterfall::Style;
 use zipkin_rs::model::Span;
 use zipkin_rs::testing::render_tree;
+use zipkin_testkit::{port, zipkin_server};
+
+/// How long a trace may take to be stored once sent (Zipkin answers 202 before it stores).
+const TRACE_WAIT: Duration = Duration::from_secs(20);
 
 /// The trace every request makes, as `render_tree` draws it: webapp's SERVER root and its local
 /// do_stuff, then service1's SERVER span, which joins the span id webapp sent (shared), with
@@ -30,19 +34,12 @@ index [SERVER] (webapp)
       service1_do_stuff (service1)
 ";
 
-fn zipkin_url() -> String {
-    std::env::var("ZIPKIN_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:9411".into())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
 /// Whether the server answers; panics when it does not and ZIPKIN_E2E=1.
 async fn zipkin_up(client: &reqwest::Client, test: &str) -> bool {
-    let base = zipkin_url();
+    let base = zipkin_server::url();
     match runner::probe(client, &base).await {
         Ok(()) => true,
-        Err(why) if std::env::var("ZIPKIN_E2E").as_deref() == Ok("1") => {
+        Err(why) if zipkin_server::required() => {
             panic!("ZIPKIN_E2E=1 but no Zipkin server answers at {base}: {why}")
         }
         Err(why) => {
@@ -65,7 +62,7 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Value {
 
 /// The collector's counters (`/metrics`), by name.
 async fn collector_metrics(client: &reqwest::Client) -> BTreeMap<String, f64> {
-    let v = get_json(client, &format!("{}/metrics", zipkin_url())).await;
+    let v = get_json(client, &format!("{}/metrics", zipkin_server::url())).await;
     v.as_object()
         .unwrap()
         .iter()
@@ -76,24 +73,6 @@ async fn collector_metrics(client: &reqwest::Client) -> BTreeMap<String, f64> {
 
 fn metric(m: &BTreeMap<String, f64>, name: &str) -> f64 {
     m.get(name).copied().unwrap_or(0.0)
-}
-
-/// Polls `/api/v2/trace/{id}` until `n` spans are stored (the collector answers 202 first).
-async fn stored_trace(client: &reqwest::Client, id: &str, n: usize) -> Vec<Span> {
-    let url = format!("{}/api/v2/trace/{id}", zipkin_url());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = client.get(&url).send().await.unwrap();
-        let spans: Vec<Span> = if r.status().is_success() {
-            serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
-        } else {
-            Vec::new()
-        };
-        if spans.len() >= n || Instant::now() > deadline {
-            return spans;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
@@ -188,7 +167,7 @@ async fn the_demo_sends_two_traces_of_four_nested_spans_to_zipkin() {
     let before = collector_metrics(&client).await;
     let started_ms = now_ms();
     let opts = quick_options(
-        format!("{}/api/v2/spans", zipkin_url()),
+        format!("{}/api/v2/spans", zipkin_server::url()),
         temp_dir("demo-zipkin"),
     );
     let mut out = Vec::new();
@@ -206,9 +185,9 @@ async fn the_demo_sends_two_traces_of_four_nested_spans_to_zipkin() {
     assert_ne!(outcome.traces[0].id, outcome.traces[1].id);
     for t in &outcome.traces {
         check_demo_trace(&t.id, &t.spans, outcome.webapp_port, outcome.service1_port);
-        let stored = stored_trace(&client, &t.id, 4).await;
+        let stored = zipkin_server::stored_trace(&t.id, 4, TRACE_WAIT).await;
         check_demo_trace(&t.id, &stored, outcome.webapp_port, outcome.service1_port);
-        let url = format!("{}/zipkin/traces/{}", zipkin_url(), t.id);
+        let url = format!("{}/zipkin/traces/{}", zipkin_server::url(), t.id);
         assert_eq!(t.url.as_deref(), Some(url.as_str()));
         assert!(out.contains(&format!("In Zipkin: {url}")), "{out}");
         // The waterfall: one line per span, indented under its parent.
@@ -216,7 +195,11 @@ async fn the_demo_sends_two_traces_of_four_nested_spans_to_zipkin() {
     }
 
     // The UI's lists and dependency graph: webapp calls service1.
-    let services = get_json(&client, &format!("{}/api/v2/services", zipkin_url())).await;
+    let services = get_json(
+        &client,
+        &format!("{}/api/v2/services", zipkin_server::url()),
+    )
+    .await;
     for s in ["webapp", "service1"] {
         assert!(
             services.as_array().unwrap().contains(&Value::from(s)),
@@ -228,7 +211,7 @@ async fn the_demo_sends_two_traces_of_four_nested_spans_to_zipkin() {
         &client,
         &format!(
             "{}/api/v2/dependencies?endTs={end}&lookback={}",
-            zipkin_url(),
+            zipkin_server::url(),
             end - started_ms + 1_000
         ),
     )
@@ -338,14 +321,14 @@ async fn the_layers_form_of_the_demo_adds_the_client_half() {
         return;
     }
     let mut opts = quick_options(
-        format!("{}/api/v2/spans", zipkin_url()),
+        format!("{}/api/v2/spans", zipkin_server::url()),
         temp_dir("demo-layers"),
     );
     opts.layers = true;
     let outcome = runner::run(&opts, &mut Vec::new()).await.unwrap();
     assert_eq!(outcome.traces.len(), 2);
     for t in &outcome.traces {
-        let stored = stored_trace(&client, &t.id, 5).await;
+        let stored = zipkin_server::stored_trace(&t.id, 5, TRACE_WAIT).await;
         assert_eq!(render_tree(&stored), LAYERS_TREE, "trace {}", t.id);
         let client_half = named(&stored, "get");
         let server_half = named(&stored, "get /service1/");
@@ -418,8 +401,8 @@ async fn the_webapp_and_service1_binaries_trace_across_processes() {
         return;
     }
     let (webapp, service1) = (example("webapp"), example("service1"));
-    let (wp, sp) = (free_port(), free_port());
-    let endpoint = format!("{}/api/v2/spans", zipkin_url());
+    let (wp, sp) = (port::free_port(), port::free_port());
+    let endpoint = format!("{}/api/v2/spans", zipkin_server::url());
     let s1 = Spawned(
         Command::new(&service1)
             .args(["--port", &sp.to_string()])
@@ -457,7 +440,7 @@ async fn the_webapp_and_service1_binaries_trace_across_processes() {
         let status = p.terminate();
         assert!(status.success(), "{status:?}");
     }
-    let spans = stored_trace(&client, &id, 4).await;
+    let spans = zipkin_server::stored_trace(&id, 4, TRACE_WAIT).await;
     check_demo_trace(&id, &spans, wp, sp);
 }
 
@@ -477,14 +460,6 @@ fn example(name: &str) -> PathBuf {
     }
     assert!(exe.exists(), "{} was not built", exe.display());
     exe
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn wait_listening(port: u16) {

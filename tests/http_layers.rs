@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -21,34 +21,7 @@ use zipkin_rs::{
     current_context, FutureExt, HttpRule, HttpRuleSampler, PercentageSampler, Span, SpanContext,
     Tracer,
 };
-
-fn zipkin_url() -> String {
-    std::env::var("ZIPKIN_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:9411".into())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-/// Whether Zipkin answers; panics when it does not and ZIPKIN_E2E=1.
-async fn zipkin_up(test: &str) -> bool {
-    let base = zipkin_url();
-    let ok = reqwest::Client::new()
-        .get(format!("{base}/health"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map(|r| r.status().is_success());
-    match ok {
-        Ok(true) => true,
-        other if std::env::var("ZIPKIN_E2E").as_deref() == Ok("1") => {
-            panic!("ZIPKIN_E2E=1 but no Zipkin server answers at {base}: {other:?}")
-        }
-        other => {
-            println!("skipped: {test}: no Zipkin server at {base} ({other:?})");
-            false
-        }
-    }
-}
+use zipkin_testkit::zipkin_server;
 
 /// The process's tracer (global: the server's tasks run on tokio's threads): service `shop`,
 /// reporting to Zipkin, with the rule sampler of the README (never `GET /health`, the rest).
@@ -61,7 +34,7 @@ fn tracer() -> Tracer {
         );
         let t = Tracer::builder()
             .service_name("shop")
-            .endpoint(&format!("{}/api/v2/spans", zipkin_url()))
+            .endpoint(&format!("{}/api/v2/spans", zipkin_server::url()))
             .unwrap()
             .sampler(sampler)
             .build()
@@ -136,21 +109,12 @@ fn client() -> reqwest_middleware::ClientWithMiddleware {
 /// Polls Zipkin until trace `id` has `n` spans (it answers 202 before it stores).
 async fn trace(id: &str, n: usize) -> Vec<ModelSpan> {
     tracer().flush(Duration::from_secs(10));
-    let url = format!("{}/api/v2/trace/{id}", zipkin_url());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(&url).await {
-            if r.status().is_success() {
-                last = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-                if last.len() >= n {
-                    return last;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("trace {id}: wanted {n} spans, Zipkin has {last:#?}")
+    let spans = zipkin_server::stored_trace(id, n, Duration::from_secs(30)).await;
+    assert!(
+        spans.len() >= n,
+        "trace {id}: wanted {n} spans, Zipkin has {spans:#?}"
+    );
+    spans
 }
 
 fn by_name<'a>(spans: &'a [ModelSpan], name: &str, kind: Option<&str>) -> &'a ModelSpan {
@@ -169,7 +133,7 @@ async fn in_root<F: std::future::Future>(name: &'static str, f: F) -> (F::Output
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_route_is_one_rpc_in_two_halves_with_its_tags() {
-    if !zipkin_up("a_route_is_one_rpc_in_two_halves_with_its_tags").await {
+    if !zipkin_server::up("a_route_is_one_rpc_in_two_halves_with_its_tags").await {
         return;
     }
     tracer();
@@ -226,7 +190,7 @@ async fn a_route_is_one_rpc_in_two_halves_with_its_tags() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_5xx_and_a_panic_are_errors() {
-    if !zipkin_up("a_5xx_and_a_panic_are_errors").await {
+    if !zipkin_server::up("a_5xx_and_a_panic_are_errors").await {
         return;
     }
     tracer();
@@ -275,7 +239,7 @@ async fn a_5xx_and_a_panic_are_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn get_health_is_never_sampled_under_the_rule_sampler() {
-    if !zipkin_up("get_health_is_never_sampled_under_the_rule_sampler").await {
+    if !zipkin_server::up("get_health_is_never_sampled_under_the_rule_sampler").await {
         return;
     }
     tracer();
@@ -314,7 +278,7 @@ async fn get_health_is_never_sampled_under_the_rule_sampler() {
     assert!(outside.ends_with("true"), "{body}");
     trace(trace_id, 2).await;
     for id in health_traces {
-        let r = reqwest::get(format!("{}/api/v2/trace/{id}", zipkin_url()))
+        let r = reqwest::get(format!("{}/api/v2/trace/{id}", zipkin_server::url()))
             .await
             .unwrap();
         assert_eq!(r.status(), 404, "trace {id} of GET /health reached Zipkin");
@@ -323,7 +287,7 @@ async fn get_health_is_never_sampled_under_the_rule_sampler() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_never_mix_parents() {
-    if !zipkin_up("concurrent_requests_never_mix_parents").await {
+    if !zipkin_server::up("concurrent_requests_never_mix_parents").await {
         return;
     }
     tracer();
@@ -368,7 +332,7 @@ async fn concurrent_requests_never_mix_parents() {
 async fn a_hyper_client_under_the_client_layer_is_the_servers_other_half() {
     use http_body_util::{BodyExt, Empty};
     use tower::{Service, ServiceBuilder, ServiceExt};
-    if !zipkin_up("a_hyper_client_under_the_client_layer_is_the_servers_other_half").await {
+    if !zipkin_server::up("a_hyper_client_under_the_client_layer_is_the_servers_other_half").await {
         return;
     }
     tracer();

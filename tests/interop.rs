@@ -18,8 +18,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use zipkin_testkit::{port, zipkin_server};
 
 use serde_json::Value;
 use zipkin_rs::model::Span;
@@ -33,17 +34,6 @@ mod layers;
 // ---------------------------------------------------------------------------------------------
 // Environment: the server, the peers, skipping.
 
-fn zipkin_url() -> String {
-    std::env::var("ZIPKIN_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:9411".into())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-fn e2e() -> bool {
-    std::env::var("ZIPKIN_E2E").as_deref() == Ok("1")
-}
-
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -51,7 +41,7 @@ fn repo() -> &'static Path {
 /// Whether the test can run: the server answers and the peers are installed. Prints "skipped"
 /// and returns false otherwise, or panics when ZIPKIN_E2E=1.
 async fn ready(client: &reqwest::Client, test: &str) -> bool {
-    let base = zipkin_url();
+    let base = zipkin_server::url();
     let health = client
         .get(format!("{base}/health"))
         .timeout(Duration::from_secs(5))
@@ -68,7 +58,7 @@ async fn ready(client: &reqwest::Client, test: &str) -> bool {
         ),
         Err(e) => format!("no Zipkin server at {base}: {e}"),
     };
-    if e2e() {
+    if zipkin_server::required() {
         panic!("ZIPKIN_E2E=1 but {why}");
     }
     println!("skipped: {test}: {why}");
@@ -101,21 +91,6 @@ fn install_peers() -> Result<(), String> {
 
 // ---------------------------------------------------------------------------------------------
 // Processes.
-
-/// A port nothing listens on now, never handed out twice by this binary.
-fn free_port() -> u16 {
-    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if GIVEN.lock().unwrap().insert(port) {
-            return port;
-        }
-    }
-}
 
 /// A name unique to this run and test: `<prefix>-<hex>`, lower-case (Zipkin lower-cases names).
 fn unique(prefix: &str) -> String {
@@ -301,7 +276,7 @@ fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
 }
 
 fn zipkin_endpoint() -> String {
-    format!("{}/api/v2/spans", zipkin_url())
+    format!("{}/api/v2/spans", zipkin_server::url())
 }
 
 /// A peer's library.
@@ -370,7 +345,7 @@ struct Peer {
 }
 
 async fn start_peer(client: &reqwest::Client, lang: Lang, fmt: Fmt) -> Peer {
-    let port = free_port();
+    let port = port::free_port();
     let service = unique(lang.prefix());
     let mut cmd = match lang {
         Lang::Rust => Command::new(example("peer")),
@@ -429,7 +404,12 @@ async fn get(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> (
 
 /// What `/api/v2/trace/{id}` holds now: (status, spans).
 async fn trace_now(client: &reqwest::Client, id: &str) -> (u16, Vec<Span>) {
-    let (status, body) = get(client, &format!("{}/api/v2/trace/{id}", zipkin_url()), &[]).await;
+    let (status, body) = get(
+        client,
+        &format!("{}/api/v2/trace/{id}", zipkin_server::url()),
+        &[],
+    )
+    .await;
     let spans = if status == 200 {
         serde_json::from_slice(&body).unwrap()
     } else {
@@ -465,7 +445,7 @@ async fn dependency_links(
     let end = now_ms() + 1_000;
     let url = format!(
         "{}/api/v2/dependencies?endTs={end}&lookback={}",
-        zipkin_url(),
+        zipkin_server::url(),
         end - since_ms + 60_000
     );
     let (status, body) = get(client, &url, &[]).await;
@@ -910,7 +890,7 @@ async fn rust_webapp_calls_py_zipkin_service1() {
     if !ready(&client, "rust_webapp_calls_py_zipkin_service1").await {
         return;
     }
-    let (wp, sp) = (free_port(), free_port());
+    let (wp, sp) = (port::free_port(), port::free_port());
     let mut cmd = Command::new("bash");
     cmd.arg(repo().join("scripts/peers.sh"))
         .args(["run", "service1"])
@@ -949,7 +929,7 @@ async fn py_zipkin_demo_calls_rust_service1() {
     if !ready(&client, "py_zipkin_demo_calls_rust_service1").await {
         return;
     }
-    let (dp, sp) = (free_port(), free_port());
+    let (dp, sp) = (port::free_port(), port::free_port());
     let mut cmd = Command::new(example("service1"));
     cmd.args(["--port", &sp.to_string()])
         .env("ZIPKIN_ENDPOINT", zipkin_endpoint());
@@ -976,7 +956,7 @@ async fn py_zipkin_demo_calls_rust_service1() {
         let end = now_ms() + 1_000;
         let url = format!(
             "{}/api/v2/traces?serviceName=webapp&spanName=index&endTs={end}&lookback={}&limit=1000",
-            zipkin_url(),
+            zipkin_server::url(),
             end - started + 1_000
         );
         let (status, body) = get(&client, &url, &[]).await;

@@ -120,7 +120,9 @@ fn guard_and_detached_span_record_alike() {
     let (t, mem) = tracer(0.0);
     t.in_scope(|| {
         let mut g = SpanGuard::new("g");
-        g.set_name("renamed").tag("k", 1).set_remote_endpoint(endpoint());
+        g.set_name("renamed")
+            .tag("k", 1)
+            .set_remote_endpoint(endpoint());
         assert!(!g.is_recording());
     });
     assert!(collect(t, &mem).is_empty());

@@ -11,11 +11,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tower::ServiceBuilder;
 use zipkin_runtime::model::Span as ModelSpan;
 use zipkin_runtime::{FutureExt, Span, Tracer};
+use zipkin_testkit::zipkin_server;
 use zipkin_tower::{ClientLayer, ServerLayer};
 
 /// The request and reply of `demo.Greeter/SayHello`, written by hand (no protoc needed).
@@ -83,39 +84,12 @@ impl tower::Service<http::Request<tonic::body::Body>> for Greeter {
     }
 }
 
-fn zipkin_url() -> String {
-    std::env::var("ZIPKIN_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:9411".into())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-async fn zipkin_up(test: &str) -> bool {
-    let base = zipkin_url();
-    let ok = reqwest::Client::new()
-        .get(format!("{base}/health"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map(|r| r.status().is_success());
-    match ok {
-        Ok(true) => true,
-        other if std::env::var("ZIPKIN_E2E").as_deref() == Ok("1") => {
-            panic!("ZIPKIN_E2E=1 but no Zipkin server answers at {base}: {other:?}")
-        }
-        other => {
-            println!("skipped: {test}: no Zipkin server at {base} ({other:?})");
-            false
-        }
-    }
-}
-
 fn tracer() -> Tracer {
     static T: OnceLock<Tracer> = OnceLock::new();
     *T.get_or_init(|| {
         let t = Tracer::builder()
             .service_name("greeter")
-            .endpoint(&format!("{}/api/v2/spans", zipkin_url()))
+            .endpoint(&format!("{}/api/v2/spans", zipkin_server::url()))
             .unwrap()
             .build()
             .unwrap();
@@ -126,21 +100,12 @@ fn tracer() -> Tracer {
 
 async fn trace(id: &str, n: usize) -> Vec<ModelSpan> {
     tracer().flush(Duration::from_secs(10));
-    let url = format!("{}/api/v2/trace/{id}", zipkin_url());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(&url).await {
-            if r.status().is_success() {
-                last = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-                if last.len() >= n {
-                    return last;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("trace {id}: wanted {n} spans, Zipkin has {last:#?}")
+    let spans = zipkin_server::stored_trace(id, n, Duration::from_secs(30)).await;
+    assert!(
+        spans.len() >= n,
+        "trace {id}: wanted {n} spans, Zipkin has {spans:#?}"
+    );
+    spans
 }
 
 async fn serve() -> SocketAddr {
@@ -207,7 +172,7 @@ impl<F: Future> InstrumentIn for F {}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unary_call_and_an_error_status() {
-    if !zipkin_up("a_unary_call_and_an_error_status").await {
+    if !zipkin_server::up("a_unary_call_and_an_error_status").await {
         return;
     }
     tracer();

@@ -4,7 +4,6 @@
 //! a py_zipkin peer of tests/interop. Without a server the tests print "skipped: ..." and pass,
 //! unless `ZIPKIN_E2E=1` (scripts/test.sh), which makes a missing server or peer a failure.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,41 +19,11 @@ use tracing_subscriber::layer::SubscriberExt;
 use zipkin_rs_macros::zipkin_span;
 use zipkin_runtime::model::Span;
 use zipkin_runtime::Tracer;
+use zipkin_testkit::{port, zipkin_server};
 use zipkin_tracing::{with_remote_parent, TraceIds, ZipkinLayer};
-
-fn zipkin_url() -> String {
-    std::env::var("ZIPKIN_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:9411".into())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-fn e2e() -> bool {
-    std::env::var("ZIPKIN_E2E").as_deref() == Ok("1")
-}
 
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-/// Whether Zipkin answers; panics when it does not and ZIPKIN_E2E=1.
-async fn zipkin_up(client: &reqwest::Client, test: &str) -> bool {
-    let base = zipkin_url();
-    let r = client
-        .get(format!("{base}/health"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await;
-    let why = match r {
-        Ok(r) if r.status().is_success() => return true,
-        Ok(r) => format!("/health answered {}", r.status()),
-        Err(e) => e.to_string(),
-    };
-    if e2e() {
-        panic!("ZIPKIN_E2E=1 but no Zipkin server answers at {base}: {why}");
-    }
-    println!("skipped: {test}: no Zipkin server at {base} ({why})");
-    false
 }
 
 /// A random lower-case hex string of `n` digits.
@@ -99,7 +68,7 @@ fn setup() -> (Tracer, Logs) {
         .get_or_init(|| {
             let tracer = Tracer::builder()
                 .service_name("tracing-e2e")
-                .endpoint(&format!("{}/api/v2/spans", zipkin_url()))
+                .endpoint(&format!("{}/api/v2/spans", zipkin_server::url()))
                 .unwrap()
                 .build()
                 .unwrap();
@@ -194,32 +163,15 @@ async fn start_app() -> String {
     format!("http://{addr}")
 }
 
-/// Polls Zipkin until the trace holds `n` spans (it answers 202 before it stores).
-async fn stored_trace(client: &reqwest::Client, trace_id: &str, n: usize) -> Vec<Span> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = format!("{}/api/v2/trace/{trace_id}", zipkin_url());
-    loop {
-        let mut spans: Vec<Span> = Vec::new();
-        if let Ok(r) = client
-            .get(&url)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                spans = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-            }
-        }
-        if spans.len() >= n {
-            return spans;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "trace {trace_id}: {} of {n} spans stored after 30 s: {spans:#?}",
-            spans.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Trace `trace_id` once Zipkin stores `n` spans of it (it answers 202 before it stores).
+async fn stored_trace(trace_id: &str, n: usize) -> Vec<Span> {
+    let spans = zipkin_server::stored_trace(trace_id, n, Duration::from_secs(30)).await;
+    assert!(
+        spans.len() >= n,
+        "trace {trace_id}: {} of {n} spans stored after 30 s: {spans:#?}",
+        spans.len()
+    );
+    spans
 }
 
 fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
@@ -250,12 +202,7 @@ fn under(child: &Span, parent: &Span) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_trace_layer_instrument_and_zipkin_span_in_one_tree() {
     let client = reqwest::Client::new();
-    if !zipkin_up(
-        &client,
-        "axum_trace_layer_instrument_and_zipkin_span_in_one_tree",
-    )
-    .await
-    {
+    if !zipkin_server::up("axum_trace_layer_instrument_and_zipkin_span_in_one_tree").await {
         return;
     }
     let (tracer, logs) = setup();
@@ -272,7 +219,7 @@ async fn axum_trace_layer_instrument_and_zipkin_span_in_one_tree() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let spans = loop {
         tracer.flush(Duration::from_secs(10));
-        let spans = stored_trace(&client, &trace_id, 4).await;
+        let spans = stored_trace(&trace_id, 4).await;
         assert!(
             Instant::now() < deadline,
             "no SERVER span stored in {spans:#?}"
@@ -383,20 +330,6 @@ fn install_peer() -> Result<(), String> {
     }
 }
 
-fn free_port() -> u16 {
-    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if GIVEN.lock().unwrap().insert(port) {
-            return port;
-        }
-    }
-}
-
 /// The py_zipkin peer, stopped when dropped.
 struct Peer(Child);
 
@@ -410,18 +343,18 @@ impl Drop for Peer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tracing_service_calls_py_zipkin_peer_in_one_trace() {
     let client = reqwest::Client::new();
-    if !zipkin_up(&client, "tracing_service_calls_py_zipkin_peer_in_one_trace").await {
+    if !zipkin_server::up("tracing_service_calls_py_zipkin_peer_in_one_trace").await {
         return;
     }
     if let Err(why) = tokio::task::spawn_blocking(install_peer).await.unwrap() {
-        if e2e() {
+        if zipkin_server::required() {
             panic!("ZIPKIN_E2E=1 but {why}");
         }
         println!("skipped: tracing_service_calls_py_zipkin_peer_in_one_trace: {why}");
         return;
     }
     let (tracer, _logs) = setup();
-    let port = free_port();
+    let port = port::free_port();
     let service = format!("py-{}", hex(6));
     let log = std::fs::File::create(
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("py-peer-{port}.log")),
@@ -433,7 +366,10 @@ async fn tracing_service_calls_py_zipkin_peer_in_one_trace() {
             .args(["run", "python"])
             .env("PORT", port.to_string())
             .env("SERVICE_NAME", &service)
-            .env("ZIPKIN_ENDPOINT", format!("{}/api/v2/spans", zipkin_url()))
+            .env(
+                "ZIPKIN_ENDPOINT",
+                format!("{}/api/v2/spans", zipkin_server::url()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -471,7 +407,7 @@ async fn tracing_service_calls_py_zipkin_peer_in_one_trace() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let spans = loop {
         tracer.flush(Duration::from_secs(10));
-        let spans = stored_trace(&client, &trace_id, 3).await;
+        let spans = stored_trace(&trace_id, 3).await;
         assert!(
             Instant::now() < deadline,
             "not both of our spans stored in {spans:#?}"
