@@ -163,6 +163,11 @@ if ! bash scripts/miri.sh 2>&1 | tee "$LOGS/miri.log"; then
   FAILED+=("Miri")
 fi
 
+step "loom: the models of the per-thread ring (scripts/loom.sh)"
+if ! bash scripts/loom.sh 2>&1 | tee "$LOGS/loom.log"; then
+  FAILED+=("loom")
+fi
+
 step "the demo against Zipkin (cargo run --example demo)"
 if ! cargo run -q --locked --example demo -- --zipkin "$ZIPKIN_URL/api/v2/spans" 2>&1 |
   tee "$LOGS/demo-zipkin.log"; then

@@ -47,6 +47,7 @@ pub(crate) mod ring;
 pub(crate) mod rings;
 pub(crate) mod sender;
 pub(crate) mod shared;
+pub(crate) mod sync;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

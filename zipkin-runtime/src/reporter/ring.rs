@@ -4,12 +4,17 @@
 //! release store: no lock, no allocation, no syscall. The reporter thread is the only consumer.
 //! A push into a full ring hands the span back: the reporter then tries its shared overflow
 //! before dropping and counting it (see `Shared::spill` in the reporter).
+//!
+//! Its atomics and cells come from [`super::sync`], so that `scripts/loom.sh` can run the
+//! `loom` tests below under loom's model checker: every interleaving (up to a bound) of a
+//! producer pushing, a consumer draining, reading the counts, and the close, orphan and
+//! storage release at the end of either side, with every slot access checked for a race.
 
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::config::MAX_THREAD_BUFFER_SPANS;
+use super::sync::{AtomicBool, AtomicU64, AtomicUsize, UnsafeCell};
 use crate::record::SpanRecord;
 
 #[repr(align(64))]
@@ -19,6 +24,7 @@ struct Padded<T>(T);
 /// on another core, and taking them back can take a few hundred nanoseconds: on this 2-vCPU
 /// VM a line's round trip between the two cores is usually 80–120 ns but about 400 ns for
 /// seconds at a time. 16 pushes of about 25 ns cover that; 1 and 8 left pushes waiting.
+#[cfg_attr(zipkin_loom, allow(dead_code))]
 const PREFETCH_AHEAD: usize = 16;
 
 pub(crate) struct Ring {
@@ -113,33 +119,47 @@ impl Ring {
         full: impl FnOnce(S) -> R,
     ) -> Result<usize, R> {
         let tail = self.tail.0.load(Ordering::Relaxed);
-        // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
-        // SAFETY: only the producer (the caller, per this function's contract) uses head_cache.
-        let cached = unsafe { &mut *self.head_cache.0.get() };
-        let mut len = tail.wrapping_sub(*cached);
-        // Re-read `head` whenever the ring looks at least half full: the fill level returned
-        // is then exact from half up, so the reporter's wake-up at exactly half (and the
-        // full check) see the truth; below half a stale view only overestimates.
-        if len >= self.mask / 2 {
-            *cached = self.head.0.load(Ordering::Acquire);
-            len = tail.wrapping_sub(*cached);
-            if len > self.mask {
-                return Err(full(span));
+        let len = self.head_cache.0.with_mut(|cached| {
+            // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
+            // SAFETY: only the producer (the caller, per this function's contract) uses
+            // head_cache.
+            let cached = unsafe { &mut *cached };
+            let mut len = tail.wrapping_sub(*cached);
+            // Re-read `head` whenever the ring looks at least half full: the fill level
+            // returned is then exact from half up, so the reporter's wake-up at exactly half
+            // (and the full check) see the truth; below half a stale view only overestimates.
+            if len >= self.mask / 2 {
+                *cached = self.head.0.load(Ordering::Acquire);
+                len = tail.wrapping_sub(*cached);
+                if len > self.mask {
+                    return None;
+                }
             }
-        }
-        // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
-        // SAFETY: the storage is only released by this producer, after its last push.
-        let slots = unsafe { &*self.slots.get() };
-        // Benchmark: ours/sampled_handoff (the record is built straight into its slot).
-        // SAFETY: the slot at `tail` is free (len <= mask) and only this producer writes it.
-        unsafe { (*slots[tail & self.mask].get()).write(build(span)) };
-        self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
-        // Only a slot the consumer is done with: taking one it has yet to read would slow it.
-        if len + PREFETCH_AHEAD <= self.mask {
-            if let Some(ahead) = slots.get(tail.wrapping_add(PREFETCH_AHEAD) & self.mask) {
-                self.prefetch_for_write(ahead.get());
+            Some(len)
+        });
+        let Some(len) = len else {
+            return Err(full(span));
+        };
+        self.slots.with(|slots| {
+            // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
+            // SAFETY: the storage is only released by this producer, after its last push.
+            let slots = unsafe { &*slots };
+            slots[tail & self.mask].with_mut(|slot| {
+                // Benchmark: ours/sampled_handoff (the record is built straight into its slot).
+                // SAFETY: the slot at `tail` is free (len <= mask) and only this producer
+                // writes it.
+                unsafe { (*slot).write(build(span)) };
+            });
+            self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
+            // Only a slot the consumer is done with: taking one it has yet to read would slow
+            // it. Not under loom: a hint on an address is no access to model.
+            #[cfg(not(zipkin_loom))]
+            if len + PREFETCH_AHEAD <= self.mask {
+                if let Some(ahead) = slots.get(tail.wrapping_add(PREFETCH_AHEAD) & self.mask) {
+                    ahead.with(|p| self.prefetch_for_write(p));
+                }
             }
-        }
+        });
         Ok(len + 1)
     }
 
@@ -167,22 +187,27 @@ impl Ring {
         let head = self.head.0.load(Ordering::Relaxed);
         let tail = self.tail.0.load(Ordering::Acquire);
         let n = tail.wrapping_sub(head);
-        // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
-        // SAFETY: the storage is released only after the consumer has stopped for good.
-        let slots = unsafe { &*self.slots.get() };
-        if slots.is_empty() {
-            return 0;
-        }
-        out.reserve(n);
-        for i in 0..n {
-            let idx = head.wrapping_add(i) & self.mask;
+        self.slots.with(|slots| {
             // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
-            // SAFETY: slots in head..tail were initialised by the producer and published by the
-            // acquire load of `tail`; we take each exactly once before advancing `head`.
-            out.push(unsafe { (*slots[idx].get()).assume_init_read() });
-        }
-        self.head.0.store(tail, Ordering::Release);
-        n
+            // SAFETY: the storage is released only after the consumer has stopped for good.
+            let slots = unsafe { &*slots };
+            if slots.is_empty() {
+                return 0;
+            }
+            out.reserve(n);
+            for i in 0..n {
+                let idx = head.wrapping_add(i) & self.mask;
+                out.push(slots[idx].with(|slot| {
+                    // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
+                    // SAFETY: slots in head..tail were initialised by the producer and
+                    // published by the acquire load of `tail`; we take each exactly once
+                    // before advancing `head`.
+                    unsafe { (*slot).assume_init_read() }
+                }));
+            }
+            self.head.0.store(tail, Ordering::Release);
+            n
+        })
     }
 
     /// Spans pushed so far (accepted ones).
@@ -193,6 +218,9 @@ impl Ring {
 
     /// Counts read once each (drops before the tail), so they agree with each other even
     /// while the producer pushes: a span counted as dropped or accepted here is in `offered`.
+    /// Not while the consumer drains: `head` read after a drain moved it past the `tail` read
+    /// first would make `len` wrap (the reporter reads them under the ledger lock that the
+    /// drainer drains under).
     pub(crate) fn counts(&self) -> RingCounts {
         let dropped_full = self.dropped_full.0.load(Ordering::Relaxed);
         let dropped_queue = self.dropped_queue.load(Ordering::Relaxed);
@@ -209,9 +237,11 @@ impl Ring {
     /// Slots still allocated (0 after [`Ring::release_storage`]).
     #[cfg(test)]
     pub(crate) fn storage_len(&self) -> usize {
-        // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
-        // SAFETY: test-only read while no producer or consumer runs.
-        unsafe { (&(*self.slots.get())).len() }
+        self.slots.with(|slots| {
+            // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
+            // SAFETY: test-only read while no producer or consumer runs.
+            unsafe { (&(*slots)).len() }
+        })
     }
 
     pub(crate) fn close(&self) {
@@ -242,20 +272,25 @@ impl Ring {
     pub(crate) unsafe fn release_storage(&self) {
         let head = self.head.0.load(Ordering::Acquire);
         let tail = self.tail.0.load(Ordering::Relaxed);
-        // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
-        // SAFETY: the consumer has stopped and the caller is the only producer, so nothing
-        // else touches the slots.
-        let slots = unsafe { &mut *self.slots.get() };
-        if slots.is_empty() {
-            return;
-        }
-        for i in 0..tail.wrapping_sub(head) {
-            let idx = head.wrapping_add(i) & self.mask;
+        self.slots.with_mut(|slots| {
             // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
-            // SAFETY: slots in head..tail are initialised and were never taken by a consumer.
-            unsafe { (*slots[idx].get()).assume_init_drop() };
-        }
-        *slots = Box::new([]);
+            // SAFETY: the consumer has stopped and the caller is the only producer, so nothing
+            // else touches the slots.
+            let slots = unsafe { &mut *slots };
+            if slots.is_empty() {
+                return;
+            }
+            for i in 0..tail.wrapping_sub(head) {
+                let idx = head.wrapping_add(i) & self.mask;
+                slots[idx].with_mut(|slot| {
+                    // Benchmark: ours/sampled_handoff (the lock-free per-thread ring).
+                    // SAFETY: slots in head..tail are initialised and were never taken by a
+                    // consumer.
+                    unsafe { (*slot).assume_init_drop() };
+                });
+            }
+            *slots = Box::new([]);
+        });
     }
 }
 
@@ -502,6 +537,167 @@ mod tests {
         }
         // Unused slots are released properly on drop (checked by miri/leak tools).
         drop(r);
+    }
+
+    /// Loom models (`scripts/loom.sh`): every interleaving of the ring's two sides, with
+    /// every slot access checked against the writes it must follow. Each ring has 2 slots, so
+    /// that the third record finds it full unless a drain came first.
+    #[cfg(zipkin_loom)]
+    mod loom_models {
+        // A glob, as `tests` imports the ring: zipkin-testkit/tests/layers.rs reads a
+        // `super::` path here as one to reporter/mod.rs.
+        use super::*;
+        use ::loom::sync::{Arc, Mutex};
+        use ::loom::thread;
+
+        /// What the producer did: records accepted, and the `start`s of those handed back.
+        fn produce(ring: &Ring, n: u64) -> (usize, Vec<u64>) {
+            let (mut accepted, mut back) = (0, Vec::new());
+            for i in 0..n {
+                match unsafe { ring.push(rec(i), |r| r) } {
+                    Ok(_) => accepted += 1,
+                    Err(r) => {
+                        unsafe { ring.count_dropped(false) };
+                        back.push(r.start);
+                    }
+                }
+            }
+            (accepted, back)
+        }
+
+        /// Each of the records `0..n` was received or handed back, once, and received in order.
+        fn each_once_in_order(got: &[u64], back: &[u64], n: u64) {
+            assert!(got.windows(2).all(|w| w[0] < w[1]), "out of order: {got:?}");
+            let mut all: Vec<u64> = got.iter().chain(back).copied().collect();
+            all.sort_unstable();
+            assert_eq!(
+                all,
+                (0..n).collect::<Vec<_>>(),
+                "got {got:?}, back {back:?}"
+            );
+        }
+
+        #[test]
+        fn loom_pushes_racing_drains_arrive_once_in_order_or_come_back() {
+            ::loom::model(|| {
+                let ring = Arc::new(Ring::with_capacity(2));
+                let p = ring.clone();
+                let producer = thread::spawn(move || produce(&p, 3));
+                let mut got = Vec::new();
+                unsafe { ring.drain_into(&mut got) };
+                unsafe { ring.drain_into(&mut got) };
+                let (accepted, back) = producer.join().unwrap();
+                unsafe { ring.drain_into(&mut got) };
+                let got = starts(&got);
+                assert_eq!(got.len(), accepted, "accepted records all drained");
+                each_once_in_order(&got, &back, 3);
+                let c = ring.counts();
+                assert_eq!(
+                    (c.accepted, c.len, c.dropped_full, c.offered()),
+                    (accepted as u64, 0, back.len() as u64, 3)
+                );
+            });
+        }
+
+        /// The end of either side, as the reporter does it: the application thread's exit
+        /// releases the storage of a ring already orphaned and closes the others
+        /// (`LocalRings::drop`); the drainer drains, forgets a ring it saw closed before
+        /// draining, and at its stop drains again and orphans what it still has
+        /// (`Drainer::stop`). Loom fails on any slot access after the release.
+        #[test]
+        fn loom_thread_exit_racing_the_drainer_stop_frees_each_record_once() {
+            ::loom::model(|| {
+                let ring = Arc::new(Ring::with_capacity(2));
+                let p = ring.clone();
+                let producer = thread::spawn(move || {
+                    let (accepted, back) = produce(&p, 2);
+                    let released = p.is_orphaned();
+                    if released {
+                        unsafe { p.release_storage() };
+                    } else {
+                        p.close();
+                    }
+                    (accepted, back, released)
+                });
+                let mut got = Vec::new();
+                let mut forgotten = false;
+                for _ in 0..2 {
+                    let closed = ring.is_closed();
+                    unsafe { ring.drain_into(&mut got) };
+                    if closed {
+                        assert_eq!(ring.counts().len, 0, "a closed ring is empty once drained");
+                        forgotten = true;
+                        break;
+                    }
+                }
+                if !forgotten {
+                    ring.orphan();
+                }
+                let (accepted, back, released) = producer.join().unwrap();
+                let got = starts(&got);
+                // The records 0..2 were drained in order, handed back, or are still in the
+                // ring (stranded): the ones left in it are the last `len` accepted.
+                let c = ring.counts();
+                let mut drained_or_stranded = got.clone();
+                drained_or_stranded.extend(2 - back.len() as u64 - c.len..2 - back.len() as u64);
+                each_once_in_order(&drained_or_stranded, &back, 2);
+                assert_eq!(c.accepted, accepted as u64);
+                assert_eq!(
+                    got.len() as u64 + c.len,
+                    c.accepted,
+                    "each accepted record drained or still counted in the ring"
+                );
+                if forgotten {
+                    assert!(
+                        !released && got.len() == accepted,
+                        "forgotten only when empty"
+                    );
+                }
+                if released {
+                    assert_eq!(ring.storage_len(), 0);
+                    // Neither a drain nor the ring's drop reads the released slots.
+                    assert_eq!(unsafe { ring.drain_into(&mut Vec::new()) }, 0);
+                }
+                // The last reference: the ring's drop drops what is left in it, once.
+            });
+        }
+
+        /// `counts()` as the reporter's metrics read them, from a third thread under the
+        /// ledger lock that the drainer drains under: they agree with each other and only grow.
+        #[test]
+        fn loom_counts_read_during_pushes_and_drains_agree_and_only_grow() {
+            let mut model = ::loom::model::Builder::new();
+            model.preemption_bound = Some(3);
+            model.check(|| {
+                let ring = Arc::new(Ring::with_capacity(2));
+                let ledger = Arc::new(Mutex::new(()));
+                let p = ring.clone();
+                let producer = thread::spawn(move || produce(&p, 3));
+                let (o, l) = (ring.clone(), ledger.clone());
+                let observer = thread::spawn(move || {
+                    let read = || -> RingCounts {
+                        let _l = l.lock().unwrap();
+                        o.counts()
+                    };
+                    let (a, b) = (read(), read());
+                    for c in [a, b] {
+                        assert!(c.len <= c.accepted && c.len <= 2, "{c:?}");
+                        assert!(c.offered() <= 3, "{c:?}");
+                    }
+                    assert!(
+                        b.accepted >= a.accepted && b.offered() >= a.offered(),
+                        "{a:?} {b:?}"
+                    );
+                });
+                let mut got = Vec::new();
+                {
+                    let _l = ledger.lock().unwrap();
+                    unsafe { ring.drain_into(&mut got) };
+                }
+                producer.join().unwrap();
+                observer.join().unwrap();
+            });
+        }
     }
 
     /// The kernel names CPUID 8000_0001h ECX bit 8 `3dnowprefetch`: a wrong leaf or bit

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the loom models of the per-thread ring (zipkin-runtime/src/reporter/ring.rs, module
+# `tests::loom_models`): loom explores every interleaving of the ring's producer, consumer and
+# readers of its counts, and fails on a slot read or written without the ordering that makes
+# it safe.
+#
+#   scripts/loom.sh
+#
+# Under `--cfg zipkin_loom` (a cfg of this crate's own: `cfg(loom)` would change tokio's
+# behaviour too) the ring takes its atomics and cells from loom (reporter/sync.rs). The build
+# goes to its own target directory, so it never invalidates the normal one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export RUSTFLAGS="--cfg zipkin_loom"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom"
+export RUST_BACKTRACE=0
+
+started=$SECONDS
+echo "== loom models of the per-thread ring"
+cargo test -p zipkin-runtime --lib --release --no-default-features --locked -- loom
+echo "scripts/loom.sh: done in $((SECONDS - started)) s"
