@@ -86,51 +86,112 @@ impl<'a> TagVisitor<'a> {
         }
     }
 
-    fn text(&mut self, field: &Field, value: String) {
-        let name = field.name();
+    /// What a field is to this span, decided from its name before its value is rendered (a
+    /// field that is not kept costs no allocation).
+    #[inline]
+    fn role(&self, name: &str) -> Role {
         if NAME_FIELDS.contains(&name) {
-            self.span.set_name(value);
+            Role::Name
         } else if KIND_FIELDS.contains(&name) {
             // Read before the span opened (the kind decides how it joins a remote parent).
+            Role::Skip
         } else if name == STATUS_CODE {
-            self.status.error = value.eq_ignore_ascii_case("error");
-            self.status_seen = true;
+            Role::StatusCode
         } else if name == STATUS_MESSAGE {
-            self.status.message = Some(value);
-            self.status_seen = true;
+            Role::StatusMessage
         } else if name == "error" || self.tags.allows(name) {
-            self.span.tag_owned(name, value);
+            Role::Tag
+        } else {
+            Role::Skip
+        }
+    }
+
+    /// Records a field's value, rendered by `render` only if the field is kept.
+    #[inline]
+    fn text(&mut self, field: &Field, render: impl FnOnce() -> String) {
+        let name = field.name();
+        match self.role(name) {
+            Role::Skip => {}
+            Role::Tag => {
+                self.span.tag_owned(name, render());
+            }
+            Role::Name => {
+                self.span.set_name(render());
+            }
+            Role::StatusCode => {
+                self.status.error = render().eq_ignore_ascii_case("error");
+                self.status_seen = true;
+            }
+            Role::StatusMessage => {
+                self.status.message = Some(render());
+                self.status_seen = true;
+            }
         }
     }
 }
 
+/// What a span field is to its Zipkin span.
+enum Role {
+    /// A tag.
+    Tag,
+    /// The span's name.
+    Name,
+    /// `otel.status_code`.
+    StatusCode,
+    /// `otel.status_message`.
+    StatusMessage,
+    /// Not recorded (a kind field, or one [`TagFields`] leaves out).
+    Skip,
+}
+
+/// An integer as decimal text, in a `String` of exactly its length: the digits are written
+/// into a stack buffer first, without the formatting machinery `to_string` goes through.
+pub(crate) fn decimal(negative: bool, mut n: u64) -> String {
+    let mut buf = [0u8; 21];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    // Only ASCII digits and '-' were written.
+    String::from_utf8(buf[at..].to_vec()).unwrap_or_default()
+}
+
 impl Visit for TagVisitor<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.text(field, value.to_string());
+        self.text(field, || decimal(value < 0, value.unsigned_abs()));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.text(field, value.to_string());
+        self.text(field, || decimal(false, value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.text(field, value.to_string());
+        self.text(field, || if value { "true" } else { "false" }.to_owned());
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.text(field, value.to_string());
+        self.text(field, || value.to_string());
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value.to_owned());
+        self.text(field, || value.to_owned());
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, value.to_string());
+        self.text(field, || value.to_string());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format!("{value:?}"));
+        self.text(field, || format!("{value:?}"));
     }
 }
 
@@ -187,5 +248,31 @@ impl Visit for EventVisitor {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.push(field, format_args!("{value:?}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [
+            0u64,
+            7,
+            10,
+            42,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            assert_eq!(decimal(false, n), n.to_string());
+            assert_eq!(decimal(false, n).capacity(), n.to_string().len());
+        }
+        for n in [0i64, -1, -42, -1_000, i64::MIN, i64::MAX] {
+            assert_eq!(decimal(n < 0, n.unsigned_abs()), n.to_string());
+        }
     }
 }
