@@ -161,8 +161,9 @@ pub(crate) fn decimal(negative: bool, mut n: u64) -> String {
         at -= 1;
         buf[at] = b'-';
     }
-    // Only ASCII digits and '-' were written.
-    String::from_utf8(buf[at..].to_vec()).unwrap_or_default()
+    let mut s = String::with_capacity(buf.len() - at);
+    s.extend(buf[at..].iter().map(|&b| char::from(b)));
+    s
 }
 
 impl Visit for TagVisitor<'_> {
