@@ -144,39 +144,17 @@ enum Role {
     Skip,
 }
 
-/// An integer as decimal text, in a `String` of exactly its length: the digits are written
-/// into a stack buffer first, without the formatting machinery `to_string` goes through.
-pub(crate) fn decimal(negative: bool, mut n: u64) -> String {
-    let mut buf = [0u8; 21];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if negative {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    let mut s = String::with_capacity(buf.len() - at);
-    s.extend(buf[at..].iter().map(|&b| char::from(b)));
-    s
-}
-
 impl Visit for TagVisitor<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.text(field, || decimal(value < 0, value.unsigned_abs()));
+        self.text(field, || value.to_string());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.text(field, || decimal(false, value));
+        self.text(field, || value.to_string());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.text(field, || if value { "true" } else { "false" }.to_owned());
+        self.text(field, || value.to_string());
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
@@ -249,31 +227,5 @@ impl Visit for EventVisitor {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.push(field, format_args!("{value:?}"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decimal;
-
-    #[test]
-    fn decimal_matches_display() {
-        for n in [
-            0u64,
-            7,
-            10,
-            42,
-            99,
-            100,
-            12_345,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
-            assert_eq!(decimal(false, n), n.to_string());
-            assert_eq!(decimal(false, n).capacity(), n.to_string().len());
-        }
-        for n in [0i64, -1, -42, -1_000, i64::MIN, i64::MAX] {
-            assert_eq!(decimal(n < 0, n.unsigned_abs()), n.to_string());
-        }
     }
 }
