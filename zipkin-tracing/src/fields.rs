@@ -86,51 +86,91 @@ impl<'a> TagVisitor<'a> {
         }
     }
 
-    fn text(&mut self, field: &Field, value: String) {
-        let name = field.name();
+    /// What a field is to this span, decided from its name before its value is rendered (a
+    /// field that is not kept costs no allocation).
+    #[inline]
+    fn role(&self, name: &str) -> Role {
         if NAME_FIELDS.contains(&name) {
-            self.span.set_name(value);
+            Role::Name
         } else if KIND_FIELDS.contains(&name) {
             // Read before the span opened (the kind decides how it joins a remote parent).
+            Role::Skip
         } else if name == STATUS_CODE {
-            self.status.error = value.eq_ignore_ascii_case("error");
-            self.status_seen = true;
+            Role::StatusCode
         } else if name == STATUS_MESSAGE {
-            self.status.message = Some(value);
-            self.status_seen = true;
+            Role::StatusMessage
         } else if name == "error" || self.tags.allows(name) {
-            self.span.tag_owned(name, value);
+            Role::Tag
+        } else {
+            Role::Skip
+        }
+    }
+
+    /// Records a field's value, rendered by `render` only if the field is kept.
+    #[inline]
+    fn text(&mut self, field: &Field, render: impl FnOnce() -> String) {
+        let name = field.name();
+        match self.role(name) {
+            Role::Skip => {}
+            Role::Tag => {
+                self.span.tag_owned(name, render());
+            }
+            Role::Name => {
+                self.span.set_name(render());
+            }
+            Role::StatusCode => {
+                self.status.error = render().eq_ignore_ascii_case("error");
+                self.status_seen = true;
+            }
+            Role::StatusMessage => {
+                self.status.message = Some(render());
+                self.status_seen = true;
+            }
         }
     }
 }
 
+/// What a span field is to its Zipkin span.
+enum Role {
+    /// A tag.
+    Tag,
+    /// The span's name.
+    Name,
+    /// `otel.status_code`.
+    StatusCode,
+    /// `otel.status_message`.
+    StatusMessage,
+    /// Not recorded (a kind field, or one [`TagFields`] leaves out).
+    Skip,
+}
+
 impl Visit for TagVisitor<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.text(field, value.to_string());
+        self.text(field, || value.to_string());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.text(field, value.to_string());
+        self.text(field, || value.to_string());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.text(field, value.to_string());
+        self.text(field, || value.to_string());
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.text(field, value.to_string());
+        self.text(field, || value.to_string());
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value.to_owned());
+        self.text(field, || value.to_owned());
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, value.to_string());
+        self.text(field, || value.to_string());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format!("{value:?}"));
+        self.text(field, || format!("{value:?}"));
     }
 }
 

@@ -443,3 +443,36 @@ fn otel_conventions_recorded_later() {
     assert!(!s.tags.contains_key("otel.status_code"), "{:?}", s.tags);
     assert!(!s.tags.contains_key("otel.name"), "{:?}", s.tags);
 }
+
+/// A value that counts how often it is rendered.
+struct Rendered<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl std::fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f.write_str("rendered")
+    }
+}
+
+#[test]
+fn fields_left_out_are_never_rendered() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (secret, kept) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let layer = ZipkinLayer::new().with_tag_fields(TagFields::Except(vec!["secret"]));
+    let spans = run(layer, Tracer::builder(), || {
+        let s = tracing::info_span!(
+            "filtered",
+            secret = ?Rendered(&secret),
+            kept = ?Rendered(&kept),
+            late = tracing::field::Empty
+        );
+        s.record("secret", tracing::field::debug(Rendered(&secret)));
+        s.record("late", tracing::field::debug(Rendered(&kept)));
+    });
+    let s = by_name(&spans, "filtered");
+    assert_eq!(secret.load(Ordering::Relaxed), 0);
+    assert_eq!(kept.load(Ordering::Relaxed), 2);
+    assert_eq!(s.tags["kept"], "rendered");
+    assert_eq!(s.tags["late"], "rendered");
+    assert!(!s.tags.contains_key("secret"), "{:?}", s.tags);
+}
