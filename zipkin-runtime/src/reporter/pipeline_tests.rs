@@ -155,12 +155,22 @@ fn every_message_in_flight_is_counted_once_whatever_fails() {
     assert!(!flushing.timed_out);
     let m = r.metrics();
     let s = t.state.lock().unwrap();
-    assert!(s.most_in_flight >= 2, "never pipelined: {}", s.most_in_flight);
-    assert!(!s.send_while_in_flight, "a retry was sent beside messages in flight");
+    assert!(
+        s.most_in_flight >= 2,
+        "never pipelined: {}",
+        s.most_in_flight
+    );
+    assert!(
+        !s.send_while_in_flight,
+        "a retry was sent beside messages in flight"
+    );
     assert!(s.flight.is_empty(), "{} left in flight", s.flight.len());
     assert_eq!(m.spans_offered, SPANS, "{m:?}");
     assert_eq!(m.spans_queued, 0, "{m:?}");
-    assert_eq!(m.spans_sent, s.acked, "sent counts what was acknowledged: {m:?}");
+    assert_eq!(
+        m.spans_sent, s.acked,
+        "sent counts what was acknowledged: {m:?}"
+    );
     assert_eq!(m.spans_sent + m.spans_dropped, SPANS, "{m:?}");
     assert_eq!(m.spans_dropped, m.dropped_transport_error, "{m:?}");
     assert!(m.spans_sent > 0 && m.dropped_transport_error > 0, "{m:?}");

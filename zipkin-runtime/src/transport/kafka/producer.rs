@@ -440,7 +440,10 @@ mod tests {
         let (addr, _) = fake_broker(vec![0, CLOSE]);
         let t = transport(&addr);
         let p = t.pipeline().unwrap();
-        assert_eq!(p.max_in_flight(), crate::transport::kafka::DEFAULT_MAX_IN_FLIGHT);
+        assert_eq!(
+            p.max_in_flight(),
+            crate::transport::kafka::DEFAULT_MAX_IN_FLIGHT
+        );
         for _ in 0..3 {
             p.start(&msg()).unwrap();
         }
