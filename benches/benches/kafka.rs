@@ -40,10 +40,15 @@ fn bootstrap() -> String {
 }
 
 /// `kafka://` endpoint of the bench topic; `KAFKA_BENCH_ACKS` (0, 1 or all; default 1, the
-/// transport's default) compares acknowledgement modes.
+/// transport's default) compares acknowledgement modes, `KAFKA_BENCH_IN_FLIGHT` (1 to 100;
+/// default the transport's, 5) Produce requests in flight.
 fn kafka_endpoint() -> String {
     let acks = std::env::var("KAFKA_BENCH_ACKS").unwrap_or_else(|_| "1".into());
-    format!("kafka://{}/{}?acks={acks}", bootstrap(), topic())
+    let mut e = format!("kafka://{}/{}?acks={acks}", bootstrap(), topic());
+    if let Ok(n) = std::env::var("KAFKA_BENCH_IN_FLIGHT") {
+        e.push_str(&format!("&max_in_flight={n}"));
+    }
+    e
 }
 
 fn tracer(endpoint: &str) -> Tracer {

@@ -1,4 +1,4 @@
-//! `kafka://host:port[,host:port...][/topic][?acks=...&compression=...]`, the Kafka endpoint of
+//! `kafka://host:port[,host:port...][/topic][?acks=...&compression=...&max_in_flight=...]`, the Kafka endpoint of
 //! `ZIPKIN_ENDPOINT` and `TracerBuilder::endpoint`. Parsed in every build, so that a build
 //! without the `kafka` feature names the feature instead of calling the URL unknown.
 
@@ -10,7 +10,8 @@ const DEFAULT_TOPIC: &str = "zipkin";
 
 /// What a Kafka endpoint accepts, for errors.
 pub(crate) const KAFKA_EXPECTED: &str = "kafka://host:port[,host:port...][/topic] with an \
-     optional ?acks=0|1|all and &compression=none|gzip (the topic defaults to zipkin)";
+     optional ?acks=0|1|all, &compression=none|gzip and &max_in_flight=1..100 (the topic \
+     defaults to zipkin)";
 
 /// A parsed Kafka endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub(crate) struct KafkaEndpoint {
     pub(crate) acks: i16,
     /// `Some(true)`: gzip records; `None`: as `ZIPKIN_GZIP` / `TracerBuilder::gzip` say.
     pub(crate) gzip: Option<bool>,
+    /// Produce requests in flight at once; `None`: the transport's default.
+    pub(crate) max_in_flight: Option<usize>,
 }
 
 impl std::fmt::Display for KafkaEndpoint {
@@ -39,6 +42,10 @@ impl std::fmt::Display for KafkaEndpoint {
         }
         if let Some(g) = self.gzip {
             write!(f, "{sep}compression={}", if g { "gzip" } else { "none" })?;
+            sep = '&';
+        }
+        if let Some(n) = self.max_in_flight {
+            write!(f, "{sep}max_in_flight={n}")?;
         }
         Ok(())
     }
@@ -80,6 +87,7 @@ pub(crate) fn parse(
     }
     let mut acks = 1;
     let mut gzip = None;
+    let mut max_in_flight = None;
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("acks", v)) => {
@@ -97,7 +105,15 @@ pub(crate) fn parse(
                     _ => return Err(err(format!("compression={v:?} is not none or gzip"))),
                 }
             }
-            _ => return Err(err(format!("{pair:?} is not acks=... or compression=..."))),
+            Some(("max_in_flight", v)) => match v.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => max_in_flight = Some(n),
+                _ => return Err(err(format!("max_in_flight={v:?} is not from 1 to 100"))),
+            },
+            _ => {
+                return Err(err(format!(
+                    "{pair:?} is not acks=..., compression=... or max_in_flight=..."
+                )))
+            }
         }
     }
     Ok(KafkaEndpoint {
@@ -105,6 +121,7 @@ pub(crate) fn parse(
         topic: topic.to_owned(),
         acks,
         gzip,
+        max_in_flight,
     })
 }
 
@@ -127,6 +144,10 @@ mod tests {
             (vec!["127.0.0.1:9092".to_owned()], "zipkin", 1, None)
         );
         assert_eq!(e.to_string(), "kafka://127.0.0.1:9092/zipkin");
+        assert_eq!(e.max_in_flight, None);
+        let e = ok("kafka://h:1/t?max_in_flight=1&acks=0");
+        assert_eq!((e.max_in_flight, e.acks), (Some(1), 0));
+        assert_eq!(e.to_string(), "kafka://h:1/t?acks=0&max_in_flight=1");
         let e = ok("kafka://a:1,b:2/spans?acks=all&compression=gzip");
         assert_eq!(e.bootstrap, ["a:1", "b:2"]);
         assert_eq!(
@@ -154,6 +175,8 @@ mod tests {
             ("kafka://h:1/t?acks=2", "acks=\"2\""),
             ("kafka://h:1/t?compression=lz4", "compression=\"lz4\""),
             ("kafka://h:1/t?linger=5", "\"linger=5\""),
+            ("kafka://h:1/t?max_in_flight=0", "max_in_flight=\"0\""),
+            ("kafka://h:1/t?max_in_flight=x", "max_in_flight=\"x\""),
         ] {
             let e = parse(bad.strip_prefix("kafka://").unwrap(), bad, ENV).unwrap_err();
             let text = e.to_string();

@@ -56,7 +56,11 @@ pub(crate) fn transport_for(config: &Config) -> Result<Box<dyn Transport>, Confi
             } else {
                 Compression::None
             };
-            let t = KafkaTransport::builder(k.bootstrap.iter().cloned())
+            let mut b = KafkaTransport::builder(k.bootstrap.iter().cloned());
+            if let Some(n) = k.max_in_flight {
+                b = b.max_in_flight(n);
+            }
+            let t = b
                 .topic(&k.topic)
                 .acks(acks)
                 .compression(compression)

@@ -362,4 +362,6 @@ impl Reporter {
 }
 
 #[cfg(test)]
+mod pipeline_tests;
+#[cfg(test)]
 mod tests;

@@ -1,6 +1,10 @@
-//! The sender thread: delivers closed messages one at a time, with bounded retries, backoff and
-//! jitter, cool-downs after a message is given up, `Retry-After`, and 413 splitting.
+//! The sender thread: delivers closed messages, with bounded retries, backoff and jitter,
+//! cool-downs after a message is given up, `Retry-After`, and 413 splitting. Through a
+//! transport with a [`crate::transport::Pipeline`], it keeps several messages in flight while
+//! they go through (first attempts only); retries and halves go one at a time, with nothing
+//! else in flight.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +24,9 @@ pub(super) struct Sender {
     /// cool-down, it holds while shutting down too: the collector asked.
     not_before: Option<Instant>,
     warned: bool,
+    /// Messages started through the transport's pipeline, oldest first, each with its span
+    /// offsets (for 413 halves). Their spans and bytes stay queued until their outcome.
+    in_flight: VecDeque<(Message, Vec<usize>)>,
 }
 
 impl Sender {
@@ -30,6 +37,7 @@ impl Sender {
             cooldown: Duration::ZERO,
             not_before: None,
             warned: false,
+            in_flight: VecDeque::new(),
         }
     }
 
@@ -39,7 +47,10 @@ impl Sender {
                 let mut o = lock(&self.shared.outbox);
                 loop {
                     if let Some(item) = o.items.pop_front() {
-                        break item;
+                        break Some(item);
+                    }
+                    if !self.in_flight.is_empty() {
+                        break None;
                     }
                     o = match self.shared.outbox_changed.wait(o) {
                         Ok(o) => o,
@@ -47,15 +58,23 @@ impl Sender {
                     };
                 }
             };
+            let Some(item) = item else {
+                // Nothing new to start: collect the oldest outcome.
+                self.finish_oldest();
+                continue;
+            };
             match item {
-                Item::Batch(b) => self.deliver(b),
+                Item::Batch(b) => self.start(b),
                 Item::FlushMark(n) => {
+                    // Flushed means sent or dropped: everything before the mark is settled.
+                    self.finish_all();
                     let mut c = lock(&self.shared.control);
                     c.flush_done = c.flush_done.max(n);
                     drop(c);
                     self.shared.control_changed.notify_all();
                 }
                 Item::Stop => {
+                    self.finish_all();
                     // The reporter itself is never freed: keep no buffers past its end.
                     *lock(&self.shared.spare_bodies) = Vec::new();
                     lock(&self.shared.control).stopped = true;
@@ -116,27 +135,136 @@ impl Sender {
     /// for good (nothing sent again, every flush waiting out its timeout): it fails this
     /// message instead.
     fn send_once(&self, msg: &Message) -> Result<(), TransportError> {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.transport.send(msg))) {
-            Ok(result) => result,
-            Err(payload) => {
-                let what = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic without a message".to_owned());
-                Err(TransportError::Panicked(what))
+        catch(|| self.transport.send(msg))
+    }
+
+    /// Starts a message through the transport's pipeline; a panic fails it, as in
+    /// [`Sender::send_once`]. None: the transport has no pipeline.
+    fn start_once(&self, msg: &Message) -> Option<Result<(), TransportError>> {
+        let p = self.transport.pipeline()?;
+        Some(catch(|| p.start(msg)))
+    }
+
+    /// The outcome of the oldest message in flight; a panic fails it.
+    fn finish_once(&self) -> Result<(), TransportError> {
+        match self.transport.pipeline() {
+            Some(p) => catch(|| p.finish()),
+            None => Err(TransportError::Io(
+                "the transport no longer offers the pipeline a message was started on".into(),
+            )),
+        }
+    }
+
+    /// How many messages may be in flight now: 1 (no pipeline) while the collector fails, so
+    /// that cool-downs, `Retry-After` and shutdown are waited for as without a pipeline.
+    fn pipeline_depth(&self) -> usize {
+        let Some(p) = self.transport.pipeline() else {
+            return 1;
+        };
+        if !self.cooldown.is_zero() || self.not_before.is_some() {
+            return 1;
+        }
+        let c = lock(&self.shared.control);
+        if c.shutdown || c.abandon {
+            return 1;
+        }
+        drop(c);
+        p.max_in_flight()
+    }
+
+    /// A batch from the queue: started through the pipeline when it has room, else delivered
+    /// (retries, halves) with nothing else in flight.
+    fn start(&mut self, batch: Batch) {
+        let mut depth = self.pipeline_depth();
+        while depth > 1 && self.in_flight.len() >= depth {
+            self.finish_oldest();
+            depth = self.pipeline_depth();
+        }
+        if depth <= 1 {
+            self.finish_all();
+            self.deliver(batch, None);
+            return;
+        }
+        let Batch {
+            body,
+            spans,
+            starts,
+            ..
+        } = batch;
+        let msg = Message {
+            body,
+            spans,
+            encoding: self.transport.encoding(),
+        };
+        match self.start_once(&msg) {
+            Some(Ok(())) => self.in_flight.push_back((msg, starts)),
+            outcome => {
+                // Not in flight: its outcome is known. Settle the others first, so that its
+                // retries go alone.
+                self.finish_all();
+                let outcome = outcome.unwrap_or_else(|| self.send_once(&msg));
+                self.redeliver(msg, starts, outcome);
             }
         }
     }
 
-    /// Sends one message, retrying what may succeed later, at most `max_attempts` times.
-    /// Returns the last error when it gives up.
-    fn send_with_retries(&self, msg: &Message) -> Result<(), TransportError> {
+    /// Collects the oldest outcome. A success is counted at once; a failure first settles
+    /// every other message in flight (retries go alone), then is delivered as after a first
+    /// attempt, as are the others that failed.
+    fn finish_oldest(&mut self) {
+        let Some((msg, starts)) = self.in_flight.pop_front() else {
+            return;
+        };
+        let outcome = self.finish_once();
+        if outcome.is_ok() {
+            self.redeliver(msg, starts, Ok(()));
+            return;
+        }
+        let mut settled = vec![(msg, starts, outcome)];
+        while let Some((msg, starts)) = self.in_flight.pop_front() {
+            let outcome = self.finish_once();
+            settled.push((msg, starts, outcome));
+        }
+        for (msg, starts, outcome) in settled {
+            self.redeliver(msg, starts, outcome);
+        }
+    }
+
+    /// Collects every outcome still in flight.
+    fn finish_all(&mut self) {
+        while !self.in_flight.is_empty() {
+            self.finish_oldest();
+        }
+    }
+
+    /// Delivers a whole message whose first attempt has this outcome.
+    fn redeliver(&mut self, msg: Message, starts: Vec<usize>, first: Result<(), TransportError>) {
+        let batch = Batch {
+            body: msg.body,
+            spans: msg.spans,
+            starts,
+            opened: None,
+        };
+        self.deliver(batch, Some(first));
+    }
+
+    /// Sends one message, retrying what may succeed later, at most `max_attempts` times
+    /// (`first`: the outcome of the first attempt, when already made). Returns the last error
+    /// when it gives up.
+    fn send_with_retries(
+        &self,
+        msg: &Message,
+        mut first: Option<Result<(), TransportError>>,
+    ) -> Result<(), TransportError> {
         let cfg = &self.shared.config;
         let mut attempt = 1;
         let mut backoff = cfg.retry_backoff;
         loop {
-            let e = match self.send_once(msg) {
+            let outcome = match first.take() {
+                Some(outcome) => outcome,
+                None => self.send_once(msg),
+            };
+            let e = match outcome {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
@@ -164,8 +292,9 @@ impl Sender {
 
     /// Delivers a batch as one message or, if the collector answers 413, as halves split at
     /// span boundaries (recursively, down to single spans), so that only a span too large on
-    /// its own is dropped. Each part sent or given up counts as one message.
-    fn deliver(&mut self, batch: Batch) {
+    /// its own is dropped. Each part sent or given up counts as one message. `first`: the
+    /// outcome of the whole message's first attempt, when it went through the pipeline.
+    fn deliver(&mut self, batch: Batch, mut first: Option<Result<(), TransportError>>) {
         let Batch {
             mut body,
             spans,
@@ -181,14 +310,16 @@ impl Sender {
         let mut todo = vec![(0, spans)];
         while let Some((a, b)) = todo.pop() {
             let n = b - a;
-            if !self.wait_turn() {
+            let whole = n == spans;
+            // A first attempt already made is not waited for again (it may have succeeded).
+            let made = if whole { first.take() } else { None };
+            if made.is_none() && !self.wait_turn() {
                 self.shared.give_up_spans(n, Cause::Shutdown);
                 for (a, b) in todo.drain(..) {
                     self.shared.give_up_spans(b - a, Cause::Shutdown);
                 }
                 break;
             }
-            let whole = n == spans;
             let msg = Message {
                 body: if whole {
                     std::mem::take(&mut body)
@@ -198,7 +329,7 @@ impl Sender {
                 spans: n,
                 encoding,
             };
-            let outcome = self.send_with_retries(&msg);
+            let outcome = self.send_with_retries(&msg, made);
             let sent_bytes = msg.body.len();
             if whole {
                 body = msg.body;
@@ -255,5 +386,22 @@ impl Sender {
         }
         self.shared.dequeued(spans, queued_bytes);
         self.shared.recycle(body, starts);
+    }
+}
+
+/// Runs a call of the transport; a panic in a user's transport would end the sender thread for
+/// good (nothing sent again, every flush waiting out its timeout): it fails this message
+/// instead.
+fn catch(call: impl FnOnce() -> Result<(), TransportError>) -> Result<(), TransportError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            Err(TransportError::Panicked(what))
+        }
     }
 }

@@ -11,6 +11,9 @@ pub mod kafka;
 pub(crate) mod kafka_names;
 #[cfg(feature = "testing")]
 pub mod memory;
+mod pipeline;
+
+pub use pipeline::Pipeline;
 
 /// One message: an encoded list of spans.
 #[derive(Debug, Clone)]
@@ -41,6 +44,12 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Sends one message. Runs on the reporter thread; may block up to the transport's timeout.
     fn send(&self, msg: &Message) -> Result<(), TransportError>;
+
+    /// The side of this transport that can have several messages in flight, if any (default
+    /// none: the reporter waits for each `send`). See [`Pipeline`] for the contract.
+    fn pipeline(&self) -> Option<&dyn Pipeline> {
+        None
+    }
 }
 
 /// Accepts and forgets every message (the `none` endpoint).

@@ -15,6 +15,8 @@ pub(crate) struct Conn {
     stream: TcpStream,
     /// `host:port`, for messages.
     pub(crate) addr: String,
+    /// Set by the producer: which connection a request in flight was written on.
+    pub(crate) id: u64,
 }
 
 impl Conn {
@@ -37,6 +39,7 @@ impl Conn {
                     return Ok(Conn {
                         stream,
                         addr: addr.to_owned(),
+                        id: 0,
                     });
                 }
                 Err(e) => last = Some(e),
@@ -59,10 +62,26 @@ impl Conn {
         answer: bool,
         resp: &'a mut Vec<u8>,
     ) -> std::io::Result<&'a [u8]> {
-        self.stream.write_all(request)?;
+        self.write(request)?;
         if !answer {
             return Ok(&[]);
         }
+        self.read_response(correlation, resp)
+    }
+
+    /// Writes a request (already framed with its size), without waiting for its answer.
+    pub(crate) fn write(&mut self, request: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(request)
+    }
+
+    /// Reads the next response into `resp`, checks that it answers `correlation` (a broker
+    /// answers the requests of one connection in the order they came) and returns what
+    /// follows the correlation id.
+    pub(crate) fn read_response<'a>(
+        &mut self,
+        correlation: i32,
+        resp: &'a mut Vec<u8>,
+    ) -> std::io::Result<&'a [u8]> {
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size)?;
         let size = i32::from_be_bytes(size);

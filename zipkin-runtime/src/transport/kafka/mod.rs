@@ -8,7 +8,11 @@
 //! one Kafka record, with a null key: records go round robin over the topic's partitions. The
 //! producer asks a bootstrap broker for the topic's metadata (again every 30 s, and after any
 //! error), keeps one connection per partition leader (with `TCP_NODELAY`), and sends one
-//! Produce request per message, waiting for its answer as [`Acks`] says.
+//! Produce request per message. Up to [`KafkaTransportBuilder::max_in_flight`] requests (5 by
+//! default) are in flight at once: the reporter writes the next message while the broker
+//! works on the previous ones, and reads their answers (as [`Acks`] says) oldest first
+//! ([`Pipeline`]). Records have no key, so their order does not matter; a broker answers a
+//! connection's requests in order anyway.
 //!
 //! Errors are the reporter's business, as with HTTP: a broker that cannot be reached, a
 //! partition without leader, a topic that does not exist (yet) are retryable
@@ -37,10 +41,17 @@ use std::time::Duration;
 use crate::encode::Encoding;
 use crate::error::{ConfigError, Setting, TransportError};
 use crate::transport::kafka_names::{valid_broker, valid_topic};
-use crate::transport::{Message, Transport};
+use crate::transport::{Message, Pipeline, Transport};
 
 #[cfg(feature = "testing")]
 pub use read::read_topic;
+
+/// Produce requests in flight at once by default: Kafka's own producer default
+/// (`max.in.flight.requests.per.connection`).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 5;
+
+/// The most Produce requests in flight [`KafkaTransportBuilder::max_in_flight`] accepts.
+pub const MAX_IN_FLIGHT: usize = 100;
 
 /// The topic Zipkin's Kafka collector reads by default.
 pub const DEFAULT_TOPIC: &str = "zipkin";
@@ -102,6 +113,7 @@ pub(crate) struct Settings {
     encoding: Encoding,
     connect_timeout: Duration,
     request_timeout: Duration,
+    max_in_flight: usize,
 }
 
 /// Sends each message as one record to a Kafka topic.
@@ -151,6 +163,7 @@ impl KafkaTransport {
                 encoding: Encoding::Json,
                 connect_timeout: Duration::from_secs(1),
                 request_timeout: Duration::from_secs(5),
+                max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             },
         }
     }
@@ -172,15 +185,40 @@ impl Transport for KafkaTransport {
     }
 
     fn send(&self, msg: &Message) -> Result<(), TransportError> {
-        let mut p = match self.producer.lock() {
+        self.producer().send(&self.settings, &msg.body)
+    }
+
+    fn pipeline(&self) -> Option<&dyn Pipeline> {
+        Some(self)
+    }
+}
+
+impl Pipeline for KafkaTransport {
+    fn max_in_flight(&self) -> usize {
+        self.settings.max_in_flight
+    }
+
+    fn start(&self, msg: &Message) -> Result<(), TransportError> {
+        self.producer().start(&self.settings, &msg.body)
+    }
+
+    fn finish(&self) -> Result<(), TransportError> {
+        self.producer().finish(&self.settings)
+    }
+}
+
+impl KafkaTransport {
+    /// The producer; after a panic while it was held, reset (its requests in flight then fail,
+    /// each once, when finished).
+    fn producer(&self) -> std::sync::MutexGuard<'_, producer::Producer> {
+        match self.producer.lock() {
             Ok(p) => p,
             Err(poisoned) => {
                 let mut p = poisoned.into_inner();
                 p.reset();
                 p
             }
-        };
-        p.send(&self.settings, &msg.body)
+        }
     }
 }
 
@@ -223,8 +261,27 @@ impl KafkaTransportBuilder {
         self
     }
 
+    /// Produce requests in flight at once (default [`DEFAULT_MAX_IN_FLIGHT`], 5, as Kafka's own
+    /// producer; from 1 to [`MAX_IN_FLIGHT`]). With 1, each message waits for the previous
+    /// one's answer. More lets the reporter keep the broker busy while answers travel back;
+    /// the messages in flight still count against the reporter's queue bounds until answered,
+    /// so memory stays within them. With `acks=0` nothing is awaited anyway.
+    ///
+    /// ```
+    /// use zipkin_runtime::transport::kafka::KafkaTransport;
+    /// use zipkin_runtime::transport::Transport;
+    /// let t = KafkaTransport::builder(["127.0.0.1:9092"]).max_in_flight(8).build().unwrap();
+    /// assert_eq!(t.pipeline().unwrap().max_in_flight(), 8);
+    /// assert!(KafkaTransport::builder(["127.0.0.1:9092"]).max_in_flight(0).build().is_err());
+    /// ```
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.settings.max_in_flight = n;
+        self
+    }
+
     /// Checks the settings: at least one bootstrap broker, each `host:port`; a topic name Kafka
-    /// accepts (1 to 249 of `a-z A-Z 0-9 . _ -`); timeouts above zero. Connects to nothing.
+    /// accepts (1 to 249 of `a-z A-Z 0-9 . _ -`); timeouts above zero; 1 to [`MAX_IN_FLIGHT`]
+    /// requests in flight. Connects to nothing.
     ///
     /// ```
     /// use zipkin_runtime::transport::kafka::KafkaTransport;
@@ -262,6 +319,13 @@ impl KafkaTransportBuilder {
                 Setting::Code("KafkaTransportBuilder::timeouts"),
                 format!("{:?}, {:?}", s.connect_timeout, s.request_timeout),
                 "timeouts above zero",
+            ));
+        }
+        if !(1..=MAX_IN_FLIGHT).contains(&s.max_in_flight) {
+            return Err(ConfigError::new(
+                Setting::Code("KafkaTransportBuilder::max_in_flight"),
+                s.max_in_flight.to_string(),
+                "from 1 to 100 requests in flight",
             ));
         }
         Ok(KafkaTransport {

@@ -1,8 +1,15 @@
 //! The producer's state between messages: the cluster's metadata for the topic, one connection
-//! per broker, the next partition, and reused buffers. Only the reporter's sender thread uses
-//! it, one message at a time.
+//! per broker, the next partition, the requests in flight, and reused buffers. Only the
+//! reporter's sender thread uses it.
+//!
+//! A message is sent in two steps: its Produce request is written ([`Producer::start`]), and
+//! later its response read ([`Producer::finish`]); in between, more requests may be written on
+//! the same connections. A broker answers the requests of one connection in order, so the
+//! oldest request in flight is always the next answer on its connection. Any connection error
+//! drops every connection: each request that was in flight on one is then answered by
+//! `finish` with an error of its own, so that every message gets exactly one outcome.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::TransportError;
@@ -30,9 +37,27 @@ pub(crate) struct Producer {
     /// Round robin over the partitions: messages have no key.
     next_partition: usize,
     correlation: i32,
+    /// Requests written and not yet answered, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// The id the next connection opened gets: an answer is read only from the connection its
+    /// request was written on.
+    next_conn: u64,
     request: Vec<u8>,
     response: Vec<u8>,
     scratch: Vec<u8>,
+}
+
+/// A Produce request written and not yet answered.
+#[derive(Debug)]
+struct InFlight {
+    leader: i32,
+    /// The id of the connection it was written on.
+    conn: u64,
+    addr: String,
+    correlation: i32,
+    partition: i32,
+    /// False with `acks=0`: no answer comes.
+    answer: bool,
 }
 
 fn io(e: impl std::fmt::Display) -> TransportError {
@@ -117,19 +142,54 @@ impl Producer {
         )))
     }
 
-    /// Sends one message as one record to the next partition. Errors leave the producer ready
-    /// to start again from metadata on the next call.
+    /// Sends one message as one record to the next partition and waits for its answer (as
+    /// `acks` says). Errors leave the producer ready to start again from metadata on the next
+    /// call.
     pub(crate) fn send(&mut self, s: &Settings, value: &[u8]) -> Result<(), TransportError> {
-        let result = self.try_send(s, value);
-        if let Err(e) = &result {
-            if !matches!(e, TransportError::Status { .. }) {
-                self.reset();
+        if !self.in_flight.is_empty() {
+            // Not expected (the reporter sends alone): an answer read here could be another
+            // request's. Those requests fail instead, each once, when finished.
+            self.reset();
+        }
+        self.start(s, value)?;
+        self.finish(s)
+    }
+
+    /// Writes one message as one record to the next partition, without waiting for its
+    /// answer. On an error it is not in flight, and the producer starts again from metadata.
+    pub(crate) fn start(&mut self, s: &Settings, value: &[u8]) -> Result<(), TransportError> {
+        match self.write_produce(s, value) {
+            Ok(sent) => {
+                self.in_flight.push_back(sent);
+                Ok(())
             }
+            Err(e) => {
+                self.failed(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The outcome of the oldest message in flight.
+    pub(crate) fn finish(&mut self, s: &Settings) -> Result<(), TransportError> {
+        let Some(sent) = self.in_flight.pop_front() else {
+            return Err(io("no Kafka Produce request is in flight"));
+        };
+        let result = self.read_outcome(s, &sent);
+        if let Err(e) = &result {
+            self.failed(e);
         }
         result
     }
 
-    fn try_send(&mut self, s: &Settings, value: &[u8]) -> Result<(), TransportError> {
+    /// After an error: anything but a broker's "too large" answer starts again from metadata.
+    fn failed(&mut self, e: &TransportError) {
+        if !matches!(e, TransportError::Status { .. }) {
+            self.reset();
+        }
+    }
+
+    fn write_produce(&mut self, s: &Settings, value: &[u8]) -> Result<InFlight, TransportError> {
         let md = self.metadata(s)?;
         let led: Vec<&(i32, i16, i32)> = md.partitions.iter().filter(|p| p.2 >= 0).collect();
         if led.is_empty() {
@@ -148,8 +208,10 @@ impl Producer {
                     s.topic
                 ))
             })?;
-            let conn = Conn::open(&addr, s.connect_timeout, s.request_timeout)
+            let mut conn = Conn::open(&addr, s.connect_timeout, s.request_timeout)
                 .map_err(|e| io(format!("could not connect to Kafka broker {addr}: {e}")))?;
+            self.next_conn += 1;
+            conn.id = self.next_conn;
             slot.insert(conn);
         }
         let corr = self.next_correlation();
@@ -174,22 +236,48 @@ impl Producer {
             codec,
             &mut self.scratch,
         );
-        let answer = s.acks != Acks::None;
         let Some(conn) = self.conns.get_mut(&leader) else {
             return Err(io("no connection to the partition's leader"));
         };
-        let addr = conn.addr.clone();
+        conn.write(&self.request).map_err(|e| {
+            io(format!(
+                "producing to partition {partition} of Kafka topic {:?} at {}: {e}",
+                s.topic, conn.addr
+            ))
+        })?;
+        Ok(InFlight {
+            leader,
+            conn: conn.id,
+            addr: conn.addr.clone(),
+            correlation: corr,
+            partition,
+            answer: s.acks != Acks::None,
+        })
+    }
+
+    fn read_outcome(&mut self, s: &Settings, sent: &InFlight) -> Result<(), TransportError> {
+        if !sent.answer {
+            return Ok(());
+        }
+        let (partition, addr) = (sent.partition, &sent.addr);
+        let conn = match self.conns.get_mut(&sent.leader) {
+            Some(c) if c.id == sent.conn => c,
+            _ => {
+                return Err(io(format!(
+                    "producing to partition {partition} of Kafka topic {:?} at {addr}: the \
+                     connection was dropped after an earlier error, with this message in flight",
+                    s.topic
+                )))
+            }
+        };
         let body = conn
-            .round_trip(&self.request, corr, answer, &mut self.response)
+            .read_response(sent.correlation, &mut self.response)
             .map_err(|e| {
                 io(format!(
                     "producing to partition {partition} of Kafka topic {:?} at {addr}: {e}",
                     s.topic
                 ))
             })?;
-        if !answer {
-            return Ok(());
-        }
         let (code, _offset) = wire::produce_response(body).map_err(io)?;
         match code {
             0 => Ok(()),
@@ -223,8 +311,12 @@ mod tests {
     use crate::transport::kafka::KafkaTransport;
     use crate::transport::{Message, Transport};
 
+    /// A scripted code that closes the connection instead of answering: the fake broker stops
+    /// writing (FIN) and reads whatever else comes until the producer hangs up.
+    const CLOSE: i16 = i16::MIN;
+
     /// Answers Metadata (one partition, led by itself) and Produce with the next scripted
-    /// error code; counts the Metadata requests.
+    /// error code (then 0, or [`CLOSE`]); counts the Metadata requests.
     fn fake_broker(codes: Vec<i16>) -> (String, Arc<AtomicUsize>) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
@@ -277,6 +369,11 @@ mod tests {
                         wire::put_i32(&mut b, 1);
                         wire::put_i32(&mut b, 0);
                         let code = codes.lock().ok().and_then(|mut c| c.next()).unwrap_or(0);
+                        if code == CLOSE {
+                            let _ = s.shutdown(std::net::Shutdown::Write);
+                            let _ = std::io::copy(&mut s, &mut std::io::sink());
+                            break;
+                        }
                         wire::put_i16(&mut b, code);
                         wire::put_i64(&mut b, 0);
                         wire::put_i64(&mut b, -1);
@@ -333,5 +430,33 @@ mod tests {
             matches!(e, TransportError::Status { status: 413, .. }),
             "{e}"
         );
+    }
+
+    /// Three requests in flight on one connection; the broker answers the first and hangs up:
+    /// the first succeeds, the other two fail, each once and retryably, and the next message
+    /// goes through a new connection.
+    #[test]
+    fn requests_in_flight_on_a_lost_connection_each_fail_once() {
+        let (addr, _) = fake_broker(vec![0, CLOSE]);
+        let t = transport(&addr);
+        let p = t.pipeline().unwrap();
+        assert_eq!(
+            p.max_in_flight(),
+            crate::transport::kafka::DEFAULT_MAX_IN_FLIGHT
+        );
+        for _ in 0..3 {
+            p.start(&msg()).unwrap();
+        }
+        p.finish().unwrap();
+        let e = p.finish().unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        let e = p.finish().unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert!(e.to_string().contains("in flight"), "{e}");
+        let e = p.finish().unwrap_err();
+        assert!(e.to_string().contains("no Kafka Produce request"), "{e}");
+        t.send(&msg()).unwrap();
+        p.start(&msg()).unwrap();
+        p.finish().unwrap();
     }
 }
