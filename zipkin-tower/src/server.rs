@@ -82,6 +82,25 @@ fn peer<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
     req.extensions().get::<std::net::SocketAddr>().copied()
 }
 
+/// What a sampled span learns from the request: its name with the route, the request's tags,
+/// the peer. Out of line: an unsampled request never comes here.
+#[inline(never)]
+fn record_request<B>(span: &mut Span, req: &Request<B>, grpc: bool, route: Option<&str>) {
+    if !grpc {
+        if route.is_some() {
+            span.set_name(parse::span_name(req.method(), route));
+        }
+        parse::tag_request(span, req.method(), req.uri().path(), route);
+    }
+    if let Some(addr) = peer(req) {
+        span.set_remote_endpoint(zipkin_runtime::Endpoint {
+            service_name: None,
+            ip: Some(addr.ip()),
+            port: addr.port(),
+        });
+    }
+}
+
 impl<S, B, RB> Service<Request<B>> for Server<S>
 where
     S: Service<Request<B>, Response = Response<RB>>,
@@ -115,19 +134,7 @@ where
             .parent(remote)
             .start_detached_for_http(&http);
         if span.is_recording() {
-            if !grpc {
-                if route.is_some() {
-                    span.set_name(parse::span_name(req.method(), route));
-                }
-                parse::tag_request(&mut span, req.method(), path, route);
-            }
-            if let Some(addr) = peer(&req) {
-                span.set_remote_endpoint(zipkin_runtime::Endpoint {
-                    service_name: None,
-                    ip: Some(addr.ip()),
-                    port: addr.port(),
-                });
-            }
+            record_request(&mut span, &req, grpc, route);
         }
         let inner = span.in_scope(|| self.inner.call(req));
         ResponseFuture::new(inner, span, grpc, true)
@@ -186,29 +193,19 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut inner = this.inner;
-        let polled = match this.span.as_mut() {
-            Some(span) if *this.scope => {
-                match catch_unwind(AssertUnwindSafe(|| {
-                    span.in_scope(|| inner.as_mut().poll(cx))
-                })) {
-                    Ok(p) => p,
-                    Err(panic) => {
-                        if let Some(mut span) = this.span.take() {
-                            span.tag("error", "panic");
-                        }
-                        resume_unwind(panic)
-                    }
+        let scoped = this.span.as_mut().filter(|_| *this.scope);
+        let polled = catch_unwind(AssertUnwindSafe(|| match scoped {
+            Some(span) => span.in_scope(|| inner.as_mut().poll(cx)),
+            None => inner.as_mut().poll(cx),
+        }));
+        let polled = match polled {
+            Ok(p) => p,
+            Err(panic) => {
+                if let Some(mut span) = this.span.take() {
+                    span.tag("error", "panic");
                 }
+                resume_unwind(panic)
             }
-            _ => match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
-                Ok(p) => p,
-                Err(panic) => {
-                    if let Some(mut span) = this.span.take() {
-                        span.tag("error", "panic");
-                    }
-                    resume_unwind(panic)
-                }
-            },
         };
         let out = match polled {
             Poll::Pending => return Poll::Pending,
