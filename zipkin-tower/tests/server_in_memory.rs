@@ -79,6 +79,11 @@ fn serve(b: TracerBuilder, req: Request<String>) -> (HeaderMap, Vec<ModelSpan>) 
     let (t, mem) = tracer(b);
     let mut svc = ServerLayer::new().layer(tower::service_fn(handler));
     let resp = t.in_scope(|| block_on(svc.call(req))).unwrap();
+    assert_eq!(
+        current_context(),
+        None,
+        "the server span outlived its request"
+    );
     t.flush(Duration::from_secs(5));
     (resp.headers().clone(), mem.spans())
 }
@@ -281,6 +286,8 @@ fn a_service_error_and_a_panic_tag_error() {
         t.in_scope(|| block_on(panicking.call(get("/y").body(String::new()).unwrap())))
     }));
     assert!(caught.is_err());
+    // The server span was put back as the panic unwound.
+    assert_eq!(current_context(), None);
     t.flush(Duration::from_secs(5));
     let spans = mem.spans();
     assert_eq!(spans.len(), 2, "{spans:#?}");
