@@ -245,22 +245,24 @@ where
             Poll::Pending => return Poll::Pending,
             Poll::Ready(out) => out,
         };
-        let mut span = this.span.take();
+        // The span ends here, dropped in place (`= None`), unless a gRPC body carries it to
+        // its trailers: moving it out first copied the whole span for nothing.
         match out {
             Ok(resp) => {
-                let mut to_body = None;
-                if let Some(s) = span.as_mut().filter(|s| s.is_recording()) {
+                let mut to_trailers = false;
+                if let Some(s) = this.span.as_mut().filter(|s| s.is_recording()) {
                     if *this.grpc {
                         match grpc::status(resp.headers()) {
                             Some(code) => grpc::tag_status(s, code),
                             // The status comes in the trailers: the body carries the span.
-                            None => to_body = span.take(),
+                            None => to_trailers = true,
                         }
                     } else {
                         parse::tag_status(s, resp.status());
                     }
                 }
-                drop(span);
+                let to_body = if to_trailers { this.span.take() } else { None };
+                *this.span = None;
                 let (parts, body) = resp.into_parts();
                 Poll::Ready(Ok(Response::from_parts(
                     parts,
@@ -268,9 +270,10 @@ where
                 )))
             }
             Err(e) => {
-                if let Some(s) = span.as_mut() {
+                if let Some(s) = this.span.as_mut() {
                     s.error(&e);
                 }
+                *this.span = None;
                 Poll::Ready(Err(e))
             }
         }
