@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
@@ -32,7 +32,7 @@ fn tracer(b: TracerBuilder) -> (Tracer, MemoryTransport) {
 
 /// Polls `fut` until it is ready (every future here is ready without waiting on I/O).
 fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut cx = Context::from_waker(Waker::noop());
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     let mut fut = pin!(fut);
     loop {
         if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
