@@ -26,6 +26,7 @@
 mod body;
 mod client;
 mod grpc;
+mod headers;
 mod parse;
 mod server;
 

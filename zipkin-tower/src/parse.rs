@@ -30,28 +30,31 @@ pub(crate) fn span_name(m: &Method, route: Option<&str>) -> Cow<'static, str> {
 }
 
 /// Tags the response status: `http.status_code` when not 2xx, `error` when below 100 or above
-/// 399 (Brave's `HttpResponseParser.DEFAULT`).
+/// 399 (Brave's `HttpResponseParser.DEFAULT`). The code's text is `http`'s static three digits,
+/// so no number is formatted.
 pub(crate) fn tag_status(span: &mut zipkin_runtime::Span, status: StatusCode) {
     let code = status.as_u16();
     if !(200..=299).contains(&code) {
-        span.tag("http.status_code", code);
+        span.tag_owned("http.status_code", status.as_str().to_owned());
     }
     if !(100..=399).contains(&code) {
-        span.tag("error", code);
+        span.tag_owned("error", status.as_str().to_owned());
     }
 }
 
-/// Tags the request: `http.method`, `http.path`, and `http.route` when known.
+/// Tags the request: `http.method`, `http.path`, and `http.route` when known. Each value is
+/// copied once into the `String` the span keeps (the runtime's tag values are owned), without
+/// going through `Display`.
 pub(crate) fn tag_request(
     span: &mut zipkin_runtime::Span,
     method: &Method,
     path: &str,
     route: Option<&str>,
 ) {
-    span.tag("http.method", method.as_str());
-    span.tag("http.path", path);
+    span.tag_owned("http.method", method.as_str().to_owned());
+    span.tag_owned("http.path", path.to_owned());
     if let Some(r) = route {
-        span.tag("http.route", r);
+        span.tag_owned("http.route", r.to_owned());
     }
 }
 
@@ -68,5 +71,36 @@ mod tests {
         );
         let custom = Method::from_bytes(b"PURGE").unwrap();
         assert_eq!(span_name(&custom, None), "purge");
+    }
+
+    #[test]
+    fn standard_methods_are_static_and_others_lower_cased() {
+        for (m, name) in [
+            (Method::GET, "get"),
+            (Method::POST, "post"),
+            (Method::PUT, "put"),
+            (Method::DELETE, "delete"),
+            (Method::PATCH, "patch"),
+            (Method::HEAD, "head"),
+            (Method::OPTIONS, "options"),
+            (Method::CONNECT, "connect"),
+            (Method::TRACE, "trace"),
+        ] {
+            assert!(
+                matches!(method_name(&m), Cow::Borrowed(n) if n == name),
+                "{m}"
+            );
+        }
+        let custom = Method::from_bytes(b"Purge").unwrap();
+        assert!(matches!(method_name(&custom), Cow::Owned(n) if n == "purge"));
+    }
+
+    #[test]
+    fn status_text_is_the_three_digits() {
+        // What `tag_status` writes: the code's digits, as Brave writes the number.
+        for code in [100u16, 101, 204, 302, 404, 499, 500, 503, 599, 999] {
+            let s = StatusCode::from_u16(code).unwrap();
+            assert_eq!(s.as_str(), code.to_string());
+        }
     }
 }
