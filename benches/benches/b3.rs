@@ -3,35 +3,15 @@
 //! that keeps nothing, and extraction of multi and single headers. A counting allocator checks
 //! that extraction allocates nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use zipkin_bench::alloc_count::{allocations, Counting};
 
 use criterion::criterion_main;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use zipkin_runtime::propagation::{extract, inject_headers, inject_into, Field, Injector};
 use zipkin_runtime::transport::Discard;
 use zipkin_runtime::{ReporterConfig, SpanGuard, Tracer};
-
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, n) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -47,11 +27,11 @@ impl Injector for Null {
 }
 
 fn allocs_per_call(n: u64, mut f: impl FnMut()) -> f64 {
-    let a0 = ALLOCS.load(Ordering::Relaxed);
+    let a0 = allocations();
     for _ in 0..n {
         f();
     }
-    (ALLOCS.load(Ordering::Relaxed) - a0) as f64 / n as f64
+    (allocations() - a0) as f64 / n as f64
 }
 
 fn b3(c: &mut criterion::Criterion) {

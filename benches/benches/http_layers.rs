@@ -5,63 +5,15 @@
 //! processor). Each iteration builds the request, calls the service and polls its future once.
 //! The per-request cost of a layer is its figure minus `http_layers/bare`.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use criterion::criterion_main;
-use http::{Request, Response};
-use tower::{Layer, Service};
+use tower::Layer;
+use zipkin_bench::discard_tracer;
+use zipkin_bench::http_service::{call, handler};
 use zipkin_rs::tower::ServerLayer;
-use zipkin_rs::transport::Discard;
-use zipkin_rs::Tracer;
-
-fn handler() -> impl Service<
-    Request<String>,
-    Response = Response<String>,
-    Error = Infallible,
-    Future = std::future::Ready<Result<Response<String>, Infallible>>,
-> + Clone {
-    tower::service_fn(|req: Request<String>| {
-        black_box(&req);
-        std::future::ready(Ok::<_, Infallible>(Response::new(String::new())))
-    })
-}
-
-fn request() -> Request<String> {
-    Request::get("/orders/42")
-        .body(String::new())
-        .unwrap_or_default()
-}
-
-/// Calls `svc` once and polls the response future to completion (it is ready at once).
-#[inline(always)]
-fn call<S, F, T>(svc: &mut S, cx: &mut Context<'_>)
-where
-    S: Service<Request<String>, Future = F>,
-    F: Future<Output = T>,
-{
-    let fut = svc.call(request());
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-            black_box(out);
-            return;
-        }
-    }
-}
-
-fn tracer(sample_rate: f64) -> Tracer {
-    Tracer::builder()
-        .service_name("bench")
-        .sample_rate(sample_rate)
-        .transport(Discard)
-        .build()
-        .expect("bench tracer")
-}
 
 #[derive(Debug)]
 struct NoopProcessor;
@@ -92,7 +44,7 @@ fn http_layers(c: &mut criterion::Criterion) {
         ("server_layer_sampled", 100.0),
         ("server_layer_unsampled", 0.0),
     ] {
-        let t = tracer(rate);
+        let t = discard_tracer(rate);
         let _default = t.set_default();
         let mut svc = ServerLayer::new().layer(handler());
         g.bench_function(name, |b| b.iter(|| call(&mut svc, &mut cx)));

@@ -8,23 +8,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use tracing_subscriber::layer::SubscriberExt;
-use zipkin_runtime::transport::Discard;
-use zipkin_runtime::Tracer;
+use zipkin_bench::discard_tracer;
 
 #[inline(never)]
 fn span_two_fields() {
     let span = tracing::info_span!("traced", user = 42u64, path = "/checkout").entered();
     black_box(&span);
     drop(span);
-}
-
-fn tracer(sample_rate: f64) -> Tracer {
-    Tracer::builder()
-        .service_name("bench")
-        .sample_rate(sample_rate)
-        .transport(Discard)
-        .build()
-        .expect("bench tracer")
 }
 
 fn bench_under(
@@ -62,13 +52,13 @@ fn benches(c: &mut criterion::Criterion) {
     let bare = tracing::Dispatch::new(tracing_subscriber::registry());
     bench_under(&mut g, "registry", &bare);
 
-    let sampled = tracer(100.0);
+    let sampled = discard_tracer(100.0);
     let layer = tracing::Dispatch::new(
         tracing_subscriber::registry().with(zipkin_tracing::ZipkinLayer::new()),
     );
     sampled.in_scope(|| bench_under(&mut g, "zipkin_layer_sampled", &layer));
 
-    let unsampled = tracer(0.0);
+    let unsampled = discard_tracer(0.0);
     unsampled.in_scope(|| bench_under(&mut g, "zipkin_layer_unsampled", &layer));
 
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()

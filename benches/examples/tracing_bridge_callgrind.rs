@@ -11,34 +11,13 @@
 //! The spans run in chunks of 500 with pauses, so that the reporter keeps up (a saturated
 //! reporter sends spans down its overflow path, which is the runtime's cost, not the bridge's).
 //! `run_loop` also runs 1,000 warm-up spans: divide callgrind's total by `n + 1000`.
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use zipkin_bench::alloc_count::{allocations, Counting};
 
 use tracing_subscriber::layer::SubscriberExt;
-use zipkin_runtime::transport::Discard;
-use zipkin_runtime::Tracer;
+use zipkin_bench::discard_tracer;
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-// SAFETY: every call is passed on to the system allocator unchanged, after a counter is bumped.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
 #[global_allocator]
 static A: Counting = Counting;
 
@@ -56,15 +35,6 @@ fn run_loop(n: u64) {
     }
 }
 
-fn tracer(sample_rate: f64) -> Tracer {
-    Tracer::builder()
-        .service_name("bench")
-        .sample_rate(sample_rate)
-        .transport(Discard)
-        .build()
-        .expect("bench tracer")
-}
-
 fn under(name: &str, dispatch: &tracing::Dispatch, n: u64) {
     tracing::dispatcher::with_default(dispatch, || {
         let root = tracing::info_span!("root").entered();
@@ -74,9 +44,9 @@ fn under(name: &str, dispatch: &tracing::Dispatch, n: u64) {
         // zipkin-tracing counts the calling thread only).
         let mut total = 0;
         for _ in 0..100 {
-            let a = ALLOCS.load(Ordering::Relaxed);
+            let a = allocations();
             span_two_fields();
-            total += ALLOCS.load(Ordering::Relaxed) - a;
+            total += allocations() - a;
             std::thread::sleep(Duration::from_micros(200));
         }
         // Only the spans are timed, not the pauses between chunks.
@@ -110,7 +80,7 @@ fn main() {
         under("registry", &bare, n);
     }
     if which.is_empty() || which == "sampled" {
-        let t = tracer(100.0);
+        let t = discard_tracer(100.0);
         t.in_scope(|| under("sampled", &layer, n));
         t.flush(Duration::from_secs(5));
     }
@@ -126,7 +96,7 @@ fn main() {
         under("otel", &otel, n);
     }
     if which.is_empty() || which == "unsampled" {
-        let t = tracer(0.0);
+        let t = discard_tracer(0.0);
         t.in_scope(|| under("unsampled", &layer, n));
     }
 }

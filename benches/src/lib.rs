@@ -93,4 +93,17 @@ pub fn criterion() -> criterion::Criterion {
         .configure_from_args()
 }
 
+pub mod alloc_count;
+pub mod http_service;
 pub mod sink;
+
+/// A tracer for benches: service `bench`, the given sample rate (percent), reporting to
+/// [`zipkin_runtime::transport::Discard`].
+pub fn discard_tracer(sample_rate: f64) -> zipkin_runtime::Tracer {
+    zipkin_runtime::Tracer::builder()
+        .service_name("bench")
+        .sample_rate(sample_rate)
+        .transport(zipkin_runtime::transport::Discard)
+        .build()
+        .expect("bench tracer")
+}
