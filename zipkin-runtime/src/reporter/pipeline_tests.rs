@@ -6,10 +6,9 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::tests::numbered;
 use super::*;
 use crate::error::TransportError;
-use crate::id::{SpanId, TraceId};
-use crate::record::Kind;
 use crate::transport::{Message, Pipeline, Transport};
 
 #[derive(Default)]
@@ -96,23 +95,6 @@ impl Pipeline for Scripted {
             s.acked += spans as u64;
             Ok(())
         }
-    }
-}
-
-fn numbered(i: u64) -> SpanRecord {
-    SpanRecord {
-        trace_id: TraceId::new(0, 1).unwrap(),
-        span_id: SpanId::new(i).unwrap(),
-        parent_id: None,
-        name: std::borrow::Cow::Borrowed("s"),
-        kind: Kind::Local,
-        service_name: "svc",
-        port: 0,
-        start: 1,
-        end: 2,
-        debug: false,
-        shared: false,
-        extra: None,
     }
 }
 

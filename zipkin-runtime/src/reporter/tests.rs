@@ -15,7 +15,7 @@ fn rec() -> SpanRecord {
 }
 
 /// A span whose id is `i` (unique per burst, so deliveries can be checked one by one).
-fn numbered(i: u64) -> SpanRecord {
+pub(super) fn numbered(i: u64) -> SpanRecord {
     SpanRecord {
         trace_id: TraceId::new(0, 1).unwrap(),
         span_id: SpanId::new(i).unwrap(),
