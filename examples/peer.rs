@@ -243,17 +243,8 @@ async fn get_next_layered(peer: &Peer, next: &str, rest: &[String]) -> (Value, O
         Err(_) => return (Value::Null, Some(format!("GET {next}: no answer in 30 s"))),
     };
     let code = resp.status();
-    let downstream = match resp.into_body().collect().await {
-        Ok(b) => serde_json::from_slice(&b.to_bytes()).unwrap_or(Value::Null),
-        Err(e) => {
-            return (
-                Value::Null,
-                Some(format!("GET {next}: reading the body: {e}")),
-            )
-        }
-    };
-    let error = (code != StatusCode::OK).then(|| format!("GET {next}: status {code}"));
-    (downstream, error)
+    let body = resp.into_body().collect().await.map(|b| b.to_bytes());
+    downstream_answer(next, code, body)
 }
 
 /// The answer's fields from the current (SERVER) span and the headers received.
@@ -335,7 +326,16 @@ async fn get_next(
         Err(e) => return (Value::Null, Some(format!("GET {next}: {e}"))),
     };
     let code = resp.status();
-    let downstream = match resp.bytes().await {
+    downstream_answer(next, code, resp.bytes().await)
+}
+
+/// The next hop's JSON answer and what went wrong with it, whichever client fetched it.
+fn downstream_answer<E: std::fmt::Display>(
+    next: &str,
+    code: StatusCode,
+    body: Result<bytes::Bytes, E>,
+) -> (Value, Option<String>) {
+    let downstream = match body {
         Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
         Err(e) => {
             return (
