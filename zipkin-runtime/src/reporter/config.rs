@@ -34,7 +34,9 @@ pub struct ReporterConfig {
     pub thread_buffer_spans: usize,
     /// Most spans waiting to be sent (encoded, including the batch in flight). Spans that
     /// application threads moved out of their full buffers are admitted only while encoded and
-    /// not-yet-encoded spans together stay within this bound.
+    /// not-yet-encoded spans together stay within this bound. It is how long the reporter's
+    /// threads (and the collector) may stall before spans are dropped: 10,000 spans are 20 ms at
+    /// 500k spans/s; raise it (with `queue_max_bytes`) for such rates.
     pub queue_max_spans: usize,
     /// Most encoded bytes waiting to be sent (including the batch in flight).
     pub queue_max_bytes: usize,
