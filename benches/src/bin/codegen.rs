@@ -8,7 +8,9 @@
 //! versions and the dependencies are compiled once and reused across variants and runs), then:
 //! - `.text` of 300-function crates with and without each attribute (code per function);
 //! - the time of a from-scratch compile of only such a crate, dependencies already built
-//!   (release with `CARGO_INCREMENTAL=0`, and dev with its default incremental), median of 3;
+//!   (release with `CARGO_INCREMENTAL=0`, and dev with its default incremental), median of 3:
+//!   wall time, and the CPU time (user + system) of cargo and rustc, which tells work done
+//!   apart from work spread over the cores;
 //! - `.text` of hello-world binaries: no tracer, zipkin-rs in three feature sets, tracing;
 //! - the release stack frame of a recursive `#[zipkin_span]` function.
 //!
@@ -368,7 +370,8 @@ impl Workspace {
 
     /// Seconds for a from-scratch compile of `pkg` alone, its dependencies already built:
     /// its incremental state removed, its source touched, `cargo build -p pkg` timed whole.
-    fn time_build(&self, pkg: &str, release: bool) -> Result<f64, String> {
+    /// Wall time, and CPU time of cargo and the compilers it ran.
+    fn time_build(&self, pkg: &str, release: bool) -> Result<Timing, String> {
         let krate = pkg.replace('-', "_");
         let inc = self
             .target
@@ -391,16 +394,18 @@ impl Workspace {
                 .open(&src)
                 .and_then(|f| f.set_modified(std::time::SystemTime::now()))
                 .map_err(|e| format!("touch {}: {e}", src.display()))?;
+            let cpu0 = children_cpu_s();
             let t = Instant::now();
             let out = self.build(pkg, release)?;
             let secs = t.elapsed().as_secs_f64();
+            let cpu = children_cpu_s() - cpu0;
             let log = String::from_utf8_lossy(&out.stderr);
             let compiled: Vec<&str> = log
                 .lines()
                 .filter_map(|l| l.trim_start().strip_prefix("Compiling "))
                 .collect();
             if compiled.len() == 1 && compiled[0].starts_with(&format!("{pkg} ")) {
-                return Ok(secs);
+                return Ok(Timing { wall: secs, cpu });
             }
             // Something else was (re)built too: not the time of this crate alone; again.
             eprintln!("codegen: {pkg}: cargo compiled {compiled:?}; timing it again");
@@ -409,6 +414,27 @@ impl Workspace {
             "{pkg}: could not time a compile of the crate alone"
         ))
     }
+}
+
+/// One timed compile, in seconds.
+struct Timing {
+    wall: f64,
+    cpu: f64,
+}
+
+/// User plus system CPU seconds of this process's children that have ended and been waited
+/// for, with their own waited-for descendants (cargo and the rustc processes it ran).
+fn children_cpu_s() -> f64 {
+    // Not a speed choice: the harness reads the OS's CPU accounting.
+    // SAFETY: `getrusage` only writes the `rusage` it is given, which is a plain C struct
+    // for which all-zero bytes are a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `ru` lives across the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    s(ru.ru_utime) + s(ru.ru_stime)
 }
 
 fn setup(ws: &Workspace, benches: &Path) -> Result<(), String> {
@@ -572,21 +598,26 @@ fn run(ws: &Workspace, benches: &Path, quick: bool) -> Result<(), String> {
     // Compile times: rounds over the variants in turn, so that drift hits all of them alike.
     let rounds = if quick { 1 } else { 3 };
     for release in [true, false] {
-        let mut times: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut times: BTreeMap<&str, Vec<Timing>> = BTreeMap::new();
         for _ in 0..rounds {
             for v in TIMED {
-                let s = ws.time_build(&format!("cg-{v}"), release)?;
-                times.entry(v).or_default().push(s);
+                let t = ws.time_build(&format!("cg-{v}"), release)?;
+                times.entry(v).or_default().push(t);
             }
         }
         let mode = if release { "release" } else { "dev" };
         for v in TIMED {
             let all = &times[v];
-            let m = median(all.clone());
+            let m = median(all.iter().map(|t| t.wall).collect());
+            let cpu = median(all.iter().map(|t| t.cpu).collect());
             record_extra(&format!("codegen_compile_{mode}_s_{v}"), m);
-            let each: Vec<String> = all.iter().map(|s| format!("{s:.2}")).collect();
+            record_extra(&format!("codegen_compile_{mode}_cpu_s_{v}"), cpu);
+            let each: Vec<String> = all
+                .iter()
+                .map(|t| format!("{:.2}/{:.2}", t.wall, t.cpu))
+                .collect();
             summary.push(format!(
-                "compile {mode:<8} {v:<17} {m:>9.2} s  ({})",
+                "compile {mode:<8} {v:<17} {m:>9.2} s, cpu {cpu:.2} s  (wall/cpu: {})",
                 each.join(", ")
             ));
         }
