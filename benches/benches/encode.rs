@@ -64,10 +64,15 @@ fn reference_record() -> SpanRecord {
         debug: false,
         shared: false,
         extra: Some(Box::new(Extra {
-            tags: vec![
-                (Cow::Borrowed("http.method"), "GET".to_owned()),
-                (Cow::Borrowed("http.path"), "/api/v1/users".to_owned()),
-            ],
+            tags: [
+                (Cow::Borrowed("http.method"), Cow::Borrowed("GET")),
+                (
+                    Cow::Borrowed("http.path"),
+                    Cow::Owned("/api/v1/users".to_owned()),
+                ),
+            ]
+            .into_iter()
+            .collect(),
             ..Extra::default()
         })),
     }
@@ -89,7 +94,7 @@ fn to_ref(rec: &SpanRecord) -> RefSpan<'_> {
         tags: rec
             .extra
             .iter()
-            .flat_map(|e| e.tags.iter().map(|(k, v)| (k.as_ref(), v.as_str())))
+            .flat_map(|e| e.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
             .collect(),
     }
 }

@@ -82,7 +82,7 @@ pub use tracer::Tracer;
 #[doc(hidden)]
 pub mod __unstable {
     pub use crate::encode::SpanEncoder;
-    pub use crate::record::{Extra, SpanRecord};
+    pub use crate::record::{Extra, SpanRecord, Tags};
 
     /// The span clock's raw ticks, which records hold.
     pub mod clock {

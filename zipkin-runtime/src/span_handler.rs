@@ -132,7 +132,7 @@ impl<'a> FinishedSpan<'a> {
         self.record
             .extra
             .iter()
-            .flat_map(|e| e.tags.iter().map(|(k, v)| (k.as_ref(), v.as_str())))
+            .flat_map(|e| e.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
     }
 
     /// Sets a tag, replacing a value set before.
@@ -140,13 +140,13 @@ impl<'a> FinishedSpan<'a> {
         self.record
             .extra
             .get_or_insert_with(Default::default)
-            .set_tag(key.into(), value.into());
+            .set_tag(key.into(), Cow::Owned(value.into()));
     }
 
     /// Removes a tag; returns its value.
     pub fn remove_tag(&mut self, key: &str) -> Option<String> {
         let tags = &mut self.record.extra.as_mut()?.tags;
         let at = tags.iter().position(|(k, _)| k == key)?;
-        Some(tags.remove(at).1)
+        Some(tags.remove(at).1.into_owned())
     }
 }

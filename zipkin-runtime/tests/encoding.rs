@@ -138,7 +138,7 @@ fn reference(rec: &SpanRecord, local_ip: Option<IpAddr>) -> model::Span {
         tags: extra
             .tags
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     }
 }
@@ -170,11 +170,13 @@ fn full_record() -> SpanRecord {
         debug: true,
         shared: true,
         extra: Some(Box::new(Extra {
-            tags: vec![
+            tags: [
                 (Cow::Borrowed("http.path"), "/api?q=\"x\"".into()),
                 (Cow::Borrowed("ünï\u{0}"), "\u{2028}\u{1F600}".into()),
-                (Cow::Borrowed("empty"), String::new()),
-            ],
+                (Cow::Borrowed("empty"), Cow::Borrowed("")),
+            ]
+            .into_iter()
+            .collect(),
             annotations: vec![
                 (t0 + 10, Cow::Borrowed("ws")),
                 (t0 + 10, Cow::Borrowed("ws")),
@@ -253,7 +255,10 @@ fn arb_extra() -> impl Strategy<Value = Option<Box<Extra>>> {
         )
             .prop_map(|(tags, anns, remote_endpoint)| {
                 Box::new(Extra {
-                    tags: tags.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
+                    tags: tags
+                        .into_iter()
+                        .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                        .collect(),
                     annotations: anns
                         .into_iter()
                         .map(|(d, v)| (base_tick() + d * 1_000, Cow::Owned(v)))

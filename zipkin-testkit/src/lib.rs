@@ -1,5 +1,7 @@
 //! Test-only support for zipkin-rs's reliability suite (never published):
 //!
+//! - [`alloc_count`]: allocations made by the calling thread, for tests that hold a path to
+//!   its heap use;
 //! - [`collector`]: a fault-injecting Zipkin collector on loopback that decodes every body by
 //!   Zipkin's rules ([`validate`]) and can accept, answer slowly, hang, answer 4xx/5xx, reset
 //!   mid-body, refuse, stream a huge response, redirect, flap, throttle with `Retry-After`,
@@ -13,6 +15,7 @@
 //!
 //! The tests themselves are in this crate's `tests/`.
 
+pub mod alloc_count;
 pub mod collector;
 pub mod figures;
 pub mod port;

@@ -20,6 +20,22 @@ pub(crate) fn method_name(m: &Method) -> Cow<'static, str> {
     })
 }
 
+/// The method as sent (`GET`), without allocating for the standard ones.
+pub(crate) fn method_tag(m: &Method) -> Cow<'static, str> {
+    Cow::Borrowed(match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(m.as_str().to_owned()),
+    })
+}
+
 /// `get /orders/{id}`, or `get` without a route.
 pub(crate) fn span_name(m: &Method, route: Option<&str>) -> Cow<'static, str> {
     let method = method_name(m);
@@ -42,16 +58,15 @@ pub(crate) fn tag_status(span: &mut zipkin_runtime::Span, status: StatusCode) {
     }
 }
 
-/// Tags the request: `http.method`, `http.path`, and `http.route` when known. Each value is
-/// copied once into the `String` the span keeps (the runtime's tag values are owned), without
-/// going through `Display`.
+/// Tags the request: `http.method`, `http.path`, and `http.route` when known. A standard
+/// method is a static value; the others are copied once, without going through `Display`.
 pub(crate) fn tag_request(
     span: &mut zipkin_runtime::Span,
     method: &Method,
     path: &str,
     route: Option<&str>,
 ) {
-    span.tag_owned("http.method", method.as_str().to_owned());
+    span.tag_cow("http.method", method_tag(method));
     span.tag_owned("http.path", path.to_owned());
     if let Some(r) = route {
         span.tag_owned("http.route", r.to_owned());
@@ -93,6 +108,28 @@ mod tests {
         }
         let custom = Method::from_bytes(b"Purge").unwrap();
         assert!(matches!(method_name(&custom), Cow::Owned(n) if n == "purge"));
+    }
+
+    #[test]
+    fn method_tags_are_the_method_as_sent_and_static_when_standard() {
+        for m in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::CONNECT,
+            Method::TRACE,
+        ] {
+            assert!(
+                matches!(method_tag(&m), Cow::Borrowed(t) if t == m.as_str()),
+                "{m}"
+            );
+        }
+        let custom = Method::from_bytes(b"Purge").unwrap();
+        assert!(matches!(method_tag(&custom), Cow::Owned(t) if t == "Purge"));
     }
 
     #[test]

@@ -85,6 +85,17 @@ impl Span {
     #[inline]
     pub fn tag_owned(&mut self, key: &'static str, value: String) -> &mut Self {
         if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
+            s.set_tag(Cow::Borrowed(key), Cow::Owned(value));
+        }
+        self
+    }
+
+    /// [`Span::tag_owned`] for a value that may be static text (an HTTP method's name), kept
+    /// without a copy.
+    #[doc(hidden)]
+    #[inline]
+    pub fn tag_cow(&mut self, key: &'static str, value: Cow<'static, str>) -> &mut Self {
+        if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
             s.set_tag(Cow::Borrowed(key), value);
         }
         self

@@ -148,9 +148,9 @@ impl LiveSpan {
         self.cur.ctx.is_sampled()
     }
 
-    pub(crate) fn set_tag(&mut self, key: Cow<'static, str>, value: String) {
+    pub(crate) fn set_tag(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
         if self.is_recording() {
-            let value = self.cur.tracer.limit_tag(value);
+            let value = self.cur.tracer.limit_tag_value(value);
             self.extra
                 .get_or_insert_with(Default::default)
                 .set_tag(key, value);
@@ -330,7 +330,7 @@ impl Collect for LiveSpan {
 
     fn apply(&mut self, p: Pending) {
         match p {
-            Pending::Tag(k, v) => self.set_tag(k, v),
+            Pending::Tag(k, v) => self.set_tag(k, Cow::Owned(v)),
             Pending::Annotation(at, a) => self.annotate(at, a),
             Pending::Remote(e) => {
                 if self.is_recording() {

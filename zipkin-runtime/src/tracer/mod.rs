@@ -11,6 +11,7 @@ pub(crate) mod builder;
 pub(crate) mod global;
 pub(crate) mod registry;
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -216,6 +217,25 @@ impl Tracer {
         if let Some(r) = self.inner.child_reporter() {
             // Err only if forked again meanwhile: the span is lost, as the parent's queue is.
             let _ = r.record_with(|_| rec, local_root);
+        }
+    }
+
+    /// [`Tracer::limit_tag`] for a value that may be static: a static one is cut without a copy.
+    pub(crate) fn limit_tag_value(self, v: Cow<'static, str>) -> Cow<'static, str> {
+        match v {
+            Cow::Owned(s) => Cow::Owned(self.limit_tag(s)),
+            Cow::Borrowed(s) => {
+                let max = self.inner.config.max_tag_bytes;
+                if s.len() <= max {
+                    return Cow::Borrowed(s);
+                }
+                let mut cut = max;
+                while !s.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.inner.tag_truncations.fetch_add(1, Ordering::Relaxed);
+                Cow::Borrowed(&s[..cut])
+            }
         }
     }
 

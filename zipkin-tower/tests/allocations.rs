@@ -1,0 +1,98 @@
+//! What `ServerLayer` costs the heap per request, counted on the calling thread (the reporter's
+//! threads allocate for their own work): a request of an unsampled trace allocates nothing
+//! beyond what the service does alone, and a sampled one the span's tag storage (one box, its
+//! first tags inline, a standard method's name static) and the path it keeps.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use tower::{Layer, Service};
+use zipkin_runtime::transport::memory::MemoryTransport;
+use zipkin_runtime::Tracer;
+use zipkin_testkit::alloc_count::{allocations, Counting};
+use zipkin_tower::ServerLayer;
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn handler() -> impl Service<
+    Request<String>,
+    Response = Response<String>,
+    Error = Infallible,
+    Future = std::future::Ready<Result<Response<String>, Infallible>>,
+> + Clone {
+    tower::service_fn(|req: Request<String>| {
+        black_box(&req);
+        std::future::ready(Ok::<_, Infallible>(Response::new(String::new())))
+    })
+}
+
+/// Allocations per request of `svc` (`GET /orders/42`, no trace headers), after a warm-up.
+fn per_request<S, F, T>(svc: &mut S) -> f64
+where
+    S: Service<Request<String>, Future = F>,
+    F: Future<Output = T>,
+{
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    let mut call = |svc: &mut S| {
+        let req = Request::get("/orders/42")
+            .body(String::new())
+            .unwrap_or_default();
+        let mut fut = pin!(svc.call(req));
+        loop {
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                black_box(out);
+                return;
+            }
+        }
+    };
+    for _ in 0..20 {
+        call(svc);
+    }
+    const N: u64 = 200;
+    let before = allocations();
+    for _ in 0..N {
+        call(svc);
+    }
+    (allocations() - before) as f64 / N as f64
+}
+
+/// Allocations the layer adds per request, at this sample rate; and what the tracer received.
+fn added(sample_rate: f64) -> (f64, MemoryTransport) {
+    let mem = MemoryTransport::new();
+    let t = Tracer::builder()
+        .service_name("allocations")
+        .sample_rate(sample_rate)
+        .transport(mem.clone())
+        .build()
+        .unwrap();
+    let bare = per_request(&mut handler());
+    let layered = t.in_scope(|| per_request(&mut ServerLayer::new().layer(handler())));
+    t.flush(Duration::from_secs(5));
+    (layered - bare, mem)
+}
+
+#[test]
+fn a_sampled_request_allocates_its_tag_storage_and_its_path_only() {
+    let (added, mem) = added(100.0);
+    assert!(
+        added <= 2.0,
+        "{added} allocations added per sampled request"
+    );
+    let spans = mem.spans();
+    assert_eq!(spans.len(), 220, "one span per request");
+    assert_eq!(spans[0].tags["http.method"], "GET");
+    assert_eq!(spans[0].tags["http.path"], "/orders/42");
+}
+
+#[test]
+fn an_unsampled_request_allocates_nothing() {
+    let (added, mem) = added(0.0);
+    assert_eq!(added, 0.0, "allocations added per unsampled request");
+    assert!(mem.spans().is_empty());
+}
