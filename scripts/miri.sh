@@ -25,10 +25,11 @@ export MIRIFLAGS="-Zmiri-isolation-error=warn-nobacktrace -Zmiri-ignore-leaks"
 export RUST_BACKTRACE=0
 
 started=$SECONDS
-echo "== unit tests: ring, futures, reporter hand-off"
+echo "== unit tests: ring, futures, reporter hand-off, inline tag values"
 cargo +nightly miri test -q -p zipkin-runtime --lib -- \
   reporter::ring \
   span::frames \
+  tag_value:: \
   future:: \
   reporter::tests::a_burst \
   reporter::tests::a_full_thread_buffer \

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_main, Throughput};
 use serde::Serialize;
-use zipkin_runtime::__unstable::{Extra, SpanEncoder, SpanRecord};
+use zipkin_runtime::__unstable::{Extra, SpanEncoder, SpanRecord, TagValue};
 use zipkin_runtime::Encoding;
 use zipkin_runtime::{Kind, SpanId};
 
@@ -65,7 +65,7 @@ fn reference_record() -> SpanRecord {
         shared: false,
         extra: Some(Box::new(Extra {
             tags: [
-                (Cow::Borrowed("http.method"), Cow::Borrowed("GET")),
+                (Cow::Borrowed("http.method"), TagValue::from("GET")),
                 (
                     Cow::Borrowed("http.path"),
                     Cow::Owned("/api/v1/users".to_owned()),

@@ -44,6 +44,7 @@ mod sampler;
 mod span;
 mod span_context;
 mod span_handler;
+mod tag_value;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tracer;
@@ -83,6 +84,7 @@ pub use tracer::Tracer;
 pub mod __unstable {
     pub use crate::encode::SpanEncoder;
     pub use crate::record::{Extra, SpanRecord, Tags};
+    pub use crate::tag_value::TagValue;
 
     /// The span clock's raw ticks, which records hold.
     pub mod clock {

@@ -20,11 +20,12 @@ use crate::clock;
 use crate::context::{self, Current};
 use crate::id::SpanId;
 use crate::record::Endpoint;
+use crate::tag_value::TagValue;
 use crate::tracer::Tracer;
 
 /// One thing added to a span through the free functions.
 pub(crate) enum Pending {
-    Tag(Cow<'static, str>, String),
+    Tag(Cow<'static, str>, TagValue),
     Annotation(u64, Cow<'static, str>),
     Remote(Endpoint),
 }
@@ -278,7 +279,7 @@ pub(crate) fn with_inbox<R>(inbox: &mut Option<Arc<Inbox>>, f: impl FnOnce() -> 
 /// ```
 pub fn tag(key: impl Into<Cow<'static, str>>, value: impl fmt::Display) {
     if context::current_is_sampled() {
-        push(Pending::Tag(key.into(), value.to_string()));
+        push(Pending::Tag(key.into(), TagValue::display(&value)));
     }
 }
 

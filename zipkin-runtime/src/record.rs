@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use crate::clock;
 use crate::id::{SpanId, TraceId};
+use crate::tag_value::TagValue;
 
 /// The Zipkin span kind. `Local` is written as an absent `kind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -59,9 +60,9 @@ pub struct Endpoint {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Extra {
     /// Tags in insertion order; a repeated key keeps the last value. The first four live in
-    /// this box, and a static value (`http.method`'s `GET`) is not copied: an HTTP span's tags
-    /// cost one allocation per value built at run time, freed on the reporter's thread, where
-    /// a vector and a `String` per value cost five (benchmark: http_layers/server_layer_sampled).
+    /// this box, with values static or inline when short ([`TagValue`]): an HTTP span's tags
+    /// cost no allocation of their own, where a vector and a `String` per value, freed on the
+    /// reporter's thread, cost five (benchmark: http_layers/server_layer_sampled).
     pub tags: Tags,
     /// Annotations: (tick reading, value).
     pub annotations: Vec<(u64, Cow<'static, str>)>,
@@ -70,10 +71,10 @@ pub struct Extra {
 }
 
 /// A span's tags: (key, value) in insertion order.
-pub type Tags = smallvec::SmallVec<[(Cow<'static, str>, Cow<'static, str>); 4]>;
+pub type Tags = smallvec::SmallVec<[(Cow<'static, str>, TagValue); 4]>;
 
 impl Extra {
-    pub(crate) fn set_tag(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+    pub(crate) fn set_tag(&mut self, key: Cow<'static, str>, value: TagValue) {
         if let Some(slot) = self.tags.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = value;
         } else {
@@ -130,6 +131,6 @@ impl SpanRecord {
             .tags
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_ref())
+            .map(|(_, v)| v.as_str())
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::id::{SpanId, TraceId};
 use crate::record::{Kind, SpanRecord};
+use crate::tag_value::TagValue;
 
 /// Sees each finished, sampled span before it is encoded and reported, and may rename it,
 /// remove or rewrite its tags (redact a token in `http.path`), or drop it.
@@ -132,7 +133,7 @@ impl<'a> FinishedSpan<'a> {
         self.record
             .extra
             .iter()
-            .flat_map(|e| e.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+            .flat_map(|e| e.tags.iter().map(|(k, v)| (k.as_ref(), v.as_str())))
     }
 
     /// Sets a tag, replacing a value set before.
@@ -140,13 +141,13 @@ impl<'a> FinishedSpan<'a> {
         self.record
             .extra
             .get_or_insert_with(Default::default)
-            .set_tag(key.into(), Cow::Owned(value.into()));
+            .set_tag(key.into(), TagValue::from(value.into()));
     }
 
     /// Removes a tag; returns its value.
     pub fn remove_tag(&mut self, key: &str) -> Option<String> {
         let tags = &mut self.record.extra.as_mut()?.tags;
         let at = tags.iter().position(|(k, _)| k == key)?;
-        Some(tags.remove(at).1.into_owned())
+        Some(tags.remove(at).1.into_string())
     }
 }

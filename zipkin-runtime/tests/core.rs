@@ -128,20 +128,19 @@ fn guard_and_detached_span_record_alike() {
     assert!(collect(t, &mem).is_empty());
 }
 
-/// Static tag values (what integrations tag a method with) and owned ones replace earlier
-/// values of the same key, spill past the four kept inline, and are cut to `max_tag_bytes`
-/// alike, each cut counted.
+/// Static, inline and owned tag values replace earlier values of the same key, spill past the
+/// four tags kept inline, and are cut to `max_tag_bytes` alike, each cut counted.
 #[test]
 fn static_and_owned_tag_values_are_kept_and_limited_alike() {
     let (t, mem) = support::tracer_with(|b| b.sample_rate(100.0).max_tag_bytes(4));
     t.in_scope(|| {
         let mut d = Span::builder("tags").start_detached();
-        d.tag_cow("a", "GET".into())
-            .tag_cow("b", "static-long".into())
+        d.tag_value("a", "GET".into())
+            .tag_value("b", "static-long".into())
             .tag_owned("c", "owned-long".to_owned())
-            .tag("d", 1)
+            .tag_value("d", __unstable::TagValue::copied("inline-long"))
             .tag("e", 2)
-            .tag_cow("a", "PUT".into());
+            .tag_value("a", "PUT".into());
     });
     let spans = collect(t, &mem);
     assert_eq!(spans.len(), 1);
@@ -150,9 +149,9 @@ fn static_and_owned_tag_values_are_kept_and_limited_alike() {
     assert_eq!(get("a"), Some("PUT"));
     assert_eq!(get("b"), Some("stat"));
     assert_eq!(get("c"), Some("owne"));
-    assert_eq!((get("d"), get("e")), (Some("1"), Some("2")));
+    assert_eq!((get("d"), get("e")), (Some("inli"), Some("2")));
     assert_eq!(tags.len(), 5);
-    assert_eq!(t.tag_truncations(), 2);
+    assert_eq!(t.tag_truncations(), 3);
 }
 
 #[test]

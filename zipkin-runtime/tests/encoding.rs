@@ -14,7 +14,7 @@ mod support;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use support::{decode_proto, spec};
-use zipkin_runtime::__unstable::{clock, Extra, SpanEncoder, SpanRecord};
+use zipkin_runtime::__unstable::{clock, Extra, SpanEncoder, SpanRecord, TagValue};
 use zipkin_runtime::{model, Encoding, Endpoint, Kind, SpanId, TraceId};
 
 /// `ListOfSpans` from zipkin2-api.yaml, with `additionalProperties: false` added to the
@@ -172,8 +172,11 @@ fn full_record() -> SpanRecord {
         extra: Some(Box::new(Extra {
             tags: [
                 (Cow::Borrowed("http.path"), "/api?q=\"x\"".into()),
-                (Cow::Borrowed("ünï\u{0}"), "\u{2028}\u{1F600}".into()),
-                (Cow::Borrowed("empty"), Cow::Borrowed("")),
+                (
+                    Cow::Borrowed("ünï\u{0}"),
+                    TagValue::copied("\u{2028}\u{1F600}"),
+                ),
+                (Cow::Borrowed("empty"), TagValue::display(&"")),
             ]
             .into_iter()
             .collect(),
@@ -257,7 +260,15 @@ fn arb_extra() -> impl Strategy<Value = Option<Box<Extra>>> {
                 Box::new(Extra {
                     tags: tags
                         .into_iter()
-                        .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                        // Both kept forms: inline (or on the heap when long) and owned.
+                        .map(|(k, v)| {
+                            let v = if v.len() % 2 == 0 {
+                                TagValue::copied(&v)
+                            } else {
+                                TagValue::from(v)
+                            };
+                            (Cow::Owned(k), v)
+                        })
                         .collect(),
                     annotations: anns
                         .into_iter()

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use http::{Method, StatusCode};
+use zipkin_runtime::__unstable::TagValue;
 
 /// The lower-case method, without allocating for the standard ones.
 pub(crate) fn method_name(m: &Method) -> Cow<'static, str> {
@@ -51,25 +52,26 @@ pub(crate) fn span_name(m: &Method, route: Option<&str>) -> Cow<'static, str> {
 pub(crate) fn tag_status(span: &mut zipkin_runtime::Span, status: StatusCode) {
     let code = status.as_u16();
     if !(200..=299).contains(&code) {
-        span.tag_owned("http.status_code", status.as_str().to_owned());
+        span.tag_value("http.status_code", TagValue::copied(status.as_str()));
     }
     if !(100..=399).contains(&code) {
-        span.tag_owned("error", status.as_str().to_owned());
+        span.tag_value("error", TagValue::copied(status.as_str()));
     }
 }
 
 /// Tags the request: `http.method`, `http.path`, and `http.route` when known. A standard
-/// method is a static value; the others are copied once, without going through `Display`.
+/// method is a static value; the others are copied, inline in the span when short, without
+/// going through `Display`.
 pub(crate) fn tag_request(
     span: &mut zipkin_runtime::Span,
     method: &Method,
     path: &str,
     route: Option<&str>,
 ) {
-    span.tag_cow("http.method", method_tag(method));
-    span.tag_owned("http.path", path.to_owned());
+    span.tag_value("http.method", method_tag(method).into());
+    span.tag_value("http.path", TagValue::copied(path));
     if let Some(r) = route {
-        span.tag_owned("http.route", r.to_owned());
+        span.tag_value("http.route", TagValue::copied(r));
     }
 }
 

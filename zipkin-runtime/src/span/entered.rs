@@ -12,6 +12,7 @@ use std::fmt;
 
 use crate::clock;
 use crate::context::{self, Current};
+use crate::tag_value::TagValue;
 
 use super::builder::SpanBuilder;
 use super::detached::Span;
@@ -85,16 +86,16 @@ impl Span {
     #[inline]
     pub fn tag_owned(&mut self, key: &'static str, value: String) -> &mut Self {
         if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
-            s.set_tag(Cow::Borrowed(key), Cow::Owned(value));
+            s.set_tag(Cow::Borrowed(key), value.into());
         }
         self
     }
 
-    /// [`Span::tag_owned`] for a value that may be static text (an HTTP method's name), kept
-    /// without a copy.
+    /// Sets a tag from a value in any of its kept forms: static text (an HTTP method's name)
+    /// or [`TagValue::copied`] text are kept without an allocation.
     #[doc(hidden)]
     #[inline]
-    pub fn tag_cow(&mut self, key: &'static str, value: Cow<'static, str>) -> &mut Self {
+    pub fn tag_value(&mut self, key: &'static str, value: TagValue) -> &mut Self {
         if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
             s.set_tag(Cow::Borrowed(key), value);
         }

@@ -361,7 +361,7 @@ impl SpanGuard {
         if span.is_recording() {
             span.take_pending();
             if std::thread::panicking() {
-                span.set_tag(Cow::Borrowed("error"), Cow::Borrowed("panic"));
+                span.set_tag(Cow::Borrowed("error"), "panic".into());
             }
             // Takes the name and extras: nothing owned is left to drop.
             span.finish_in_place();

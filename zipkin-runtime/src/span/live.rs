@@ -11,6 +11,7 @@ use crate::pending::{self, Captures, Collect, Pending};
 use crate::record::{Extra, Kind, SpanRecord};
 use crate::sampler::HttpRequest;
 use crate::span_context::{RemoteContext, Sampling, SpanContext};
+use crate::tag_value::TagValue;
 use crate::tracer::Tracer;
 
 use super::meta::SpanMeta;
@@ -148,7 +149,7 @@ impl LiveSpan {
         self.cur.ctx.is_sampled()
     }
 
-    pub(crate) fn set_tag(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+    pub(crate) fn set_tag(&mut self, key: Cow<'static, str>, value: TagValue) {
         if self.is_recording() {
             let value = self.cur.tracer.limit_tag_value(value);
             self.extra
@@ -330,7 +331,7 @@ impl Collect for LiveSpan {
 
     fn apply(&mut self, p: Pending) {
         match p {
-            Pending::Tag(k, v) => self.set_tag(k, Cow::Owned(v)),
+            Pending::Tag(k, v) => self.set_tag(k, v),
             Pending::Annotation(at, a) => self.annotate(at, a),
             Pending::Remote(e) => {
                 if self.is_recording() {

@@ -13,7 +13,7 @@ macro_rules! recording_methods {
                 value: impl std::fmt::Display,
             ) -> &mut Self {
                 if let Some(s) = self.recording() {
-                    s.set_tag(key.into(), std::borrow::Cow::Owned(value.to_string()));
+                    s.set_tag(key.into(), $crate::tag_value::TagValue::display(&value));
                 }
                 self
             }

@@ -11,7 +11,6 @@ pub(crate) mod builder;
 pub(crate) mod global;
 pub(crate) mod registry;
 
-use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -26,6 +25,7 @@ use crate::record::SpanRecord;
 use crate::reporter::metrics::{FlushReport, ReporterMetrics};
 use crate::reporter::Reporter;
 use crate::sampler::{is_sampled, HttpRequest, Sampler, SamplingRequest};
+use crate::tag_value::TagValue;
 use crate::transport;
 
 use registry::Tracked;
@@ -220,23 +220,12 @@ impl Tracer {
         }
     }
 
-    /// [`Tracer::limit_tag`] for a value that may be static: a static one is cut without a copy.
-    pub(crate) fn limit_tag_value(self, v: Cow<'static, str>) -> Cow<'static, str> {
-        match v {
-            Cow::Owned(s) => Cow::Owned(self.limit_tag(s)),
-            Cow::Borrowed(s) => {
-                let max = self.inner.config.max_tag_bytes;
-                if s.len() <= max {
-                    return Cow::Borrowed(s);
-                }
-                let mut cut = max;
-                while !s.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                self.inner.tag_truncations.fetch_add(1, Ordering::Relaxed);
-                Cow::Borrowed(&s[..cut])
-            }
+    /// [`Tracer::limit_tag`] for a tag's value, in whichever form it is kept.
+    pub(crate) fn limit_tag_value(self, mut v: TagValue) -> TagValue {
+        if v.truncate(self.inner.config.max_tag_bytes) {
+            self.inner.tag_truncations.fetch_add(1, Ordering::Relaxed);
         }
+        v
     }
 
     pub(crate) fn limit_tag(self, mut v: String) -> String {
