@@ -17,7 +17,7 @@ use crate::span_context::{Sampling, SpanContext};
 use crate::tracer::Tracer;
 
 pub(crate) use scope::{
-    enter_sampled_child, enter_unsampled_child, enter_unsampled_root, leave, leave_root,
+    enter_sampled_child, enter_unsampled_child, enter_unsampled_root, leave, leave_ids, leave_root,
     leave_unsampled_child, peek, replace, restore, restore_scope, Fast,
 };
 pub(crate) use slot::{Current, SavedScope};

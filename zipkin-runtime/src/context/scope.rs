@@ -4,7 +4,7 @@
 
 use std::ptr::{addr_of, addr_of_mut};
 
-use crate::id::SpanId;
+use crate::id::{SpanId, TraceId};
 use crate::span_context::{Sampling, SpanContext};
 use crate::tracer::Tracer;
 
@@ -122,14 +122,20 @@ pub(crate) fn restore(prev: Option<Current>) {
 /// instead ([`close`]).
 #[inline]
 pub(crate) fn leave(own: &Current, prev: Option<Current>) {
+    leave_ids(own.ctx.trace_id, own.ctx.span_id, prev);
+}
+
+/// [`leave`] for the span with these ids.
+#[inline]
+pub(crate) fn leave_ids(trace_id: TraceId, span_id: SpanId, prev: Option<Current>) {
     let on_slot = |s: &mut Slot| match s.drawn() {
-        Some(cur) if cur.ctx.span_id == own.ctx.span_id => {
+        Some(cur) if cur.ctx.span_id == span_id => {
             s.set(prev);
             if prev.is_none() {
                 forget_closed_below(s);
             }
         }
-        _ => close_late(s, own, prev),
+        _ => close_late(s, trace_id, span_id, prev),
     };
     // Benchmark: ours/sampled_calling_thread (a child opened in place changes only ids, service and port).
     // SAFETY: `on_slot` reaches the current span only through the slot it is given.
@@ -138,8 +144,8 @@ pub(crate) fn leave(own: &Current, prev: Option<Current>) {
 
 #[cold]
 #[inline(never)]
-fn close_late(s: &mut Slot, own: &Current, prev: Option<Current>) {
-    close(s, own.ctx.trace_id, own.ctx.span_id, prev);
+fn close_late(s: &mut Slot, trace_id: TraceId, span_id: SpanId, prev: Option<Current>) {
+    close(s, trace_id, span_id, prev);
 }
 
 /// If a sampled span is current, turns it into its own child in place (new span id, parent =

@@ -12,6 +12,7 @@ use std::fmt;
 
 use crate::clock;
 use crate::context::{self, Current};
+use crate::id::{SpanId, TraceId};
 use crate::tag_value::TagValue;
 
 use super::builder::SpanBuilder;
@@ -23,14 +24,17 @@ use super::detached::Span;
 /// do). Dropping it without `exit` leaves the span current.
 #[doc(hidden)]
 pub struct Entered {
-    own: Option<Current>,
+    /// The entered span's trace and span ids: all its exit compares. A copy of its whole
+    /// context was moved in and out with every enter (benchmark:
+    /// http_layers/server_layer_unsampled, two enters per request).
+    own: Option<(TraceId, SpanId)>,
     prev: Option<Current>,
 }
 
 impl fmt::Debug for Entered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entered")
-            .field("span", &self.own.map(|c| c.ctx))
+            .field("span", &self.own)
             .field("prev", &self.prev.map(|c| c.ctx))
             .finish()
     }
@@ -43,7 +47,7 @@ impl Entered {
     #[inline]
     pub fn exit(self) -> bool {
         match self.own {
-            Some(own) => context::leave(&own, self.prev),
+            Some((trace_id, span_id)) => context::leave_ids(trace_id, span_id, self.prev),
             None => context::restore(self.prev),
         }
         crate::pending::any_pending()
@@ -56,8 +60,11 @@ impl Span {
     #[doc(hidden)]
     #[inline]
     pub fn enter_here(&self) -> Entered {
-        let own = self.current();
-        let prev = context::replace(own);
+        let own = self
+            .inner
+            .as_ref()
+            .map(|s| (s.cur.ctx.trace_id, s.cur.ctx.span_id));
+        let prev = context::replace(self.current());
         Entered { own, prev }
     }
 
