@@ -68,7 +68,7 @@ fn reference_record() -> SpanRecord {
                 (Cow::Borrowed("http.method"), TagValue::from("GET")),
                 (
                     Cow::Borrowed("http.path"),
-                    Cow::Owned("/api/v1/users".to_owned()),
+                    TagValue::copied("/api/v1/users"),
                 ),
             ]
             .into_iter()
