@@ -128,8 +128,8 @@ fn guard_and_detached_span_record_alike() {
     assert!(collect(t, &mem).is_empty());
 }
 
-/// Static, inline and owned tag values replace earlier values of the same key, spill past the
-/// four tags kept inline, and are cut to `max_tag_bytes` alike, each cut counted.
+/// Static, inline and owned tag values replace earlier values of the same key and are cut to
+/// `max_tag_bytes` alike, each cut counted.
 #[test]
 fn static_and_owned_tag_values_are_kept_and_limited_alike() {
     let (t, mem) = support::tracer_with(|b| b.sample_rate(100.0).max_tag_bytes(4));

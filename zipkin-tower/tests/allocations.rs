@@ -1,7 +1,7 @@
 //! What `ServerLayer` costs the heap per request, counted on the calling thread (the reporter's
 //! threads allocate for their own work): a request of an unsampled trace allocates nothing
-//! beyond what the service does alone, and a sampled one only the span's tag storage (one box
-//! holding its first four tags, a standard method's name static and a short path inline).
+//! beyond what the service does alone, and a sampled one only the span's tag storage (its box
+//! and the vector of tags; a standard method's name static and a short path inline).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -81,7 +81,7 @@ fn added(sample_rate: f64) -> (f64, MemoryTransport) {
 fn a_sampled_request_allocates_its_tag_storage_only() {
     let (added, mem) = added(100.0);
     assert!(
-        added <= 1.0,
+        added <= 2.0,
         "{added} allocations added per sampled request"
     );
     let spans = mem.spans();

@@ -1,7 +1,7 @@
 //! What a `tracing` span costs the heap through the layer, counted by a global allocator (on
 //! the calling thread only: the reporter's threads allocate for their own work). A sampled
-//! span with two short fields allocates its extension and its tag storage (one box, the values
-//! inline) and nothing else; a span of an unsampled trace allocates nothing.
+//! span with two short fields allocates its extension and its tag storage (a box and a vector,
+//! the values inline) and nothing else; a span of an unsampled trace allocates nothing.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -55,9 +55,9 @@ fn per_span(sample_rate: f64) -> (f64, Vec<zipkin_runtime::model::Span>) {
 #[test]
 fn a_sampled_span_allocates_its_extension_and_its_tags_only() {
     let (per, spans) = per_span(100.0);
-    // The extension and the runtime's tag storage: one box, holding the first four tags, with
+    // The extension and the runtime's tag storage (its box and the vector of tags), with the
     // values inline when short.
-    assert!(per <= 2.0, "{per} allocations per sampled span");
+    assert!(per <= 3.0, "{per} allocations per sampled span");
     let traced: Vec<_> = spans
         .iter()
         .filter(|s| s.name.as_deref() == Some("traced"))
