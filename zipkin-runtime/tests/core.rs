@@ -137,7 +137,7 @@ fn static_and_owned_tag_values_are_kept_and_limited_alike() {
         let mut d = Span::builder("tags").start_detached();
         d.tag_value("a", "GET".into())
             .tag_value("b", "static-long".into())
-            .tag_owned("c", "owned-long".to_owned())
+            .tag_value("c", "owned-long".to_owned().into())
             .tag_value("d", __unstable::TagValue::copied("inline-long"))
             .tag("e", 2)
             .tag_value("a", "PUT".into());

@@ -5,36 +5,37 @@ use std::borrow::Cow;
 use http::{Method, StatusCode};
 use zipkin_runtime::__unstable::TagValue;
 
+/// The standard methods: (method, as sent, lower case). Names of these cost no allocation.
+const STANDARD: [(Method, &str, &str); 9] = [
+    (Method::GET, "GET", "get"),
+    (Method::POST, "POST", "post"),
+    (Method::PUT, "PUT", "put"),
+    (Method::DELETE, "DELETE", "delete"),
+    (Method::PATCH, "PATCH", "patch"),
+    (Method::HEAD, "HEAD", "head"),
+    (Method::OPTIONS, "OPTIONS", "options"),
+    (Method::CONNECT, "CONNECT", "connect"),
+    (Method::TRACE, "TRACE", "trace"),
+];
+
+fn standard(m: &Method) -> Option<&'static (Method, &'static str, &'static str)> {
+    STANDARD.iter().find(|(s, _, _)| s == m)
+}
+
 /// The lower-case method, without allocating for the standard ones.
 pub(crate) fn method_name(m: &Method) -> Cow<'static, str> {
-    Cow::Borrowed(match *m {
-        Method::GET => "get",
-        Method::POST => "post",
-        Method::PUT => "put",
-        Method::DELETE => "delete",
-        Method::PATCH => "patch",
-        Method::HEAD => "head",
-        Method::OPTIONS => "options",
-        Method::CONNECT => "connect",
-        Method::TRACE => "trace",
-        _ => return Cow::Owned(m.as_str().to_ascii_lowercase()),
-    })
+    match standard(m) {
+        Some((_, _, lower)) => Cow::Borrowed(lower),
+        None => Cow::Owned(m.as_str().to_ascii_lowercase()),
+    }
 }
 
 /// The method as sent (`GET`), without allocating for the standard ones.
 pub(crate) fn method_tag(m: &Method) -> Cow<'static, str> {
-    Cow::Borrowed(match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => return Cow::Owned(m.as_str().to_owned()),
-    })
+    match standard(m) {
+        Some((_, sent, _)) => Cow::Borrowed(sent),
+        None => Cow::Owned(m.as_str().to_owned()),
+    }
 }
 
 /// `get /orders/{id}`, or `get` without a route.

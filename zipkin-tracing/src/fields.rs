@@ -83,7 +83,7 @@ impl<'a> TagVisitor<'a> {
     pub(crate) fn finish(self) {
         if self.status_seen && self.status.error {
             let msg = self.status.message.as_deref().unwrap_or("ERROR");
-            self.span.tag_owned("error", msg.to_owned());
+            self.span.tag_value("error", TagValue::copied(msg));
         }
     }
 

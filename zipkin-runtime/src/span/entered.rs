@@ -88,18 +88,9 @@ impl Span {
         self
     }
 
-    /// Sets a tag from a value already rendered (no second copy, as [`Span::tag`] would make).
-    #[doc(hidden)]
-    #[inline]
-    pub fn tag_owned(&mut self, key: &'static str, value: String) -> &mut Self {
-        if let Some(s) = self.inner.as_mut().filter(|s| s.is_recording()) {
-            s.set_tag(Cow::Borrowed(key), value.into());
-        }
-        self
-    }
-
     /// Sets a tag from a value in any of its kept forms: static text (an HTTP method's name)
-    /// or [`TagValue::copied`] text are kept without an allocation.
+    /// or [`TagValue::copied`] text are kept without an allocation, a `String` without a
+    /// second copy (as [`Span::tag`] would make).
     #[doc(hidden)]
     #[inline]
     pub fn tag_value(&mut self, key: &'static str, value: TagValue) -> &mut Self {
