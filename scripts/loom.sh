@@ -2,7 +2,7 @@
 # Runs the loom models of the per-thread ring (zipkin-runtime/src/reporter/ring.rs, module
 # `tests::loom_models`): loom explores every interleaving of the ring's producer, consumer and
 # readers of its counts, and fails on a slot read or written without the ordering that makes
-# it safe.
+# it safe; and of the spare tag boxes going back to the ring's thread (reporter/spares.rs).
 #
 #   scripts/loom.sh
 #
@@ -19,6 +19,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom"
 export RUST_BACKTRACE=0
 
 started=$SECONDS
-echo "== loom models of the per-thread ring"
+echo "== loom models of the per-thread ring and its spare tag boxes"
 cargo test -p zipkin-runtime --lib --no-default-features --locked -- loom
 echo "scripts/loom.sh: done in $((SECONDS - started)) s"

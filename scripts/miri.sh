@@ -25,9 +25,10 @@ export MIRIFLAGS="-Zmiri-isolation-error=warn-nobacktrace -Zmiri-ignore-leaks"
 export RUST_BACKTRACE=0
 
 started=$SECONDS
-echo "== unit tests: ring, futures, reporter hand-off, inline tag values"
+echo "== unit tests: ring, spare tag boxes, futures, reporter hand-off, inline tag values"
 cargo +nightly miri test -q -p zipkin-runtime --lib -- \
   reporter::ring \
+  reporter::spares \
   span::frames \
   tag_value:: \
   future:: \

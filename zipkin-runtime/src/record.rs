@@ -56,14 +56,17 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// Rarely used parts of a span, boxed so that a span without them stays small.
+/// Rarely used parts of a span, boxed so that a span without them stays small. The reporter
+/// gives an emptied box, with its vectors' room, back to the thread that filled it
+/// (`reporter/spares.rs`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Extra {
     /// Tags in insertion order; a repeated key keeps the last value. Values are static or
     /// inline when short ([`TagValue`]), so an HTTP span's tags cost the vector alone, where a
     /// `String` per value, freed on the reporter's thread, cost one allocation more each. Not
-    /// kept inline in this box: a box too large for glibc's fast bins made sampled spans 20–30 %
-    /// slower, with fewer instructions (benchmark: http_layers/server_layer_sampled).
+    /// kept inline in this box: when boxes were still freed on the reporter's thread, a box too
+    /// large for glibc's fast bins made sampled spans 20–30 % slower, with fewer instructions
+    /// (benchmark: http_layers/server_layer_sampled); not measured again since boxes come back.
     pub tags: Tags,
     /// Annotations: (tick reading, value).
     pub annotations: Vec<(u64, Cow<'static, str>)>,

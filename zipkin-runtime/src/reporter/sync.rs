@@ -1,4 +1,5 @@
-//! The atomics and the cell of the per-thread ring ([`super::ring`]): std's in a normal build,
+//! The atomics and the cell of the per-thread ring ([`super::ring`]) and its spare boxes
+//! ([`super::spares`]): std's in a normal build,
 //! [loom]'s under `--cfg zipkin_loom` (`scripts/loom.sh`), so that loom's model checker sees
 //! every access the ring makes to its counters and its slots.
 //!
@@ -11,10 +12,10 @@
 #[cfg(zipkin_loom)]
 pub(crate) use loom::cell::UnsafeCell;
 #[cfg(zipkin_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 
 #[cfg(not(zipkin_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 
 /// [`std::cell::UnsafeCell`] with loom's closure access.
 #[cfg(not(zipkin_loom))]

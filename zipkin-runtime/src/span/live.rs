@@ -151,17 +151,19 @@ impl LiveSpan {
 
     pub(crate) fn set_tag(&mut self, key: Cow<'static, str>, value: TagValue) {
         if self.is_recording() {
-            let value = self.cur.tracer.limit_tag_value(value);
+            let tracer = self.cur.tracer;
+            let value = tracer.limit_tag_value(value);
             self.extra
-                .get_or_insert_with(Default::default)
+                .get_or_insert_with(|| tracer.new_extra())
                 .set_tag(key, value);
         }
     }
 
     pub(crate) fn annotate(&mut self, at: u64, value: Cow<'static, str>) {
         if self.is_recording() {
+            let tracer = self.cur.tracer;
             self.extra
-                .get_or_insert_with(Default::default)
+                .get_or_insert_with(|| tracer.new_extra())
                 .annotations
                 .push((at, value));
         }
@@ -335,8 +337,9 @@ impl Collect for LiveSpan {
             Pending::Annotation(at, a) => self.annotate(at, a),
             Pending::Remote(e) => {
                 if self.is_recording() {
+                    let tracer = self.cur.tracer;
                     self.extra
-                        .get_or_insert_with(Default::default)
+                        .get_or_insert_with(|| tracer.new_extra())
                         .remote_endpoint = Some(e);
                 }
             }

@@ -50,7 +50,10 @@ macro_rules! recording_methods {
             /// when it records).
             pub fn set_remote_endpoint(&mut self, endpoint: $crate::record::Endpoint) -> &mut Self {
                 if let Some(s) = self.recording() {
-                    s.extra.get_or_insert_with(Default::default).remote_endpoint = Some(endpoint);
+                    let tracer = s.cur.tracer;
+                    s.extra
+                        .get_or_insert_with(|| tracer.new_extra())
+                        .remote_endpoint = Some(endpoint);
                 }
                 self
             }

@@ -21,7 +21,7 @@ use crate::config::select::transport_for;
 use crate::config::Config;
 use crate::id::TraceId;
 use crate::intern::service_names_refused;
-use crate::record::SpanRecord;
+use crate::record::{Extra, SpanRecord};
 use crate::reporter::metrics::{FlushReport, ReporterMetrics};
 use crate::reporter::Reporter;
 use crate::sampler::{is_sampled, HttpRequest, Sampler, SamplingRequest};
@@ -218,6 +218,12 @@ impl Tracer {
             // Err only if forked again meanwhile: the span is lost, as the parent's queue is.
             let _ = r.record_with(|_| rec, local_root);
         }
+    }
+
+    /// An empty tag box for a span of this thread (see `Reporter::new_extra`).
+    #[inline]
+    pub(crate) fn new_extra(self) -> Box<Extra> {
+        self.inner.reporter.new_extra()
     }
 
     /// [`Tracer::limit_tag`] for a tag's value, in whichever form it is kept.
