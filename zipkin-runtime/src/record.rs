@@ -72,6 +72,9 @@ pub struct Extra {
     pub annotations: Vec<(u64, Cow<'static, str>)>,
     /// The other side of a client or server span.
     pub remote_endpoint: Option<Endpoint>,
+    /// Emptied strings of earlier spans (owned names, long tag values) that came back with
+    /// this box, for this span's long text. Never encoded.
+    pub spare_text: Vec<String>,
 }
 
 /// A span's tags: (key, value) in insertion order.

@@ -85,6 +85,25 @@ impl TagValue {
         }
     }
 
+    /// A copy of `s`, inline when it fits, else in `buf` (an empty string to reuse).
+    #[inline]
+    pub(crate) fn copied_into(s: &str, buf: impl FnOnce() -> String) -> TagValue {
+        if s.len() <= INLINE {
+            return TagValue::copied(s);
+        }
+        let mut b = buf();
+        b.push_str(s);
+        TagValue(Repr::Heap(b))
+    }
+
+    /// The `String` holding the text, if it is kept in one.
+    pub(crate) fn into_heap(self) -> Option<String> {
+        match self.0 {
+            Repr::Heap(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The text as a `String`, without a copy when it is one.
     pub fn into_string(self) -> String {
         match self.0 {

@@ -191,6 +191,7 @@ fn full_record() -> SpanRecord {
                 ip: Some(IpAddr::V6("2001:db8::c001".parse().unwrap())),
                 port: 9411,
             }),
+            spare_text: Vec::new(),
         })),
     }
 }
@@ -275,6 +276,7 @@ fn arb_extra() -> impl Strategy<Value = Option<Box<Extra>>> {
                         .map(|(d, v)| (base_tick() + d * 1_000, Cow::Owned(v)))
                         .collect(),
                     remote_endpoint,
+                    spare_text: Vec::new(),
                 })
             }),
     )

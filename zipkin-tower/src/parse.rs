@@ -38,15 +38,6 @@ pub(crate) fn method_tag(m: &Method) -> Cow<'static, str> {
     }
 }
 
-/// `get /orders/{id}`, or `get` without a route.
-pub(crate) fn span_name(m: &Method, route: Option<&str>) -> Cow<'static, str> {
-    let method = method_name(m);
-    match route {
-        Some(r) => Cow::Owned(format!("{method} {r}")),
-        None => method,
-    }
-}
-
 /// Tags the response status: `http.status_code` when not 2xx, `error` when below 100 or above
 /// 399 (Brave's `HttpResponseParser.DEFAULT`). The code's text is `http`'s static three digits,
 /// so no number is formatted.
@@ -61,8 +52,8 @@ pub(crate) fn tag_status(span: &mut zipkin_runtime::Span, status: StatusCode) {
 }
 
 /// Tags the request: `http.method`, `http.path`, and `http.route` when known. A standard
-/// method is a static value; the others are copied, inline in the span when short, without
-/// going through `Display`.
+/// method is a static value; the others are copied without going through `Display`, inline in
+/// the span when short, else into a string an earlier span gave back (`Span::tag_str`).
 pub(crate) fn tag_request(
     span: &mut zipkin_runtime::Span,
     method: &Method,
@@ -70,26 +61,15 @@ pub(crate) fn tag_request(
     route: Option<&str>,
 ) {
     span.tag_value("http.method", method_tag(method).into());
-    span.tag_value("http.path", TagValue::copied(path));
+    span.tag_str("http.path", path);
     if let Some(r) = route {
-        span.tag_value("http.route", TagValue::copied(r));
+        span.tag_str("http.route", r);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_never_carry_the_raw_path() {
-        assert_eq!(span_name(&Method::GET, None), "get");
-        assert_eq!(
-            span_name(&Method::POST, Some("/orders/{id}")),
-            "post /orders/{id}"
-        );
-        let custom = Method::from_bytes(b"PURGE").unwrap();
-        assert_eq!(span_name(&custom, None), "purge");
-    }
 
     #[test]
     fn standard_methods_are_static_and_others_lower_cased() {

@@ -117,8 +117,10 @@ impl Drop for Scope<'_> {
 #[inline(never)]
 fn record_request<B>(span: &mut Span, req: &Request<B>, grpc: bool, route: Option<&str>) {
     if !grpc {
-        if route.is_some() {
-            span.set_name(parse::span_name(req.method(), route));
+        if let Some(r) = route {
+            // Joined into a string an earlier span gave back, not `format!`ed: a new string
+            // per request, freed on the reporter's thread, waits on the allocator's lock.
+            span.set_name_parts(&[&parse::method_name(req.method()), " ", r]);
         }
         parse::tag_request(span, req.method(), req.uri().path(), route);
     }

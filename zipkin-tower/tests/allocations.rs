@@ -33,18 +33,16 @@ fn handler() -> impl Service<
     })
 }
 
-/// Allocations per request of `svc` (`GET /orders/42`, no trace headers), after a warm-up
-/// and then `settle`.
-fn per_request<S, F, T>(svc: &mut S, settle: &mut dyn FnMut()) -> f64
+/// Allocations per request of `svc` (`GET path`, no trace headers), after a warm-up and then
+/// `settle`.
+fn per_request<S, F, T>(svc: &mut S, path: &str, settle: &mut dyn FnMut()) -> f64
 where
     S: Service<Request<String>, Future = F>,
     F: Future<Output = T>,
 {
     let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     let mut call = |svc: &mut S| {
-        let req = Request::get("/orders/42")
-            .body(String::new())
-            .unwrap_or_default();
+        let req = Request::get(path).body(String::new()).unwrap_or_default();
         let mut fut = pin!(svc.call(req));
         loop {
             if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
@@ -69,7 +67,7 @@ const WARM_UP: u64 = 220;
 
 /// Allocations the layer adds per request, at this sample rate; and what the tracer received.
 /// With `settled`, the reporter has taken the warm-up's spans before the count starts.
-fn added(sample_rate: f64, settled: bool) -> (f64, MemoryTransport) {
+fn added(sample_rate: f64, settled: bool, path: &str) -> (f64, MemoryTransport) {
     let mem = MemoryTransport::new();
     let t = Tracer::builder()
         .service_name("allocations")
@@ -77,21 +75,22 @@ fn added(sample_rate: f64, settled: bool) -> (f64, MemoryTransport) {
         .transport(mem.clone())
         .build()
         .unwrap();
-    let bare = per_request(&mut handler(), &mut || {});
+    let bare = per_request(&mut handler(), path, &mut || {});
     let mut settle = || {
         if settled {
             let r = t.flush(Duration::from_secs(30));
             assert!(!r.timed_out, "the warm-up's spans were not taken: {r:?}");
         }
     };
-    let layered = t.in_scope(|| per_request(&mut ServerLayer::new().layer(handler()), &mut settle));
+    let layered =
+        t.in_scope(|| per_request(&mut ServerLayer::new().layer(handler()), path, &mut settle));
     t.flush(Duration::from_secs(5));
     (layered - bare, mem)
 }
 
 #[test]
 fn a_sampled_request_allocates_its_tag_storage_only() {
-    let (added, mem) = added(100.0, false);
+    let (added, mem) = added(100.0, false, "/orders/42");
     assert!(
         added <= 2.0,
         "{added} allocations added per sampled request"
@@ -106,7 +105,7 @@ fn a_sampled_request_allocates_its_tag_storage_only() {
 fn a_sampled_request_reuses_the_tag_storage_the_reporter_gave_back() {
     // The warm-up's 220 spans are drained before the 200 counted requests: each of those
     // takes a box (with its vector's room) that came back to this thread.
-    let (added, mem) = added(100.0, true);
+    let (added, mem) = added(100.0, true, "/orders/42");
     assert_eq!(added, 0.0, "allocations added per sampled request");
     let spans = mem.spans();
     assert_eq!(spans.len(), 420, "one span per request");
@@ -116,8 +115,19 @@ fn a_sampled_request_reuses_the_tag_storage_the_reporter_gave_back() {
 }
 
 #[test]
+fn a_long_path_is_copied_into_a_string_given_back_too() {
+    // Past the 22 bytes kept inline, the path's copy takes a string an earlier span gave back.
+    let path = "/customers/1234567890/orders/987654321";
+    let (added, mem) = added(100.0, true, path);
+    assert_eq!(added, 0.0, "allocations added per sampled request");
+    let spans = mem.spans();
+    assert_eq!(spans.len(), 420, "one span per request");
+    assert!(spans.iter().all(|s| s.tags["http.path"] == path));
+}
+
+#[test]
 fn an_unsampled_request_allocates_nothing() {
-    let (added, mem) = added(0.0, false);
+    let (added, mem) = added(0.0, false, "/orders/42");
     assert_eq!(added, 0.0, "allocations added per unsampled request");
     assert!(mem.spans().is_empty());
 }

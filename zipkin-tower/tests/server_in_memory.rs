@@ -301,6 +301,65 @@ fn a_service_error_and_a_panic_tag_error() {
     assert_eq!(by_path("/y").tags["error"], "panic");
 }
 
+/// Names and long tag values are written into strings that earlier spans gave back through
+/// the reporter (each flush below hands them back): every span carries its own text, nothing
+/// left of an earlier span's.
+#[cfg(feature = "axum")]
+#[test]
+fn strings_given_back_carry_only_their_own_span_text() {
+    use tower::ServiceExt;
+    let (t, mem) = tracer(Tracer::builder().sample_rate(100.0));
+    let long = "/customers/{customer}/orders/{order}/items";
+    let app: axum::Router = axum::Router::new()
+        .route(long, axum::routing::get(|| async { "ok" }))
+        .route("/a/{id}", axum::routing::post(|| async { "ok" }))
+        .layer(ServerLayer::new());
+    let mut expected = Vec::new();
+    for round in 0..3 {
+        let long_path = format!("/customers/{round}234567890/orders/98765/items");
+        for (req, name, path, route) in [
+            (
+                Request::get(&long_path),
+                format!("get {long}"),
+                long_path.clone(),
+                long,
+            ),
+            (
+                Request::post("/a/1"),
+                "post /a/{id}".to_owned(),
+                "/a/1".to_owned(),
+                "/a/{id}",
+            ),
+        ] {
+            let req = req.body(axum::body::Body::empty()).unwrap();
+            let resp = t.in_scope(|| block_on(app.clone().oneshot(req))).unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert!(!t.flush(Duration::from_secs(5)).timed_out);
+            expected.push((name, path, route));
+        }
+    }
+    let spans = mem.spans();
+    assert_eq!(spans.len(), expected.len(), "{spans:#?}");
+    for (span, (name, path, route)) in spans.iter().zip(&expected) {
+        assert_eq!(span.name.as_deref(), Some(name.as_str()));
+        assert_eq!(
+            tags(span),
+            [
+                (
+                    "http.method",
+                    if name.starts_with("get") {
+                        "GET"
+                    } else {
+                        "POST"
+                    }
+                ),
+                ("http.path", path.as_str()),
+                ("http.route", *route)
+            ]
+        );
+    }
+}
+
 /// Through an axum `Router`, which sets `MatchedPath`: the name carries the route template.
 #[cfg(feature = "axum")]
 #[test]

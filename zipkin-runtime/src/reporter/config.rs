@@ -32,9 +32,10 @@ pub struct ReporterConfig {
     /// the encoded queue is bounded by `queue_max_spans` and `queue_max_bytes`. Names and tags
     /// that spans own come on top, wherever they wait. A thread whose spans have tags also
     /// keeps up to `thread_buffer_spans` emptied tag boxes that the reporter gave back for its
-    /// next spans, so that neither thread allocates or frees them: 96 bytes each plus the room
-    /// of their tags (56 bytes a tag, 4 or 8 of them) and annotations (32 bytes each); a box
-    /// with room for more than 8 is freed instead.
+    /// next spans, so that neither thread allocates or frees them: 120 bytes each plus the
+    /// room of their tags (56 bytes a tag, 4 or 8 of them) and annotations (32 bytes each),
+    /// and up to 4 emptied strings of at most 256 bytes (owned names, long tag values) for the
+    /// next spans' text; a box with room for more than 8 tags is freed instead.
     pub thread_buffer_spans: usize,
     /// Most spans waiting to be sent (encoded, including the batch in flight). Spans that
     /// application threads moved out of their full buffers are admitted only while encoded and

@@ -1,6 +1,7 @@
 //! The drainer thread: empties every ring, encodes spans straight into the message being built,
 //! closes messages by size, age, a local root or a flush, and keeps the queue within its bounds.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -216,9 +217,10 @@ impl Drainer {
                 // The tag box goes back to the thread that filled it, unless that thread is
                 // gone.
                 if let (Some(extra), false) = (rec.extra.take(), closed) {
+                    let name = std::mem::replace(&mut rec.name, Cow::Borrowed(""));
                     // Benchmark: http_layers/server_layer_sampled.
                     // SAFETY: this drainer is the only one that gives to its rings' spares.
-                    unsafe { ring.spares.give(extra) };
+                    unsafe { ring.spares.give(extra, name) };
                 }
             }
             self.scratch = recs;

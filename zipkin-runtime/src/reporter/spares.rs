@@ -13,6 +13,7 @@
 //! the box instead when the next slot is still full; the taker empties them in the same order.
 //! Each side's position is its own; the slots alone carry the hand-over.
 
+use std::borrow::Cow;
 use std::ptr;
 use std::sync::atomic::Ordering;
 
@@ -25,6 +26,11 @@ struct Padded<T>(T);
 /// A returned box keeps at most this many tags' room (and annotations'): a span that grew
 /// larger vectors gives them back to the allocator instead of pinning them for this thread.
 const MAX_KEPT_CAPACITY: usize = 8;
+
+/// A returned box keeps at most this many of its span's strings (an owned name, long tag
+/// keys and values, owned annotations), each of at most [`MAX_TEXT_CAPACITY`] bytes' room.
+const MAX_SPARE_TEXT: usize = 4;
+const MAX_TEXT_CAPACITY: usize = 256;
 
 pub(crate) struct Spares {
     /// Emptied by [`Spares::release`] once both sides are done (the ring outlives them).
@@ -68,14 +74,15 @@ impl Spares {
         })
     }
 
-    /// Giver side: empties `extra` and keeps it for the taker, or drops it when it holds more
-    /// room than is worth keeping or the taker has not taken the ones given before.
-    ///
+    /// Giver side: empties `extra` and keeps it for the taker, with a few of its span's
+    /// strings (`extra`'s and its `name`) emptied in `spare_text`; or drops it when it holds
+    /// more room than is worth keeping or the taker has not taken the ones given before.
     /// Returns whether it was kept.
     ///
     /// # Safety
     /// Only one thread at a time may give (the drainer).
-    pub(crate) unsafe fn give(&self, mut extra: Box<Extra>) -> bool {
+    // Benchmark: http_layers/server_layer_sampled.
+    pub(crate) unsafe fn give(&self, mut extra: Box<Extra>, name: Cow<'static, str>) -> bool {
         if extra.tags.capacity() > MAX_KEPT_CAPACITY
             || extra.annotations.capacity() > MAX_KEPT_CAPACITY
         {
@@ -91,8 +98,31 @@ impl Spares {
         if !slot.load(Ordering::Acquire).is_null() {
             return false;
         }
-        extra.tags.clear();
-        extra.annotations.clear();
+        let mut text = std::mem::take(&mut extra.spare_text);
+        let mut keep = |s: String| {
+            if text.len() < MAX_SPARE_TEXT && s.capacity() <= MAX_TEXT_CAPACITY {
+                let mut s = s;
+                s.clear();
+                text.push(s);
+            }
+        };
+        if let Cow::Owned(n) = name {
+            keep(n);
+        }
+        for (k, v) in extra.tags.drain(..) {
+            if let Cow::Owned(k) = k {
+                keep(k);
+            }
+            if let Some(v) = v.into_heap() {
+                keep(v);
+            }
+        }
+        for (_, a) in extra.annotations.drain(..) {
+            if let Cow::Owned(a) = a {
+                keep(a);
+            }
+        }
+        extra.spare_text = text;
         extra.remote_endpoint = None;
         // Release: the taker that sees the pointer sees the emptied box behind it.
         slot.store(Box::into_raw(extra), Ordering::Release);
@@ -105,6 +135,7 @@ impl Spares {
     /// # Safety
     /// Only one thread may ever take (the ring's producer).
     #[inline]
+    // Benchmark: http_layers/server_layer_sampled.
     pub(crate) unsafe fn take(&self) -> Option<Box<Extra>> {
         let slots = self.slots();
         if slots.is_empty() {
@@ -135,6 +166,7 @@ impl Spares {
     /// # Safety
     /// Only the taker may call it, once the giver has stopped for good, and neither side may
     /// use these spares again.
+    // Benchmark: http_layers/server_layer_sampled.
     pub(crate) unsafe fn release(&self) {
         self.slots.with_mut(|slots| {
             // Benchmark: http_layers/server_layer_sampled.
@@ -188,7 +220,7 @@ mod tests {
         let s = Spares::with_capacity(2);
         unsafe {
             assert!(s.take().is_none());
-            assert!(s.give(tagged(3)));
+            assert!(s.give(tagged(3), Cow::Borrowed("")));
             let back = s.take().expect("the given box");
             assert!(back.tags.is_empty());
             assert!(back.tags.capacity() >= 3);
@@ -201,17 +233,41 @@ mod tests {
     fn boxes_past_the_room_or_too_large_are_dropped_and_the_rest_freed_with_the_stack() {
         let s = Spares::with_capacity(2);
         unsafe {
-            assert!(s.give(tagged(1)));
-            assert!(s.give(tagged(1)));
+            assert!(s.give(tagged(1), Cow::Borrowed("")));
+            assert!(s.give(tagged(1), Cow::Borrowed("")));
             // Full: dropped, not kept.
-            assert!(!s.give(tagged(1)));
+            assert!(!s.give(tagged(1), Cow::Borrowed("")));
             assert!(s.take().is_some());
             assert!(s.take().is_some());
             assert!(s.take().is_none());
-            assert!(!s.give(tagged(MAX_KEPT_CAPACITY + 1)));
+            assert!(!s.give(tagged(MAX_KEPT_CAPACITY + 1), Cow::Borrowed("")));
             assert!(s.take().is_none());
             // Left in the stack: freed by its drop (Miri reports a leak otherwise).
-            assert!(s.give(tagged(2)));
+            assert!(s.give(tagged(2), Cow::Borrowed("")));
+        }
+    }
+
+    #[cfg(not(zipkin_loom))]
+    #[test]
+    fn the_spans_strings_come_back_emptied_up_to_the_bound() {
+        let s = Spares::with_capacity(2);
+        unsafe {
+            // The owned name and three owned keys: four, the bound.
+            assert!(s.give(tagged(3), Cow::Owned("a name".to_owned())));
+            let back = s.take().expect("the given box");
+            assert_eq!(back.spare_text.len(), MAX_SPARE_TEXT);
+            assert!(back.spare_text.iter().all(String::is_empty));
+            // Past the bound, or too large, a string is freed.
+            let mut big = Box::<Extra>::default();
+            let text = "x".repeat(MAX_TEXT_CAPACITY + 1);
+            big.set_tag(Cow::Borrowed("k"), TagValue::from(text));
+            assert!(s.give(big, Cow::Borrowed("")));
+            assert!(s.take().expect("the given box").spare_text.is_empty());
+            assert!(s.give(tagged(MAX_SPARE_TEXT + 2), Cow::Borrowed("")));
+            assert_eq!(
+                s.take().expect("the given box").spare_text.len(),
+                MAX_SPARE_TEXT
+            );
         }
     }
 
@@ -220,11 +276,11 @@ mod tests {
     fn released_spares_free_their_boxes_and_refuse_more() {
         let s = Spares::with_capacity(2);
         unsafe {
-            assert!(s.give(tagged(1)));
+            assert!(s.give(tagged(1), Cow::Borrowed("")));
             s.release();
             assert_eq!(s.slots().len(), 0);
             assert!(s.take().is_none());
-            assert!(!s.give(tagged(1)));
+            assert!(!s.give(tagged(1), Cow::Borrowed("")));
             s.release(); // twice is harmless
         }
     }
@@ -236,8 +292,11 @@ mod tests {
     fn boxes_handed_between_threads_are_written_by_one_side_at_a_time() {
         let s = std::sync::Arc::new(Spares::with_capacity(4));
         let g = s.clone();
-        let giver =
-            std::thread::spawn(move || (0..40).filter(|_| unsafe { g.give(tagged(2)) }).count());
+        let giver = std::thread::spawn(move || {
+            (0..40)
+                .filter(|_| unsafe { g.give(tagged(2), Cow::Borrowed("")) })
+                .count()
+        });
         let mut taken = 0;
         while taken < 40 && !giver.is_finished() {
             if let Some(mut b) = unsafe { s.take() } {
@@ -265,8 +324,11 @@ mod tests {
             ::loom::model(|| {
                 let s = Arc::new(Spares::with_capacity(2));
                 let g = s.clone();
-                let giver =
-                    thread::spawn(move || (0..3).filter(|_| unsafe { g.give(tagged(1)) }).count());
+                let giver = thread::spawn(move || {
+                    (0..3)
+                        .filter(|_| unsafe { g.give(tagged(1), Cow::Borrowed("")) })
+                        .count()
+                });
                 let mut taken = 0;
                 for _ in 0..3 {
                     if let Some(b) = unsafe { s.take() } {

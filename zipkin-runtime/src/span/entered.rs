@@ -100,6 +100,28 @@ impl Span {
         self
     }
 
+    /// Sets a tag to a copy of `value`: inline when short, else in a string that an earlier
+    /// span of this thread gave back through the reporter, so that neither this thread nor the
+    /// reporter's allocates or frees it (benchmark: http_layers/server_layer_sampled).
+    #[doc(hidden)]
+    #[inline]
+    pub fn tag_str(&mut self, key: &'static str, value: &str) -> &mut Self {
+        if let Some(s) = self.inner.as_mut() {
+            s.set_tag_str(key, value);
+        }
+        self
+    }
+
+    /// Renames the span to `parts` joined (a server span's method and route), in a string
+    /// that came back as for [`Span::tag_str`].
+    #[doc(hidden)]
+    pub fn set_name_parts(&mut self, parts: &[&str]) -> &mut Self {
+        if let Some(s) = self.inner.as_mut() {
+            s.set_name_parts(parts);
+        }
+        self
+    }
+
     /// Moves what the free functions ([`crate::tag`], [`crate::annotate`]) added on this thread
     /// while the span was current into it: call after [`Entered::exit`].
     #[doc(hidden)]

@@ -159,6 +159,36 @@ impl LiveSpan {
         }
     }
 
+    /// An empty string for this span's text: one that came back with its tag box, or a new
+    /// one.
+    fn spare_string(&mut self) -> String {
+        let tracer = self.cur.tracer;
+        self.extra
+            .get_or_insert_with(|| tracer.new_extra())
+            .spare_text
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// [`LiveSpan::set_tag`] of a copy of `value`, long text in a string that came back.
+    pub(crate) fn set_tag_str(&mut self, key: &'static str, value: &str) {
+        if self.is_recording() {
+            let value = TagValue::copied_into(value, || self.spare_string());
+            self.set_tag(Cow::Borrowed(key), value);
+        }
+    }
+
+    /// Renames the span to `parts` joined, in a string that came back.
+    pub(crate) fn set_name_parts(&mut self, parts: &[&str]) {
+        if self.is_recording() {
+            let mut name = self.spare_string();
+            for p in parts {
+                name.push_str(p);
+            }
+            self.name = Cow::Owned(name);
+        }
+    }
+
     pub(crate) fn annotate(&mut self, at: u64, value: Cow<'static, str>) {
         if self.is_recording() {
             let tracer = self.cur.tracer;
