@@ -114,9 +114,15 @@ impl<'a> TagVisitor<'a> {
         let name = field.name();
         match self.role(name) {
             Role::Skip => {}
-            Role::Tag => {
-                self.span.tag_value(name, value.into_tag());
-            }
+            // Text past the inline 22 bytes goes into a string an earlier span gave back.
+            Role::Tag => match value {
+                Text::Str(s) => {
+                    self.span.tag_str(name, s);
+                }
+                other => {
+                    self.span.tag_value(name, other.into_tag());
+                }
+            },
             Role::Name => {
                 self.span.set_name(value.into_string());
             }
