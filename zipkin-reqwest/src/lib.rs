@@ -56,8 +56,9 @@ impl Middleware for ZipkinMiddleware {
             .start_detached();
         span.in_scope(|| zipkin_runtime::inject_into(req.headers_mut()));
         if span.is_recording() {
-            span.tag("http.method", req.method().as_str());
-            span.tag("http.path", req.url().path());
+            // Copied without `Display`; a long path into a string an earlier span gave back.
+            span.tag_str("http.method", req.method().as_str());
+            span.tag_str("http.path", req.url().path());
             if let Some(e) = remote_endpoint(req.url()) {
                 span.set_remote_endpoint(e);
             }
