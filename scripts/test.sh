@@ -163,7 +163,7 @@ if ! bash scripts/miri.sh 2>&1 | tee "$LOGS/miri.log"; then
   FAILED+=("Miri")
 fi
 
-step "loom: the models of the per-thread ring (scripts/loom.sh)"
+step "loom: the models of the per-thread ring and its spare tag boxes (scripts/loom.sh)"
 if ! bash scripts/loom.sh 2>&1 | tee "$LOGS/loom.log"; then
   FAILED+=("loom")
 fi

@@ -42,10 +42,20 @@ impl TagValue {
 
     /// `value` rendered with `Display`, inline when the text fits.
     pub fn display(value: &(impl fmt::Display + ?Sized)) -> TagValue {
+        TagValue::display_into(value, String::new)
+    }
+
+    /// [`TagValue::display`], text that does not fit inline written into `buf` (an empty
+    /// string to reuse).
+    pub(crate) fn display_into(
+        value: &(impl fmt::Display + ?Sized),
+        buf: impl FnOnce() -> String,
+    ) -> TagValue {
         let mut w = Writer {
             len: 0,
             buf: [0; INLINE],
             spill: None,
+            spare: Some(buf),
         };
         // A `Display` that fails keeps what it wrote, as `to_string` would not: a tag is
         // better cut than lost.
@@ -137,14 +147,15 @@ impl TagValue {
     }
 }
 
-/// Writes inline until the text no longer fits, then into a `String`.
-struct Writer {
+/// Writes inline until the text no longer fits, then into a `String` (`spare`'s).
+struct Writer<F> {
     len: usize,
     buf: [u8; INLINE],
     spill: Option<String>,
+    spare: Option<F>,
 }
 
-impl fmt::Write for Writer {
+impl<F: FnOnce() -> String> fmt::Write for Writer<F> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if let Some(spill) = &mut self.spill {
             spill.push_str(s);
@@ -152,7 +163,8 @@ impl fmt::Write for Writer {
             self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
             self.len += s.len();
         } else {
-            let mut spill = String::with_capacity(self.len + s.len());
+            let mut spill = self.spare.take().map_or_else(String::new, |f| f());
+            spill.reserve(self.len + s.len());
             // Only whole `&str`s were written before.
             spill.push_str(std::str::from_utf8(&self.buf[..self.len]).unwrap_or(""));
             spill.push_str(s);

@@ -119,6 +119,9 @@ impl<'a> TagVisitor<'a> {
                 Text::Str(s) => {
                     self.span.tag_str(name, s);
                 }
+                Text::Fmt(a) => {
+                    self.span.tag(name, a);
+                }
                 other => {
                     self.span.tag_value(name, other.into_tag());
                 }

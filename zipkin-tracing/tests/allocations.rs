@@ -23,10 +23,11 @@ fn span_two_fields() {
     drop(span);
 }
 
-/// A span whose string field is past the 22 bytes kept inline.
+/// A span whose string field, and a `Debug` field, are past the 22 bytes kept inline.
 fn span_long_field() {
     let path = "/customers/1234567890/orders/987654321";
-    let span = tracing::info_span!("traced", user = 42u64, path).entered();
+    let ids = [1234567u32, 2345678, 3456789];
+    let span = tracing::info_span!("traced", user = 42u64, path, ids = ?ids).entered();
     black_box(&span);
     drop(span);
 }
@@ -117,7 +118,7 @@ fn a_sampled_span_reuses_the_tag_storage_the_reporter_gave_back() {
 }
 
 #[test]
-fn a_long_string_field_is_copied_into_a_string_given_back_too() {
+fn long_string_and_debug_fields_are_written_into_strings_given_back_too() {
     let (per, spans) = per_span_of(span_long_field, 100.0, true);
     assert_eq!(per, 1.0, "allocations per sampled span");
     let traced: Vec<_> = spans
@@ -125,9 +126,10 @@ fn a_long_string_field_is_copied_into_a_string_given_back_too() {
         .filter(|s| s.name.as_deref() == Some("traced"))
         .collect();
     assert_eq!(traced.len(), SPANS);
-    assert!(traced
-        .iter()
-        .all(|s| s.tags["path"] == "/customers/1234567890/orders/987654321"));
+    assert!(traced.iter().all(
+        |s| s.tags["path"] == "/customers/1234567890/orders/987654321"
+            && s.tags["ids"] == "[1234567, 2345678, 3456789]"
+    ));
 }
 
 #[test]

@@ -161,7 +161,7 @@ impl LiveSpan {
 
     /// An empty string for this span's text: one that came back with its tag box, or a new
     /// one.
-    fn spare_string(&mut self) -> String {
+    pub(crate) fn spare_string(&mut self) -> String {
         let tracer = self.cur.tracer;
         self.extra
             .get_or_insert_with(|| tracer.new_extra())

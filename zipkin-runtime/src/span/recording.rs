@@ -13,7 +13,11 @@ macro_rules! recording_methods {
                 value: impl std::fmt::Display,
             ) -> &mut Self {
                 if let Some(s) = self.recording() {
-                    s.set_tag(key.into(), $crate::tag_value::TagValue::display(&value));
+                    // Text past the inline 22 bytes goes into a string an earlier span gave
+                    // back (benchmark: http_layers/server_layer_sampled).
+                    let value =
+                        $crate::tag_value::TagValue::display_into(&value, || s.spare_string());
+                    s.set_tag(key.into(), value);
                 }
                 self
             }
