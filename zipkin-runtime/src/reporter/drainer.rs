@@ -216,11 +216,13 @@ impl Drainer {
                 }
                 // The tag box goes back to the thread that filled it, unless that thread is
                 // gone.
-                if let (Some(extra), false) = (rec.extra.take(), closed) {
-                    let name = std::mem::replace(&mut rec.name, Cow::Borrowed(""));
-                    // Benchmark: http_layers/server_layer_sampled.
-                    // SAFETY: this drainer is the only one that gives to its rings' spares.
-                    unsafe { ring.spares.give(extra, name) };
+                if !closed {
+                    if let Some(extra) = rec.extra.take() {
+                        let name = std::mem::replace(&mut rec.name, Cow::Borrowed(""));
+                        // Benchmark: http_layers/server_layer_sampled.
+                        // SAFETY: this drainer is the only one that gives to its rings' spares.
+                        unsafe { ring.spares.give(extra, name) };
+                    }
                 }
             }
             self.scratch = recs;

@@ -99,9 +99,8 @@ impl Spares {
             return false;
         }
         let mut text = std::mem::take(&mut extra.spare_text);
-        let mut keep = |s: String| {
+        let mut keep = |mut s: String| {
             if text.len() < MAX_SPARE_TEXT && s.capacity() <= MAX_TEXT_CAPACITY {
-                let mut s = s;
                 s.clear();
                 text.push(s);
             }
@@ -157,9 +156,7 @@ impl Spares {
         // emptied its slot, can reach it now.
         Some(unsafe { Box::from_raw(p) })
     }
-}
 
-impl Spares {
     /// Frees the boxes kept and the slots: a ring lives as long as its reporter (for its
     /// counts), its spares only as long as its two sides.
     ///
@@ -230,7 +227,7 @@ mod tests {
 
     #[cfg(not(zipkin_loom))]
     #[test]
-    fn boxes_past_the_room_or_too_large_are_dropped_and_the_rest_freed_with_the_stack() {
+    fn boxes_past_the_room_or_too_large_are_dropped_and_the_rest_freed_with_the_spares() {
         let s = Spares::with_capacity(2);
         unsafe {
             assert!(s.give(tagged(1), Cow::Borrowed("")));
@@ -242,7 +239,7 @@ mod tests {
             assert!(s.take().is_none());
             assert!(!s.give(tagged(MAX_KEPT_CAPACITY + 1), Cow::Borrowed("")));
             assert!(s.take().is_none());
-            // Left in the stack: freed by its drop (Miri reports a leak otherwise).
+            // Left in the spares: freed by their drop (Miri reports a leak otherwise).
             assert!(s.give(tagged(2), Cow::Borrowed("")));
         }
     }
