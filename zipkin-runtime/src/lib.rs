@@ -96,7 +96,7 @@ pub mod __unstable {
 /// beyond the public API: see `span/entered.rs`. Not a stable API.
 #[doc(hidden)]
 pub mod __bridge {
-    pub use crate::span::entered::{current_sampling, Entered};
+    pub use crate::span::entered::{current_sampling, Entered, SpanScope};
 }
 
 /// What `#[zipkin_span]` expands to. Not a stable API: call the public items instead.

@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
-use zipkin_runtime::__bridge::Entered;
 use zipkin_runtime::{HttpRequest, Kind, Span};
 
 use crate::body::ResponseBody;
@@ -83,35 +82,6 @@ fn peer<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
     req.extensions().get::<std::net::SocketAddr>().copied()
 }
 
-/// `span` made current until this is dropped (also when unwinding), then what the free
-/// functions (`zipkin_runtime::tag`, ...) added for it on this thread moved into it: what
-/// `Span::in_scope` does, without a closure. Through a closure the request (248 bytes for an
-/// `http::Request<String>`) and the service's future were each copied once more with
-/// `memcpy` (benchmark: http_layers/server_layer_unsampled).
-struct Scope<'a> {
-    span: &'a mut Span,
-    entered: Option<Entered>,
-}
-
-impl<'a> Scope<'a> {
-    #[inline]
-    fn enter(span: &'a mut Span) -> Scope<'a> {
-        let entered = Some(span.enter_here());
-        Scope { span, entered }
-    }
-}
-
-impl Drop for Scope<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(entered) = self.entered.take() {
-            if entered.exit() {
-                self.span.collect_pending();
-            }
-        }
-    }
-}
-
 /// What a sampled span learns from the request: its name with the route, the request's tags,
 /// the peer. Out of line: an unsampled request never comes here.
 #[inline(never)]
@@ -170,7 +140,9 @@ where
             record_request(&mut span, &req, grpc, route);
         }
         let inner = {
-            let _scope = Scope::enter(&mut span);
+            // A guard, not `Span::in_scope`: through a closure the request and the service's
+            // future were each copied once more (benchmark: http_layers/server_layer_unsampled).
+            let _scope = span.enter_scope();
             self.inner.call(req)
         };
         ResponseFuture::new(inner, span, grpc, true)
@@ -231,7 +203,7 @@ where
         let mut inner = this.inner;
         let scoped = this.span.as_mut().filter(|_| *this.scope);
         let polled = catch_unwind(AssertUnwindSafe(|| {
-            let _scope = scoped.map(Scope::enter);
+            let _scope = scoped.map(Span::enter_scope);
             inner.as_mut().poll(cx)
         }));
         let polled = match polled {

@@ -301,6 +301,40 @@ fn a_service_error_and_a_panic_tag_error() {
     assert_eq!(by_path("/y").tags["error"], "panic");
 }
 
+/// A service that panics in `call` itself, before it returns a future (a hand-written
+/// `Service` may): the span is tagged `error` and reported as the panic unwinds.
+#[test]
+fn a_panic_in_the_services_call_tags_error() {
+    #[derive(Clone)]
+    struct PanicsInCall;
+    impl Service<Request<String>> for PanicsInCall {
+        type Response = Response<String>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request<String>) -> Self::Future {
+            panic!("call panicked");
+        }
+    }
+    let (t, mem) = tracer(Tracer::builder().sample_rate(100.0));
+    let mut svc = ServerLayer::new().layer(PanicsInCall);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        t.in_scope(|| drop(svc.call(get("/z").body(String::new()).unwrap())))
+    }));
+    assert!(caught.is_err());
+    assert_eq!(current_context(), None);
+    t.flush(Duration::from_secs(5));
+    let spans = mem.spans();
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    assert_eq!(
+        spans[0].tags.get("error").map(String::as_str),
+        Some("panic"),
+        "{spans:#?}"
+    );
+}
+
 /// Names and long tag values are written into strings that earlier spans gave back through
 /// the reporter (each flush below hands them back): every span carries its own text, nothing
 /// left of an earlier span's.

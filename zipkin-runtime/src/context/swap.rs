@@ -65,7 +65,11 @@ pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
                 }
             }
         }
-        out.prev = s.get();
+        // Written only when a span was current: assigning the `None` of a server's first poll
+        // copied a whole context's worth of stack (benchmark: http_layers/server_layer_unsampled).
+        if let Some(prev) = s.get() {
+            out.prev = Some(prev);
+        }
         s.set(span.copied());
     };
     // Benchmark: ours/async_calling_thread (a child future swaps only the fields that differ on each poll).

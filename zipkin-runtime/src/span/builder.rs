@@ -81,7 +81,11 @@ impl SpanBuilder {
         self.live_for(None)
     }
 
-    /// The span, whose sampler (if it starts a trace) sees `http`.
+    /// The span, whose sampler (if it starts a trace) sees `http`. Inlined into the server
+    /// integrations' one call site: returned from an out-of-line call, the span was written
+    /// field by field into a temporary and copied out with wide loads that straddled those
+    /// stores (store-forwarding stalls; benchmark: http_layers/server_layer_unsampled).
+    #[inline]
     pub(super) fn live_for(self, http: Option<&HttpRequest<'_>>) -> LiveSpan {
         LiveSpan::open(
             self.name,

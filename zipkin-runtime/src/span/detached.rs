@@ -138,6 +138,7 @@ impl SpanBuilder {
     ///     .start_detached_for_http(&HttpRequest::new("GET", "/orders/42").with_route("/orders/{id}"));
     /// assert!(span.context().is_some());
     /// ```
+    #[inline]
     pub fn start_detached_for_http(self, http: &HttpRequest<'_>) -> Span {
         Span {
             inner: Some(self.live_for(Some(http))),

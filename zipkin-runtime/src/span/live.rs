@@ -71,7 +71,10 @@ impl LiveSpan {
         // A caller that sent nothing (no ids, no decision, no debug) is not a parent: the span
         // nests under the current span, or starts a trace, as if no parent had been given.
         let parent = parent.filter(|r| !r.is_empty());
-        let (cur, shared, local_root) = match parent {
+        // Each arm builds the span where it returns it: an arm that yielded its context for a
+        // shared tail made the compiler write it into a temporary and copy it out with wide loads
+        // straddling the narrow stores just made (benchmark: http_layers/server_layer_unsampled).
+        match parent {
             Some(remote) => {
                 let tracer = context::current_tracer().unwrap_or_else(Tracer::current);
                 let new = NewTrace {
@@ -79,40 +82,50 @@ impl LiveSpan {
                     name: &name,
                     http,
                 };
-                continue_remote(tracer, remote, kind, new, meta_service, port)
+                let (cur, shared, local_root) =
+                    continue_remote(tracer, remote, kind, new, meta_service, port);
+                Self::opened(cur, name, kind, shared, local_root)
             }
             None => match Self::child_of_current(meta_service, kind, port) {
-                Some(cur) => (cur, false, false),
+                Some(cur) => Self::opened(cur, name, kind, false, false),
                 None => {
                     let tracer = Tracer::current();
                     let (trace_id, span_id, sampled) =
                         crate::id::root_ids(tracer.config().trace_id_128bit, |id| {
                             tracer.sample_new_trace(sample_rate, id, &name, http)
                         });
-                    (
-                        Current {
-                            ctx: SpanContext {
-                                trace_id,
-                                span_id,
-                                parent_id: None,
-                                sampling: Sampling::from_decision(Some(sampled)),
-                                debug: false,
-                            },
-                            tracer,
-                            service: meta_service.unwrap_or(tracer.config().service_name),
-                            port: if port != 0 {
-                                port
-                            } else {
-                                tracer.config().port
-                            },
-                            outgoing: kind.is_outgoing(),
+                    let cur = Current {
+                        ctx: SpanContext {
+                            trace_id,
+                            span_id,
+                            parent_id: None,
+                            sampling: Sampling::from_decision(Some(sampled)),
+                            debug: false,
                         },
-                        false,
-                        true,
-                    )
+                        tracer,
+                        service: meta_service.unwrap_or(tracer.config().service_name),
+                        port: if port != 0 {
+                            port
+                        } else {
+                            tracer.config().port
+                        },
+                        outgoing: kind.is_outgoing(),
+                    };
+                    Self::opened(cur, name, kind, false, true)
                 }
             },
-        };
+        }
+    }
+
+    /// The span opened as `cur`, its clock started if it records.
+    #[inline(always)]
+    fn opened(
+        cur: Current,
+        name: Cow<'static, str>,
+        kind: Kind,
+        shared: bool,
+        local_root: bool,
+    ) -> LiveSpan {
         // Unsampled spans skip the clock: they only carry ids for propagation.
         let start = if cur.ctx.is_sampled() {
             clock::now()
