@@ -83,7 +83,7 @@ impl<F: Future> Future for Instrumented<F> {
             if let Some(s) = this.span.inner.as_mut() {
                 s.finish_in_place();
             }
-            this.span.inner = None;
+            *this.span.inner = None;
         }
         res
     }

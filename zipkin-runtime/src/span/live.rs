@@ -157,6 +157,13 @@ impl LiveSpan {
         )
     }
 
+    /// Whether dropping the span would free nothing: a borrowed name, no tag box, no
+    /// captures (what an unsampled span has).
+    #[inline]
+    pub(crate) fn owns_nothing(&self) -> bool {
+        matches!(self.name, Cow::Borrowed(_)) && self.extra.is_none() && self.captured.is_none()
+    }
+
     #[inline]
     pub(crate) fn is_recording(&self) -> bool {
         self.cur.ctx.is_sampled()
