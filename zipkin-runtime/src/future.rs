@@ -11,7 +11,6 @@ use crate::capture::{CapturedContext, WithContext};
 use crate::context;
 use crate::pending::record_error;
 use crate::span::detached::Span;
-use crate::span::entered::SpanScope;
 use crate::span::live::LiveSpan;
 use crate::span::meta::{ErrResult, SpanMeta};
 use crate::span_context::RemoteContext;
@@ -41,21 +40,24 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Leaves the span after a poll, also when the poll unwinds ([`SpanScope`] restores the
-/// previous context, tags a panic and collects what the body added through the free functions:
-/// they sit in a thread-local, and the future may next be polled or dropped on another thread),
-/// and notes the panic, so that dropping the future later does not also call it cancelled.
+/// Leaves the span after a poll, also when the poll unwinds: restores the previous context,
+/// tags a panic, and collects the tags the body added through the free functions (they sit in a
+/// thread-local, and the future may next be polled or dropped on another thread).
 struct PollExit<'a> {
-    _scope: SpanScope<'a>,
+    swap: context::Swap,
+    span: &'a mut Span,
     panicked: &'a mut bool,
 }
 
 impl Drop for PollExit<'_> {
     #[inline]
     fn drop(&mut self) {
+        context::swap_out(self.span.inner.as_ref().map(|s| &s.cur), &self.swap);
         if std::thread::panicking() {
             *self.panicked = true;
+            self.span.tag("error", "panic");
         }
+        self.span.take_pending();
     }
 }
 
@@ -70,10 +72,12 @@ impl<F: Future> Future for Instrumented<F> {
             panic!("`Instrumented` polled after completion");
         };
         let res = {
-            let _exit = PollExit {
-                _scope: this.span.enter_scope(),
+            let mut exit = PollExit {
+                swap: context::Swap::new(),
+                span: &mut *this.span,
                 panicked: &mut *this.panicked,
             };
+            context::swap_in(exit.span.inner.as_ref().map(|s| &s.cur), &mut exit.swap);
             inner.poll(cx)
         };
         if res.is_ready() {

@@ -59,6 +59,8 @@ impl Entered {
 /// `error`, and what the free functions (`crate::tag`, ...) added meanwhile moves into the
 /// span. What [`Span::in_scope`] does, without a closure that the caller's values (an HTTP
 /// request, a service's future) move through (benchmark: http_layers/server_layer_unsampled).
+/// Made for spans usually entered with nothing current, such as a server's: `Instrumented`
+/// futures, usually polled inside another span, swap theirs in place inline instead.
 #[doc(hidden)]
 pub struct SpanScope<'a> {
     swap: context::Swap,
@@ -108,7 +110,7 @@ impl Span {
     #[inline]
     pub fn enter_scope(&mut self) -> SpanScope<'_> {
         let mut swap = context::Swap::new();
-        context::swap_in(self.inner.as_ref().map(|s| &s.cur), &mut swap);
+        context::swap_in_idle_first(self.inner.as_ref().map(|s| &s.cur), &mut swap);
         SpanScope { swap, span: self }
     }
 
