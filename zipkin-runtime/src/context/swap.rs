@@ -1,7 +1,7 @@
 //! A future's span made current for one poll, and put back after it.
 
 use super::scope::{put_back_scope, restore};
-use super::slot::{forget_closed_below, with_slot, Current, Saved, SavedScope, Slot, BELOW, OPEN};
+use super::slot::{with_slot, Current, Saved, SavedScope, Slot, OPEN};
 use crate::span_context::SpanContext;
 
 /// How a future's span was made current for one poll, and how [`swap_out`] undoes it. Plain
@@ -119,15 +119,6 @@ pub(crate) fn swap_out(span: Option<&Current>, swap: &Swap) {
             (None, None) => {}
         };
         // Benchmark: ours/async_calling_thread (a child future swaps only the fields that differ on each poll).
-        // SAFETY: `on_slot` reaches the current span only through the slot it is given.
-        unsafe { with_slot(on_slot) };
-    } else if swap.prev.is_none() {
-        // Nothing was current before: nothing is, again (and nothing waits below).
-        let on_slot = |s: &mut Slot| {
-            s.state &= BELOW;
-            forget_closed_below(s);
-        };
-        // Benchmark: http_layers/server_layer_unsampled (the span written whole when nothing is current).
         // SAFETY: `on_slot` reaches the current span only through the slot it is given.
         unsafe { with_slot(on_slot) };
     } else {
