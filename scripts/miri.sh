@@ -30,6 +30,7 @@ cargo +nightly miri test -q -p zipkin-runtime --lib -- \
   reporter::ring \
   reporter::spares \
   span::frames \
+  span::entered \
   tag_value:: \
   future:: \
   reporter::tests::a_burst \

@@ -21,7 +21,7 @@ pub(crate) use scope::{
     leave_unsampled_child, peek, replace, restore, restore_scope, Fast,
 };
 pub(crate) use slot::{Current, SavedScope};
-pub(crate) use swap::{swap_in, swap_in_idle_first, swap_out, Swap};
+pub(crate) use swap::{leave_idle, swap_in, swap_in_idle_first, swap_out, Swap};
 
 use slot::{with_slot, Slot, OPEN};
 

@@ -64,6 +64,8 @@ impl Entered {
 #[doc(hidden)]
 pub struct SpanScope<'a> {
     swap: context::Swap,
+    /// Nothing was current when the span was entered.
+    idle: bool,
     span: &'a mut Span,
 }
 
@@ -76,8 +78,18 @@ impl fmt::Debug for SpanScope<'_> {
 }
 
 impl Drop for SpanScope<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
+        if self.idle && !self.span.is_recording() && context::leave_idle() {
+            return;
+        }
+        self.leave();
+    }
+}
+
+impl SpanScope<'_> {
+    #[inline(never)]
+    fn leave(&mut self) {
         context::swap_out(self.span.inner.as_ref().map(|s| &s.cur), &self.swap);
         if self.span.is_recording() {
             if std::thread::panicking() {
@@ -110,8 +122,12 @@ impl Span {
     #[inline]
     pub fn enter_scope(&mut self) -> SpanScope<'_> {
         let mut swap = context::Swap::new();
-        context::swap_in_idle_first(self.inner.as_ref().map(|s| &s.cur), &mut swap);
-        SpanScope { swap, span: self }
+        let idle = context::swap_in_idle_first(self.inner.as_ref().map(|s| &s.cur), &mut swap);
+        SpanScope {
+            swap,
+            idle,
+            span: self,
+        }
     }
 
     /// Restarts the span's clock: its start becomes now (for a span that starts when first
@@ -197,5 +213,74 @@ pub fn current_sampling() -> Option<bool> {
         Some(false)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{current_context, SpanGuard, Tracer};
+
+    fn tracer(rate: f64) -> Tracer {
+        Tracer::builder()
+            .sample_rate(rate)
+            .transport(crate::transport::Discard)
+            .build()
+            .unwrap()
+    }
+
+    /// The inline leave of a span entered on an idle thread must leave it idle.
+    #[test]
+    fn a_scope_entered_with_nothing_current_leaves_nothing_current() {
+        for rate in [0.0, 100.0] {
+            let _default = tracer(rate).set_default();
+            let mut span = Span::builder("server").start_detached();
+            let ctx = span.context();
+            {
+                let _scope = span.enter_scope();
+                assert_eq!(current_context(), ctx);
+                assert_eq!(
+                    SpanGuard::new("child").context().unwrap().parent_id,
+                    ctx.map(|c| c.span_id)
+                );
+            }
+            assert_eq!(current_context(), None, "rate {rate}");
+            assert_eq!(SpanGuard::new("next").context().unwrap().parent_id, None);
+        }
+    }
+
+    /// Entered inside another span, the scope puts that span back.
+    #[test]
+    fn a_scope_entered_inside_a_span_puts_it_back() {
+        for rate in [0.0, 100.0] {
+            let _default = tracer(rate).set_default();
+            let outer = SpanGuard::new("outer");
+            let mut span = Span::builder("server").start_detached();
+            {
+                let _scope = span.enter_scope();
+                assert_eq!(current_context(), span_context_of(&_scope));
+            }
+            assert_eq!(current_context(), outer.context(), "rate {rate}");
+        }
+    }
+
+    /// A child still open when the scope ends takes the leave off its inline path; once the
+    /// child closes, nothing is current and the next span is a root.
+    #[test]
+    fn a_child_open_past_the_scope_still_leaves_the_thread_idle() {
+        for rate in [0.0, 100.0] {
+            let _default = tracer(rate).set_default();
+            let mut span = Span::builder("server").start_detached();
+            let scope = span.enter_scope();
+            let child = SpanGuard::new("child");
+            drop(scope);
+            drop(child);
+            assert_eq!(current_context(), None, "rate {rate}");
+            assert_eq!(SpanGuard::new("next").context().unwrap().parent_id, None);
+        }
+    }
+
+    fn span_context_of(scope: &SpanScope<'_>) -> Option<crate::SpanContext> {
+        scope.span.context()
     }
 }
