@@ -2,7 +2,9 @@
 # Runs the loom models of the per-thread ring (zipkin-runtime/src/reporter/ring.rs, module
 # `tests::loom_models`): loom explores every interleaving of the ring's producer, consumer and
 # readers of its counts, and fails on a slot read or written without the ordering that makes
-# it safe; and of the spare tag boxes going back to the ring's thread (reporter/spares.rs).
+# it safe; of the spare tag boxes going back to the ring's thread (reporter/spares.rs); and of
+# the drainer's side of the hand-off (reporter/tests.rs): a thread's first spans and its exit
+# racing a drain pass and the drainer's stop, every span queued or counted.
 #
 #   scripts/loom.sh
 #
@@ -19,6 +21,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom"
 export RUST_BACKTRACE=0
 
 started=$SECONDS
-echo "== loom models of the per-thread ring and its spare tag boxes"
+echo "== loom models of the per-thread ring, its spare tag boxes and the drainer's hand-off"
 cargo test -p zipkin-runtime --lib --no-default-features --locked -- loom
 echo "scripts/loom.sh: done in $((SECONDS - started)) s"

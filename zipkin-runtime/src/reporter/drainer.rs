@@ -13,6 +13,7 @@ use crate::span_handler::{FinishedSpan, SpanHandler};
 use super::batch::Batch;
 use super::ring::{ring_capacity, Ring, RingCounts};
 use super::shared::{lock, set_flag, Item, Shared};
+use super::sync;
 
 #[derive(Default)]
 pub(super) struct Pending {
@@ -126,7 +127,7 @@ impl Drainer {
         }
     }
 
-    fn stop(&mut self) {
+    pub(super) fn stop(&mut self) {
         // No more spills: the drain below is the last to take the overflow.
         lock(&self.shared.overflow).closed = true;
         // Spans that arrived after the last drain (racing the shutdown) are counted, not lost.
@@ -135,7 +136,7 @@ impl Drainer {
         // Empty and closed now: free its capacity (the reporter itself is never freed).
         lock(&self.shared.overflow).spans = Vec::new();
         // Under the lock that registration takes: no ring can be added after this.
-        let mut rings = lock(&self.shared.rings);
+        let mut rings = sync::lock(&self.shared.rings);
         rings.stopped = true;
         for r in rings.list.iter() {
             r.orphan();
@@ -150,7 +151,7 @@ impl Drainer {
             .is_some_and(|t| t.elapsed() >= self.shared.config.batch_timeout)
     }
 
-    fn drain_rings(&mut self) {
+    pub(super) fn drain_rings(&mut self) {
         // First what found a full ring (older than what those rings hold now).
         let n = if self.shared.spill_pending.load(Ordering::Relaxed) {
             let mut l = lock(&self.shared.ledger);
@@ -185,7 +186,7 @@ impl Drainer {
         }
         let mut caught_up = true;
         self.busiest = 0;
-        let rings: Vec<Arc<Ring>> = lock(&self.shared.rings).list.clone();
+        let rings: Vec<sync::Arc<Ring>> = sync::lock(&self.shared.rings).list.clone();
         let per_ring = ring_capacity(self.shared.config.thread_buffer_spans);
         for ring in &rings {
             // A closed ring gets no more pushes (its thread has exited, and the close was
@@ -204,9 +205,9 @@ impl Drainer {
                     l.retired_offered += c.offered();
                     l.retired_dropped_full += c.dropped_full;
                     l.retired_dropped_queue += c.dropped_queue;
-                    lock(&self.shared.rings)
+                    sync::lock(&self.shared.rings)
                         .list
-                        .retain(|r| !Arc::ptr_eq(r, ring));
+                        .retain(|r| !sync::Arc::ptr_eq(r, ring));
                 }
             }
             let mut recs = std::mem::take(&mut self.scratch);

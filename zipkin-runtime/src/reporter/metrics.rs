@@ -103,7 +103,7 @@ impl Shared {
         offered += ringless_full + ringless_queue;
         thread_full += ringless_full;
         queue_full += ringless_queue;
-        for r in lock(&self.rings).list.iter() {
+        for r in super::sync::lock(&self.rings).list.iter() {
             let c = r.counts();
             offered += c.offered();
             thread_full += c.dropped_full;

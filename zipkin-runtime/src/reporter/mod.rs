@@ -51,8 +51,8 @@ pub(crate) mod spares;
 pub(crate) mod sync;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -68,15 +68,13 @@ use metrics::{FlushReport, ReporterMetrics};
 use ring::ring_capacity;
 use rings::RINGS;
 use sender::Sender;
-use shared::{lock, CacheLine, Cause, Control, Item, Ledger, Outbox, Overflow, Rings, Shared};
+use shared::{lock, Cause, Item, Shared};
 
 /// The reporter of one tracer.
 pub(crate) struct Reporter {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Reporter {
     pub(crate) fn start(
@@ -94,33 +92,7 @@ impl Reporter {
         local_ip: Option<IpAddr>,
         handler: Option<Arc<dyn SpanHandler>>,
     ) -> Reporter {
-        let shared = Arc::new(Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            config,
-            rings: Mutex::new(Rings::default()),
-            ledger: Mutex::new(Ledger::default()),
-            refused: AtomicU64::new(0),
-            ringless_dropped_full: AtomicU64::new(0),
-            ringless_dropped_queue: AtomicU64::new(0),
-            queued_spans: CacheLine(AtomicU64::new(0)),
-            queued_bytes: AtomicU64::new(0),
-            overflow: Mutex::new(Overflow::default()),
-            spill_pending: AtomicBool::new(false),
-            spill_encoding: AtomicU64::new(0),
-            spill_blocked: CacheLine(AtomicBool::new(false)),
-            spill_behind: CacheLine(AtomicBool::new(false)),
-            drainer: OnceLock::new(),
-            #[cfg(test)]
-            app_wakes: AtomicU64::new(0),
-            urgent: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            forked: AtomicBool::new(false),
-            control: Mutex::new(Control::default()),
-            control_changed: Condvar::new(),
-            outbox: Mutex::new(Outbox::default()),
-            outbox_changed: Condvar::new(),
-            spare_bodies: Mutex::new(Vec::new()),
-        });
+        let shared = Arc::new(Shared::new(config));
         let drainer = Drainer::new(
             shared.clone(),
             SpanEncoder::new(transport.encoding(), local_ip),
@@ -238,7 +210,7 @@ impl Reporter {
                     Some(i) => i,
                     None => s.register(&mut rings)?,
                 };
-                Some(Arc::as_ptr(&rings.0[idx].ring))
+                Some(sync::Arc::as_ptr(&rings.0[idx].ring))
             })
             .ok()
             .flatten();

@@ -8,7 +8,7 @@ use crate::clock;
 use crate::record::SpanRecord;
 
 use super::ring::{ring_capacity, Ring};
-use super::shared::{lock, Shared};
+use super::shared::Shared;
 
 /// Lock attempts on the overflow before a span is dropped (`dropped_thread_buffer_full`): a
 /// bounded spin (a microsecond or two at most), never a sleep; the holder is normally done
@@ -36,7 +36,7 @@ impl Shared {
     #[cold]
     #[inline(never)]
     pub(super) fn takes_ringless(&self) -> bool {
-        !self.closed.load(Ordering::Acquire) && !lock(&self.rings).stopped
+        !self.closed.load(Ordering::Acquire) && !super::sync::lock(&self.rings).stopped
     }
 
     /// The calling thread's ring is full: the drainer has not run since it was woken at half

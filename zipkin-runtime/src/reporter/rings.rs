@@ -1,10 +1,10 @@
 //! Each application thread's rings, one per reporter it reports to, kept in a thread-local.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use super::ring::Ring;
-use super::shared::{lock, Shared};
+use super::shared::Shared;
+use super::sync::{lock, Arc};
 
 pub(super) struct LocalRing {
     pub(super) reporter: u64,
@@ -38,8 +38,16 @@ impl Drop for LocalRings {
     }
 }
 
+#[cfg(not(zipkin_loom))]
 thread_local! {
     pub(super) static RINGS: RefCell<LocalRings> = const { RefCell::new(LocalRings(Vec::new())) };
+}
+
+// Loom runs its threads on one OS thread: each needs its own rings, and their destructor at the
+// thread's end, from loom.
+#[cfg(zipkin_loom)]
+loom::thread_local! {
+    pub(super) static RINGS: RefCell<LocalRings> = RefCell::new(LocalRings(Vec::new()));
 }
 
 /// In a forked child, on the thread that forked: its rings belong to reporters of the parent;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 
 use crate::record::SpanRecord;
@@ -82,7 +82,8 @@ pub(super) struct Outbox {
 pub(crate) struct Shared {
     pub(super) id: u64,
     pub(super) config: ReporterConfig,
-    pub(super) rings: Mutex<Rings>,
+    /// Loom's lock under `--cfg zipkin_loom` (see `sync`).
+    pub(super) rings: super::sync::Mutex<Rings>,
     pub(super) ledger: Mutex<Ledger>,
     /// Spans refused after shutdown. App-side, lock-free.
     pub(super) refused: AtomicU64,
@@ -138,7 +139,7 @@ pub(crate) struct Shared {
 /// ring may be added: nothing would ever drain or orphan it).
 #[derive(Default)]
 pub(super) struct Rings {
-    pub(super) list: Vec<Arc<Ring>>,
+    pub(super) list: Vec<super::sync::Arc<Ring>>,
     pub(super) stopped: bool,
 }
 
@@ -175,7 +176,40 @@ pub(super) enum Cause {
 /// Message buffers kept for reuse (each up to `batch_max_bytes`).
 const SPARE_BODIES: usize = 2;
 
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 impl Shared {
+    /// A reporter's shared state, with its threads not started yet.
+    pub(super) fn new(config: ReporterConfig) -> Shared {
+        Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            config,
+            rings: super::sync::Mutex::new(Rings::default()),
+            ledger: Mutex::new(Ledger::default()),
+            refused: AtomicU64::new(0),
+            ringless_dropped_full: AtomicU64::new(0),
+            ringless_dropped_queue: AtomicU64::new(0),
+            queued_spans: CacheLine(AtomicU64::new(0)),
+            queued_bytes: AtomicU64::new(0),
+            overflow: Mutex::new(Overflow::default()),
+            spill_pending: AtomicBool::new(false),
+            spill_encoding: AtomicU64::new(0),
+            spill_blocked: CacheLine(AtomicBool::new(false)),
+            spill_behind: CacheLine(AtomicBool::new(false)),
+            drainer: OnceLock::new(),
+            #[cfg(test)]
+            app_wakes: AtomicU64::new(0),
+            urgent: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            forked: AtomicBool::new(false),
+            control: Mutex::new(Control::default()),
+            control_changed: Condvar::new(),
+            outbox: Mutex::new(Outbox::default()),
+            outbox_changed: Condvar::new(),
+            spare_bodies: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Counts a queued batch as dropped.
     pub(super) fn give_up(&self, b: &Batch, cause: Cause) {
         self.give_up_spans(b.spans, cause);
