@@ -183,11 +183,17 @@ fn regression_debug_of_tracer_and_config_showed_the_url_password() {
         assert!(!shown.contains(secret), "{shown}");
     }
     assert!(shown.contains("zipkin.example:9411"), "{shown}");
-    let transport = HttpTransport::builder("https://user:url-pa55word@zipkin.example:9411")
-        .auth_header("Authorization", TOKEN)
-        .build()
-        .unwrap();
-    assert!(!format!("{transport:?}").contains("pa55word"));
+    let builder = HttpTransport::builder("https://user:url-pa55word@zipkin.example:9411")
+        .auth_header("Authorization", TOKEN);
+    let transport = builder.clone().build().unwrap();
+    // Regression: the builder's derived `Debug` printed the header's value and the URL's
+    // password, and `url()` returned the password.
+    let shown = format!("{builder:?} {transport:?} {}", transport.url());
+    for secret in ["url-pa55word", "tls-s3cret-token"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(shown.contains("Authorization: <redacted>"), "{shown}");
+    assert!(transport.url().starts_with("https://zipkin.example:9411/"), "{shown}");
     let e = HttpTransport::builder("https://user:url-pa55word@")
         .build()
         .unwrap_err();

@@ -93,7 +93,7 @@ fn redact(url: &reqwest::Url) -> String {
 }
 
 /// Builds an [`HttpTransport`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpTransportBuilder {
     url: String,
     encoding: Encoding,
@@ -102,6 +102,23 @@ pub struct HttpTransportBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     root_pems: Vec<Vec<u8>>,
+}
+
+impl fmt::Debug for HttpTransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransportBuilder")
+            .field("url", &crate::transport::redact_url(&self.url))
+            .field("encoding", &self.encoding)
+            .field("gzip", &self.gzip)
+            .field(
+                "auth_header",
+                &self.auth.as_ref().map(|(name, _)| format!("{name}: <redacted>")),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("tls_root_certificates", &self.root_pems.len())
+            .finish()
+    }
 }
 
 impl HttpTransportBuilder {
@@ -257,9 +274,10 @@ impl HttpTransport {
         }
     }
 
-    /// The URL spans are posted to.
-    pub fn url(&self) -> &str {
-        self.url.as_str()
+    /// The URL spans are posted to, without the user and password it may carry (those are
+    /// sent as basic authentication, and never shown).
+    pub fn url(&self) -> String {
+        redact(&self.url)
     }
 
     fn client(&self) -> Result<std::sync::MutexGuard<'_, Option<Client>>, TransportError> {
