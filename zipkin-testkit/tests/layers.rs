@@ -1,7 +1,8 @@
 //! The runtime's modules form layers, as ARCHITECTURE.md's table assigns them: a file may use
 //! files of its own layer or of layers below, and no set of files may use each other in a
-//! cycle. Both are read from the source (`crate::` and `super::` paths, and a `mod.rs`'s
-//! re-exports of its children), test modules left out.
+//! cycle. Both are read from the source (`crate::`, `super::` and `self::` paths, and paths
+//! through a child module the file declares: `pub use child::{A, B}`, `json::write_span(..)`),
+//! test modules left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -73,8 +74,25 @@ fn code(text: &str) -> String {
         .join("\n")
 }
 
+/// The child modules a file declares: `mod a;`, `pub(crate) mod b;` (not inline `mod c { }`).
+fn children(code: &str) -> Vec<String> {
+    code.lines()
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let t = ["pub(crate) ", "pub(super) ", "pub "]
+                .iter()
+                .find_map(|v| t.strip_prefix(v))
+                .unwrap_or(t);
+            let name = t.strip_prefix("mod ")?.strip_suffix(';')?.trim();
+            name.chars()
+                .all(|c| c.is_alphanumeric() || c == '_')
+                .then(|| name.to_owned())
+        })
+        .collect()
+}
+
 /// Module paths (from the crate root) that `code` refers to, given the module it is in.
-fn references(code: &str, module: &[String], file: &str) -> Vec<Vec<String>> {
+fn references(code: &str, module: &[String]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let bytes = code.as_bytes();
     let ident = |i: usize| -> (String, usize) {
@@ -84,24 +102,34 @@ fn references(code: &str, module: &[String], file: &str) -> Vec<Vec<String>> {
         }
         (code[i..j].to_owned(), j)
     };
-    // `crate::a::b`, `crate::{a, b::c}`, `super::a`.
-    for (prefix, base) in [
-        ("crate::", Vec::new()),
-        ("super::", {
+    // `crate::a::b`, `crate::{a, b::c}`, `super::a`, `self::a`, and paths that start with a
+    // child module this file declares (`json::write_span(..)`, `pub use child::{A, B}`).
+    let mut prefixes: Vec<(String, Vec<String>)> = vec![
+        ("crate::".to_owned(), Vec::new()),
+        ("super::".to_owned(), {
             // In `a/b.rs` (module a::b) `super` is `a`; in `a/mod.rs` (module a) it is the root.
             let mut m = module.to_vec();
             m.pop();
             m
         }),
-    ] {
+        ("self::".to_owned(), module.to_vec()),
+    ];
+    for child in children(code) {
+        let mut base = module.to_vec();
+        base.push(child.clone());
+        prefixes.push((format!("{child}::"), base));
+    }
+    for (prefix, base) in prefixes {
+        let prefix = prefix.as_str();
         let mut at = 0;
         while let Some(i) = code[at..].find(prefix) {
             let start = at + i + prefix.len();
             at = start;
-            // Not part of a longer identifier (`self::crate` does not occur; `xsuper::` neither).
-            if at > prefix.len() {
+            // Not part of a longer identifier or path (`xsuper::`, `serde_json::`,
+            // `crate::encode::json::`, which the `crate::` prefix reads).
+            if start > prefix.len() {
                 let before = bytes[start - prefix.len() - 1];
-                if before.is_ascii_alphanumeric() || before == b'_' {
+                if before.is_ascii_alphanumeric() || before == b'_' || before == b':' {
                     continue;
                 }
             }
@@ -148,37 +176,6 @@ fn references(code: &str, module: &[String], file: &str) -> Vec<Vec<String>> {
             }
         }
     }
-    // A `mod.rs` (or lib.rs) that uses or re-exports its children: `pub use child::Item`.
-    if file.ends_with("mod.rs") || file == "lib.rs" {
-        for line in code.lines() {
-            let t = line.trim_start();
-            let Some(rest) = ["pub use ", "pub(crate) use ", "use "]
-                .iter()
-                .find_map(|kw| t.strip_prefix(kw))
-            else {
-                continue;
-            };
-            let segs: Vec<String> = rest
-                .split("::")
-                .map(|s| {
-                    s.chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect::<String>()
-                })
-                .take_while(|s| !s.is_empty())
-                .take(2)
-                .collect();
-            let Some(first) = segs.first() else { continue };
-            if ["crate", "super", "self", "std", "core", "alloc"].contains(&first.as_str())
-                || segs.len() < 2
-            {
-                continue;
-            }
-            let mut p = module.to_vec();
-            p.extend(segs);
-            out.push(p);
-        }
-    }
     out
 }
 
@@ -192,7 +189,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         let text = std::fs::read_to_string(src().join(f)).unwrap();
         let module = module_of(f);
         let mut uses = BTreeSet::new();
-        for p in references(&code(&text), &module, f) {
+        for p in references(&code(&text), &module) {
             if let Some(target) = resolve(&p, &all) {
                 if &target != f && target != "lib.rs" {
                     uses.insert(target);
@@ -306,7 +303,6 @@ fn the_reader_finds_crate_super_and_grouped_paths() {
     let refs: BTreeSet<String> = references(
         "use crate::{a::b, c};\nuse super::d::E;\nlet x = crate::f::g(1);",
         &["m".to_owned(), "n".to_owned()],
-        "m/n.rs",
     )
     .iter()
     .map(|p| p.join("::"))
@@ -314,12 +310,21 @@ fn the_reader_finds_crate_super_and_grouped_paths() {
     let want: BTreeSet<String> = ["a::b", "c", "m::d::E", "f::g"].map(String::from).into();
     assert_eq!(refs, want);
     let reexports: BTreeSet<String> = references(
-        "pub use child::Item;\nmod child;",
+        "pub use child::Item;\npub use other::{A, B};\nmod child;\npub(crate) mod other;\n\
+         fn f() { json::write(1); serde_json::x(); crate::m::other::C; }\nmod json;",
         &["m".to_owned()],
-        "m/mod.rs",
     )
     .iter()
     .map(|p| p.join("::"))
     .collect();
-    assert_eq!(reexports, ["m::child::Item".to_owned()].into());
+    let want: BTreeSet<String> = [
+        "m::child::Item",
+        "m::other::A",
+        "m::other::B",
+        "m::json::write",
+        "m::other::C",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(reexports, want);
 }

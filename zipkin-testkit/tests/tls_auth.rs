@@ -193,7 +193,10 @@ fn regression_debug_of_tracer_and_config_showed_the_url_password() {
         assert!(!shown.contains(secret), "{shown}");
     }
     assert!(shown.contains("Authorization: <redacted>"), "{shown}");
-    assert!(transport.url().starts_with("https://zipkin.example:9411/"), "{shown}");
+    assert!(
+        transport.url().starts_with("https://zipkin.example:9411/"),
+        "{shown}"
+    );
     let e = HttpTransport::builder("https://user:url-pa55word@")
         .build()
         .unwrap_err();

@@ -8,7 +8,7 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 
-use super::{annotations, lower, LocalIp};
+use super::fields::{annotations, canonical_ip, lower, LocalIp};
 use crate::record::SpanRecord;
 
 /// Appends one span as a Zipkin v2 JSON object.
@@ -134,7 +134,7 @@ fn write_port(port: u16, first: bool, out: &mut Vec<u8>) {
 /// schema asks. Formats straight into the buffer.
 fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
     // Writing into a Vec cannot fail.
-    let _ = match super::canonical_ip(ip) {
+    let _ = match canonical_ip(ip) {
         IpAddr::V4(v4) => write!(out, "\"ipv4\":\"{v4}\""),
         IpAddr::V6(v6) => write!(out, "\"ipv6\":\"{v6}\""),
     };

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use super::{annotations, canonical_ip, lower};
+use super::fields::{annotations, canonical_ip, lower};
 use crate::record::{Kind, SpanRecord};
 
 // Field keys: (number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).

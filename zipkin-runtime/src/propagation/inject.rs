@@ -7,8 +7,9 @@ use crate::context;
 use crate::id::SpanId;
 use crate::span_context::{Sampling, SpanContext};
 
+use super::b3::{self, B3Format};
 use super::carrier::{Field, Injector};
-use super::{b3, w3c, B3Format};
+use super::w3c;
 
 /// Which headers injection writes. [`inject_headers`] and [`inject_into`] take them from the
 /// current tracer's [`Config`] (`b3_format`, `write_traceparent`).

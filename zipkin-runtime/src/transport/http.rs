@@ -112,7 +112,10 @@ impl fmt::Debug for HttpTransportBuilder {
             .field("gzip", &self.gzip)
             .field(
                 "auth_header",
-                &self.auth.as_ref().map(|(name, _)| format!("{name}: <redacted>")),
+                &self
+                    .auth
+                    .as_ref()
+                    .map(|(name, _)| format!("{name}: <redacted>")),
             )
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)

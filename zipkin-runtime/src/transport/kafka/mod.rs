@@ -32,6 +32,7 @@ mod conn;
 mod producer;
 #[cfg(feature = "testing")]
 mod read;
+mod settings;
 mod wire;
 
 use std::fmt;
@@ -45,6 +46,8 @@ use crate::transport::{Message, Pipeline, Transport};
 
 #[cfg(feature = "testing")]
 pub use read::read_topic;
+use settings::Settings;
+pub use settings::{Acks, Compression};
 
 /// Produce requests in flight at once by default: Kafka's own producer default
 /// (`max.in.flight.requests.per.connection`).
@@ -55,66 +58,6 @@ pub const MAX_IN_FLIGHT: usize = 100;
 
 /// The topic Zipkin's Kafka collector reads by default.
 pub const DEFAULT_TOPIC: &str = "zipkin";
-
-/// How many brokers must have a message before the producer counts it as sent (Kafka's
-/// `acks`).
-///
-/// The default is [`Acks::Leader`] (`acks=1`): the reporter counts a span as sent only when a
-/// broker has written it, so that `offered = sent + dropped + queued` holds when a broker dies
-/// mid-run. Brave's `KafkaSender` defaults to `acks=0`, which is faster but counts as sent what
-/// a broker that just died never got. [`Acks::All`] also waits for the in-sync replicas: no
-/// loss when a leader fails, at the cost of latency on the sender thread only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Acks {
-    /// `acks=0`: written to the socket is sent; no answer is awaited.
-    None,
-    /// `acks=1`: the partition's leader has written it.
-    #[default]
-    Leader,
-    /// `acks=all` (`-1`): every in-sync replica has it.
-    All,
-}
-
-impl Acks {
-    /// Kafka's code: 0, 1 or -1.
-    ///
-    /// ```
-    /// use zipkin_runtime::transport::kafka::Acks;
-    /// assert_eq!(Acks::All.code(), -1);
-    /// ```
-    pub fn code(self) -> i16 {
-        match self {
-            Acks::None => 0,
-            Acks::Leader => 1,
-            Acks::All => -1,
-        }
-    }
-}
-
-/// How records are compressed. Zipkin's collector reads every codec; gzip is the one this
-/// build carries (through flate2, as the HTTP transport's gzip).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Compression {
-    /// Uncompressed (the default: on loopback or a fast network, compressing costs the sender
-    /// thread more than it saves).
-    #[default]
-    None,
-    /// gzip, at its fastest level.
-    Gzip,
-}
-
-/// The producer's settings.
-#[derive(Clone, Debug)]
-pub(crate) struct Settings {
-    bootstrap: Vec<String>,
-    topic: String,
-    acks: Acks,
-    compression: Compression,
-    encoding: Encoding,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    max_in_flight: usize,
-}
 
 /// Sends each message as one record to a Kafka topic.
 ///

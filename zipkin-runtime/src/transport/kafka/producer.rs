@@ -15,8 +15,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::error::TransportError;
 
 use super::conn::Conn;
+use super::settings::{Acks, Compression, Settings};
 use super::wire::{self, Metadata};
-use super::{Acks, Compression, Settings};
 
 /// Metadata older than this is read again before the next message, so that partitions added
 /// to the topic and moved leaders are found without waiting for an error (Kafka clients'
