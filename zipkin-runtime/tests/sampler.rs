@@ -171,15 +171,57 @@ fn a_panicking_sampler_says_no() {
     assert!(collect(t, &mem).is_empty());
 }
 
+/// `ZIPKIN_SAMPLER` through `TracerBuilder::from_env`, in a child process (this test run again
+/// with the variable set, so that no other test sees it): the README's rules decide new
+/// traces, and a malformed value is an error naming the variable.
 #[test]
 fn the_environment_sets_the_sampler() {
-    let t = zipkin_runtime::Tracer::builder()
-        .from_env()
-        .map(|b| b.endpoint("none").unwrap())
-        .unwrap();
-    // The variable itself is read through the same parser as the unit tests cover; here only
-    // the builder's default: no variable, no sampler.
-    if std::env::var_os("ZIPKIN_SAMPLER").is_none() {
-        assert!(t.build().unwrap().config().sampler().is_none());
+    match std::env::var("SAMPLER_TEST_CHILD").as_deref() {
+        Ok("rules") => {
+            let t = zipkin_runtime::Tracer::builder()
+                .from_env()
+                .unwrap()
+                .endpoint("none")
+                .unwrap()
+                .build()
+                .unwrap();
+            let _default = t.set_default();
+            let sampled = |method, path| {
+                Span::builder("s")
+                    .kind(Kind::Server)
+                    .start_detached_for_http(&HttpRequest::new(method, path))
+                    .is_recording()
+            };
+            assert!(!sampled("GET", "/health"));
+            assert!(sampled("POST", "/orders/42"));
+            assert!(!sampled("GET", "/other"), "the `*` rule says 0%");
+            println!("child: checked");
+        }
+        Ok("malformed") => {
+            let e = zipkin_runtime::Tracer::builder().from_env().unwrap_err();
+            assert!(e.to_string().contains("ZIPKIN_SAMPLER"), "{e}");
+            assert!(e.to_string().contains("often"), "{e}");
+            println!("child: checked");
+        }
+        _ => {
+            for (mode, value) in [
+                ("rules", "GET /health=0%; /orders=100%; *=0%"),
+                ("malformed", "GET /health=often"),
+            ] {
+                let out = std::process::Command::new(std::env::current_exe().unwrap())
+                    .args(["--exact", "the_environment_sets_the_sampler", "--nocapture"])
+                    .env("SAMPLER_TEST_CHILD", mode)
+                    .env("ZIPKIN_SAMPLER", value)
+                    .env("ZIPKIN_SAMPLE_RATE", "100")
+                    .output()
+                    .unwrap();
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    out.status.success() && stdout.contains("child: checked"),
+                    "{mode}: {stdout}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
 }
