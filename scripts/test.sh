@@ -7,14 +7,18 @@
 #      zipkin) and a second Zipkin that consumes that topic (127.0.0.1:9412)
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
 #   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
-#   4. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
+#   4. lints: cargo fmt --check, clippy and rustdoc with -D warnings
+#   5. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
 #      (tests/http_layers.rs, zipkin-tower/tests/tonic_e2e.rs and zipkin-tracing/tests/e2e_zipkin.rs
 #      among them: the tracing layer under axum + tower-http, its log lines, and a call to the
-#      py_zipkin peer), the runtime's feature test without `http` and without `tls`, and the
-#      facade's integration features (tower, axum, reqwest, tracing) built alone and together
-#   5. Miri on the tests of the runtime's unsafe code (scripts/miri.sh)
-#   6. the demo (the README's first command) against Zipkin, once through Kafka, and once into a file
-#   7. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
+#      py_zipkin peer), the runtime's feature test without `http` and without `tls`, a dry run of
+#      `cargo package` (each published crate builds from its package, license included), and the
+#      facade's integration features (tower, axum, reqwest, tracing, kafka) built alone and together
+#   6. Miri on the tests of the runtime's unsafe code (scripts/miri.sh), and the loom models of
+#      the per-thread ring, its spare tag boxes and the drainer's hand-off (scripts/loom.sh)
+#   7. the demo (the README's first command) against Zipkin, once through Kafka, and once into a file
+#   8. the browser check: the demo's traces in the Zipkin UI, and a file loaded by "Upload JSON"
+#   9. a smoke run of the benchmarks (scripts/bench.sh --quick: fails only on a crash)
 #
 # Downloads are cached under ${ZIPKIN_RS_CACHE:-~/.cache/zipkin-rs} (the Zipkin jar, Kafka's jars, the peers),
 # ~/.npm, ~/.cargo and apt's archive, so a second run fetches nothing.
@@ -163,7 +167,7 @@ if ! bash scripts/miri.sh 2>&1 | tee "$LOGS/miri.log"; then
   FAILED+=("Miri")
 fi
 
-step "loom: the models of the per-thread ring and its spare tag boxes (scripts/loom.sh)"
+step "loom: the models of the per-thread ring, its spare tag boxes and the drainer's hand-off (scripts/loom.sh)"
 if ! bash scripts/loom.sh 2>&1 | tee "$LOGS/loom.log"; then
   FAILED+=("loom")
 fi
