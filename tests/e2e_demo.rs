@@ -37,7 +37,7 @@ index [SERVER] (webapp)
 /// Whether the server answers; panics when it does not and ZIPKIN_E2E=1.
 async fn zipkin_up(client: &reqwest::Client, test: &str) -> bool {
     let base = zipkin_server::url();
-    match runner::probe(client, &base).await {
+    match shared::readback::probe(client, &base).await {
         Ok(()) => true,
         Err(why) if zipkin_server::required() => {
             panic!("ZIPKIN_E2E=1 but no Zipkin server answers at {base}: {why}")

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod layers;
+pub mod readback;
 pub mod runner;
 pub mod serve;
 pub mod service1;
