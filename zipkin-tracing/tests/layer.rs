@@ -341,11 +341,13 @@ fn hostile_values_are_valid_truncated_and_counted() {
     let (t, mem) = tracer(Tracer::builder());
     let subscriber = tracing_subscriber::registry().with(ZipkinLayer::new());
     let huge = "x".repeat(100_000);
+    // Three bytes a character: a cut at the limit falls inside one unless it backs off.
+    let wide = "€".repeat(40_000);
     let bytes: &[u8] = &[0xff, 0xfe, 0x00, 0x1b];
     let before = t.tag_truncations();
     tracing::subscriber::with_default(subscriber, || {
         t.in_scope(|| {
-            let _s = tracing::info_span!("hostile", ctl = "a\u{0}b\u{1b}[31m\r\n\"", huge = %huge, bytes = ?bytes)
+            let _s = tracing::info_span!("hostile", ctl = "a\u{0}b\u{1b}[31m\r\n\"", huge = %huge, bytes = ?bytes, wide = %wide)
                 .entered();
             tracing::info!(huge = %huge, "big event\u{7}");
         })
@@ -357,9 +359,17 @@ fn hostile_values_are_valid_truncated_and_counted() {
     assert_eq!(s.tags["ctl"], "a\u{0}b\u{1b}[31m\r\n\"");
     assert_eq!(s.tags["huge"].len(), t.config().max_tag_bytes());
     assert_eq!(s.tags["bytes"], "[255, 254, 0, 27]");
-    assert_eq!(s.annotations[0].value.len(), t.config().max_tag_bytes());
+    let max = t.config().max_tag_bytes();
+    assert!(
+        max % 3 != 0,
+        "the limit must fall inside a character for this check"
+    );
+    let cut = &s.tags["wide"];
+    assert_eq!(cut.len(), max / 3 * 3, "cut at the last whole character");
+    assert!(cut.chars().all(|c| c == '€'));
+    assert_eq!(s.annotations[0].value.len(), max);
     assert!(s.annotations[0].value.starts_with("big event\u{7} huge=x"));
-    assert_eq!(t.tag_truncations() - before, 2);
+    assert_eq!(t.tag_truncations() - before, 3);
 }
 
 /// A `Write` into a shared buffer, for the fmt layer.
