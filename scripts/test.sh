@@ -152,8 +152,8 @@ if ! package_check 2>&1 | tee "$LOGS/package.log"; then
   FAILED+=("cargo package")
 fi
 
-step "integration features alone and together (tower, axum, reqwest, tracing, kafka; with and without the defaults)"
-for features in tower axum reqwest tracing kafka tower,reqwest axum,reqwest,tracing,kafka; do
+step "integration features alone and together (tower, axum, tonic, reqwest, tracing, kafka; with and without the defaults)"
+for features in tower axum tonic reqwest tracing kafka tower,reqwest axum,tonic,reqwest,tracing,kafka; do
   for defaults in --no-default-features ""; do
     if ! cargo check -q -p zipkin-rs --locked $defaults --features "$features" 2>&1 |
       tee -a "$LOGS/features.log"; then

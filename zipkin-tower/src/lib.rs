@@ -5,6 +5,9 @@
 //!
 //! Both follow Brave's HTTP and gRPC instrumentation:
 //!
+//! - **Remote endpoint** (server): the caller's address, from axum's `ConnectInfo` (feature
+//!   `axum`), tonic's `TcpConnectInfo` (feature `tonic`) or a `std::net::SocketAddr` request
+//!   extension.
 //! - **Names**: an HTTP span is the lower-case method and the route template when one is known
 //!   (axum's `MatchedPath`, feature `axum`: `get /orders/{id}`), else the method alone (never
 //!   the raw path, whose ids would explode Zipkin's name index). A gRPC span (content type

@@ -70,7 +70,8 @@ fn route<B>(req: &Request<B>) -> Option<&str> {
     None
 }
 
-/// The peer's address, when the server exposes it.
+/// The peer's address, when the server exposes it: axum's `ConnectInfo`, tonic's
+/// `TcpConnectInfo`, or a `SocketAddr` extension (what a hyper server can insert).
 fn peer<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
     #[cfg(feature = "axum")]
     if let Some(c) = req
@@ -78,6 +79,14 @@ fn peer<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
     {
         return Some(c.0);
+    }
+    #[cfg(feature = "tonic")]
+    if let Some(addr) = req
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|c| c.remote_addr)
+    {
+        return Some(addr);
     }
     req.extensions().get::<std::net::SocketAddr>().copied()
 }

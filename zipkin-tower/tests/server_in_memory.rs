@@ -268,6 +268,23 @@ fn the_peer_address_is_the_remote_endpoint() {
     assert_eq!(remote.port, Some(40000));
 }
 
+/// tonic's server puts the connection's addresses in each request (feature `tonic`).
+#[cfg(feature = "tonic")]
+#[test]
+fn a_tonic_peer_address_is_the_remote_endpoint() {
+    let peer: SocketAddr = "[2001:db8::7]:40001".parse().unwrap();
+    let mut req = get("/").body(String::new()).unwrap();
+    req.extensions_mut()
+        .insert(tonic::transport::server::TcpConnectInfo {
+            local_addr: None,
+            remote_addr: Some(peer),
+        });
+    let s = sampled_span(req);
+    let remote = s.remote_endpoint.expect("a remote endpoint");
+    assert_eq!(remote.ipv6.as_deref(), Some("2001:db8::7"));
+    assert_eq!(remote.port, Some(40001));
+}
+
 #[test]
 fn a_service_error_and_a_panic_tag_error() {
     let (t, mem) = tracer(Tracer::builder().sample_rate(100.0));

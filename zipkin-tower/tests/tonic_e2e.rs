@@ -194,6 +194,17 @@ async fn a_unary_call_and_an_error_status() {
         .find(|s| s.name.as_deref() == Some("compose"))
         .unwrap();
     assert_eq!(server.id, client.id, "one RPC, two halves");
+    // The client's address, from tonic's `TcpConnectInfo` (feature `tonic`, on in a workspace
+    // test run through the facade's dev-dependency).
+    #[cfg(feature = "tonic")]
+    assert_eq!(
+        server
+            .remote_endpoint
+            .as_ref()
+            .and_then(|e| e.ipv4.as_deref()),
+        Some("127.0.0.1"),
+        "{server:?}"
+    );
     assert_eq!(compose.parent_id.as_deref(), Some(server.id.as_str()));
     for s in [client, server] {
         assert_eq!(s.name.as_deref(), Some("demo.greeter/sayhello"));
