@@ -297,6 +297,53 @@ fn every_runtime_file_uses_only_its_layer_and_the_ones_below() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// File -> step of layer 8, from ARCHITECTURE.md's second table: rows `| 8.n | `file`, ... |`.
+fn steps_of_layer_8() -> BTreeMap<String, u32> {
+    let text = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("| 8.")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(n) = cells[1]
+            .strip_prefix("8.")
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        for piece in cells[2].split('`').skip(1).step_by(2) {
+            out.insert(piece.to_owned(), n);
+        }
+    }
+    out
+}
+
+#[test]
+fn layer_8_files_use_only_their_step_and_the_ones_before() {
+    let g = graph();
+    let layers = layers();
+    let steps = steps_of_layer_8();
+    let mut problems = Vec::new();
+    for (f, uses) in &g {
+        if layer_of(f, &layers) != Some(8) {
+            continue;
+        }
+        let Some(mine) = layer_of(f, &steps) else {
+            problems.push(format!("{f} (layer 8) has no step in ARCHITECTURE.md"));
+            continue;
+        };
+        for u in uses.iter().filter(|u| layer_of(u, &layers) == Some(8)) {
+            match layer_of(u, &steps) {
+                Some(theirs) if theirs <= mine => {}
+                Some(theirs) => problems.push(format!("{f} (8.{mine}) uses {u} (8.{theirs})")),
+                None => problems.push(format!("{u} (layer 8) has no step in ARCHITECTURE.md")),
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(steps.len() >= 8, "found only {} entries", steps.len());
+}
+
 /// The reader itself, on a made-up file `m/n.rs` (module `m::n`).
 #[test]
 fn the_reader_finds_crate_super_and_grouped_paths() {
