@@ -3,7 +3,7 @@
 //! `make_span_with`: it opens inside the SERVER span, which joined the caller's span, and what
 //! runs in the handler nests under it. In memory, on one thread.
 
-use std::time::Duration;
+mod common;
 
 use axum::body::Body;
 use axum::routing::get;
@@ -13,8 +13,6 @@ use tower_http::trace::TraceLayer;
 use tracing_subscriber::prelude::*;
 use zipkin_rs::tower::ServerLayer;
 use zipkin_rs::tracing::ZipkinLayer;
-use zipkin_rs::transport::memory::MemoryTransport;
-use zipkin_rs::Tracer;
 
 const TRACE_ID: &str = "463ac35c9f6413ad48485a3953bb6124";
 const SPAN_ID: &str = "a2fb4a1d1a96d312";
@@ -30,12 +28,7 @@ async fn order() -> &'static str {
 
 #[test]
 fn server_layer_outside_trace_layer_puts_the_tracing_span_in_the_callers_trace() {
-    let mem = MemoryTransport::new();
-    let t = Tracer::builder()
-        .service_name("orders")
-        .transport(mem.clone())
-        .build()
-        .unwrap();
+    let (t, mem) = common::tracer();
     let _tracer = t.set_default();
     let _subscriber =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(ZipkinLayer::new()));
@@ -55,18 +48,11 @@ fn server_layer_outside_trace_layer_puts_the_tracing_span_in_the_callers_trace()
     let resp = rt.block_on(app.oneshot(req)).unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     drop(resp); // the body: TraceLayer's span and the SERVER span end with it
-    assert!(!t.flush(Duration::from_secs(5)).timed_out);
 
-    let spans = mem.spans();
-    let by_name = |name: &str| {
-        spans
-            .iter()
-            .find(|s| s.name.as_deref() == Some(name))
-            .unwrap_or_else(|| panic!("no span {name}: {spans:#?}"))
-    };
-    let server = by_name("get /orders/{id}");
-    let request = by_name("request");
-    let load = by_name("load");
+    let spans = common::collect(t, &mem);
+    let server = common::span(&spans, "get /orders/{id}");
+    let request = common::span(&spans, "request");
+    let load = common::span(&spans, "load");
     assert_eq!(server.kind.as_deref(), Some("SERVER"));
     assert_eq!(server.id, SPAN_ID, "the SERVER span joins the caller's");
     for s in [server, request, load] {
