@@ -82,6 +82,7 @@ pub(crate) fn swap_in(span: Option<&Current>, out: &mut Swap) {
 /// call (benchmark: http_layers/server_layer_unsampled, two enters' worth of a call's prologue
 /// and epilogue). Futures keep [`swap_in`] inline: theirs is usually the in-place swap
 /// (benchmark: ours/async_handoff).
+///
 /// Returns whether nothing was current, so that [`leave_idle`] may undo it.
 #[inline(always)]
 pub(crate) fn swap_in_idle_first(span: Option<&Current>, out: &mut Swap) -> bool {

@@ -256,9 +256,10 @@ mod tests {
             let _default = tracer(rate).set_default();
             let outer = SpanGuard::new("outer");
             let mut span = Span::builder("server").start_detached();
+            let ctx = span.context();
             {
                 let _scope = span.enter_scope();
-                assert_eq!(current_context(), span_context_of(&_scope));
+                assert_eq!(current_context(), ctx);
             }
             assert_eq!(current_context(), outer.context(), "rate {rate}");
         }
@@ -278,9 +279,5 @@ mod tests {
             assert_eq!(current_context(), None, "rate {rate}");
             assert_eq!(SpanGuard::new("next").context().unwrap().parent_id, None);
         }
-    }
-
-    fn span_context_of(scope: &SpanScope<'_>) -> Option<crate::SpanContext> {
-        scope.span.context()
     }
 }
