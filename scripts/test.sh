@@ -13,7 +13,8 @@
 #      among them: the tracing layer under axum + tower-http, its log lines, and a call to the
 #      py_zipkin peer), the runtime's feature test without `http` and without `tls`, a dry run of
 #      `cargo package` (each published crate builds from its package, license included), and the
-#      facade's integration features (tower, axum, reqwest, tracing, kafka) built alone and together
+#      facade's integration features (tower, axum, reqwest, tracing, kafka) built alone and together,
+#      and the published crates checked with the Rust of their `rust-version` (scripts/msrv.sh)
 #   6. Miri on the tests of the runtime's unsafe code (scripts/miri.sh), and the loom models of
 #      the per-thread ring, its spare tag boxes and the drainer's hand-off (scripts/loom.sh)
 #   7. the demo (the README's first command) against Zipkin, once through Kafka, and once into a file
@@ -150,6 +151,11 @@ package_check() {
 }
 if ! package_check 2>&1 | tee "$LOGS/package.log"; then
   FAILED+=("cargo package")
+fi
+
+step "the oldest Rust the manifests promise (scripts/msrv.sh: rust-version, all features and none)"
+if ! bash scripts/msrv.sh 2>&1 | tee "$LOGS/msrv.log"; then
+  FAILED+=("rust-version")
 fi
 
 step "integration features alone and together (tower, axum, tonic, reqwest, tracing, kafka; with and without the defaults)"
