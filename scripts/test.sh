@@ -7,7 +7,8 @@
 #      zipkin) and a second Zipkin that consumes that topic (127.0.0.1:9412)
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
 #   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
-#   4. lints: cargo fmt --check, clippy and rustdoc with -D warnings
+#   4. lints: cargo fmt --check, clippy and rustdoc with -D warnings, and the docs as docs.rs
+#      builds them (nightly, `--cfg docsrs`: each item behind a feature says which)
 #   5. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
 #      (tests/http_layers.rs, zipkin-tower/tests/tonic_e2e.rs and zipkin-tracing/tests/e2e_zipkin.rs
 #      among them: the tracing layer under axum + tower-http, its log lines, and a call to the
@@ -121,6 +122,20 @@ if ! { cargo fmt --all --check &&
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked; } \
   2>&1 | tee "$LOGS/lints.log"; then
   FAILED+=("lints")
+fi
+
+step "docs as docs.rs builds them: nightly rustdoc, --cfg docsrs, all features, feature badges"
+docs_rs() {
+  local out="${CARGO_TARGET_DIR:-target}/docsrs"
+  RUSTDOCFLAGS="--cfg docsrs -D warnings" CARGO_TARGET_DIR="$out" cargo +nightly doc -q \
+    --no-deps --all-features --locked -p zipkin-rs -p zipkin-runtime -p zipkin-rs-macros \
+    -p zipkin-tower -p zipkin-reqwest -p zipkin-tracing || return 1
+  # Without `feature(doc_cfg)` the build passes and the badges are missing.
+  grep -q 'Available on crate feature `tracing` only' "$out/doc/zipkin_rs/index.html" ||
+    { echo "zipkin_rs's docs do not say which feature an item needs"; return 1; }
+}
+if ! docs_rs 2>&1 | tee "$LOGS/docs-rs.log"; then
+  FAILED+=("docs.rs build")
 fi
 
 step "cargo test --workspace"

@@ -47,6 +47,8 @@
     unreachable_pub,
     unsafe_code
 )]
+// docs.rs (`--cfg docsrs`, nightly): each item behind a feature shows which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Lets `#[zipkin_span]` (which names `::zipkin_rs`) work inside this crate too.
 extern crate self as zipkin_rs;

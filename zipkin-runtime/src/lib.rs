@@ -23,6 +23,8 @@
     unsafe_op_in_unsafe_fn
 )]
 #![warn(clippy::undocumented_unsafe_blocks)]
+// docs.rs (`--cfg docsrs`, nightly): each item behind a feature shows which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod capture;
 mod clock;

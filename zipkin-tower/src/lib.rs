@@ -25,6 +25,8 @@
 //!
 //! [tower]: https://docs.rs/tower
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+// docs.rs (`--cfg docsrs`, nightly): each item behind a feature shows which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod client;
