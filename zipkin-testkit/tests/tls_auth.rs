@@ -203,3 +203,35 @@ fn regression_debug_of_tracer_and_config_showed_the_url_password() {
     assert!(!e.to_string().contains("pa55word"), "{e}");
     t.shutdown(Duration::from_secs(1));
 }
+
+/// Regression: an application whose own reqwest has its default TLS (OpenSSL; this crate's
+/// dev-dependencies bring it in the same way) had its spans sent through OpenSSL, not the
+/// rustls the `tls` feature documents: with both in the build, reqwest picks OpenSSL unless
+/// told otherwise. Told apart by how each names a plain-HTTP answer to its hello.
+#[test]
+fn regression_the_reporter_uses_rustls_beside_the_applications_openssl() {
+    use zipkin_runtime::transport::{Message, Transport};
+    // A plain HTTP server, as Zipkin is on an `https://` endpoint given by mistake.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in server.incoming().flatten() {
+            let _ = conn.read(&mut [0u8; 1024]);
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let t = HttpTransport::builder(format!("https://{addr}/api/v2/spans"))
+        .build()
+        .unwrap();
+    let msg = Message {
+        body: b"[]".to_vec(),
+        spans: 0,
+        encoding: zipkin_runtime::Encoding::Json,
+    };
+    let e = t.send(&msg).unwrap_err().to_string();
+    assert!(
+        e.contains("InvalidContentType") && !e.contains("SSL routines"),
+        "not rustls's error: {e}"
+    );
+}

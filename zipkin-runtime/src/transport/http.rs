@@ -293,6 +293,9 @@ impl HttpTransport {
             let http = reqwest::Client::builder();
             #[cfg(feature = "tls")]
             let http = {
+                // rustls, as documented, even when the application's own reqwest brings in its
+                // default TLS (OpenSSL): with both in the build, reqwest picks OpenSSL.
+                let http = http.use_rustls_tls();
                 // The system's root store is read (hundreds of files) only when it can be used.
                 let mut http = http.tls_built_in_root_certs(self.url.scheme() == "https");
                 for cert in &self.root_certificates {
