@@ -63,6 +63,14 @@ fn child_main() {
             drop(guard);
             println!("CHILD guard {}", started.elapsed().as_micros());
         }
+        "init-guard" => {
+            // The guard of `init()` (ZIPKIN_* from the parent), dropped at the end of `main`.
+            let guard = zipkin_runtime::init().unwrap();
+            emit_on_current();
+            let started = Instant::now();
+            drop(guard);
+            println!("CHILD init-guard {}", started.elapsed().as_micros());
+        }
         "exit" => {
             let t = child_tracer(&url).build().unwrap();
             t.in_scope(emit_on_current);
@@ -253,17 +261,8 @@ fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
             &format!("{mode}: child process run time"),
             fmt_dur(child.took),
         );
-        let said = child
-            .stderr
-            .lines()
-            .find(|l| l.contains("unsent after waiting"))
-            .unwrap_or("")
-            .to_owned();
-        let counted = said
-            .split("exiting with ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse::<u64>().ok());
+        let said = unsent_line(&child.stderr, "at exit");
+        let counted = unsent_count(&said);
         if wait == "1s" {
             r.check(
                 &format!("{mode}: stderr names the spans left (all of them)"),
@@ -283,7 +282,86 @@ fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
             );
         }
     }
+    // Regression: the guard of `init()` waited its own 2 s for a hung collector, then the exit
+    // hook waited 1 s more for the same spans, and only the second wait said anything; and
+    // ZIPKIN_EXIT_FLUSH_TIMEOUT=0 did not shorten the guard's wait. Now the guard waits the
+    // exit's 1 s (or none), says what it left, and the exit adds no wait of its own.
+    for (mode, env) in [
+        ("init() guard, hung collector, default wait", None),
+        (
+            "init() guard, hung collector, ZIPKIN_EXIT_FLUSH_TIMEOUT=0",
+            Some("0"),
+        ),
+    ] {
+        let c = Collector::start(Mode::Hang);
+        let url = c.url();
+        let mut vars = vec![("ZIPKIN_ENDPOINT", url.as_str())];
+        if let Some(v) = env {
+            vars.push(("ZIPKIN_EXIT_FLUSH_TIMEOUT", v));
+        }
+        let child = run_child_with("init-guard", &url, &vars);
+        r.check(&format!("{mode}: child exited"), child.ok, child.ok);
+        let guard = Duration::from_micros(
+            child
+                .stdout
+                .split("CHILD init-guard ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                .unwrap_or(u64::MAX / 2),
+        );
+        let after_guard = child.took.saturating_sub(guard);
+        r.figure(&format!("{mode}: guard drop"), fmt_dur(guard));
+        r.check(
+            &format!("{mode}: process time after the guard dropped (< 600 ms: no second wait)"),
+            fmt_dur(after_guard),
+            after_guard < Duration::from_millis(600),
+        );
+        let said = unsent_line(&child.stderr, "guard");
+        let lines = child.stderr.matches("unsent").count();
+        if env.is_none() {
+            r.check(
+                &format!("{mode}: the guard waited about 1 s (>= 1 s, < 10 s)"),
+                fmt_dur(guard),
+                guard >= Duration::from_secs(1) && guard < Duration::from_secs(10),
+            );
+            r.check(
+                &format!("{mode}: stderr names the spans left (all of them), once"),
+                format!("{said:?}"),
+                unsent_count(&said) == Some(SPANS as u64) && lines == 1,
+            );
+        } else {
+            r.check(
+                &format!("{mode}: the guard did not wait (< 500 ms)"),
+                fmt_dur(guard),
+                guard < Duration::from_millis(500),
+            );
+            r.check(
+                &format!("{mode}: nothing said"),
+                format!("{:?}", child.stderr.trim()),
+                lines == 0,
+            );
+        }
+    }
     r.finish();
+}
+
+/// The library's line on stderr about spans left unsent `when` ("at exit", "guard"), or "".
+fn unsent_line(stderr: &str, when: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.contains("span(s) unsent") && l.contains(when))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The number of spans such a line says were left.
+fn unsent_count(line: &str) -> Option<u64> {
+    line.split("zipkin: ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Regression: a forked child copied the id generator's state, so parent and child drew

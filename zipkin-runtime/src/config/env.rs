@@ -154,13 +154,16 @@ pub(crate) fn apply(
     }
     if let Some(v) = var("ZIPKIN_EXIT_FLUSH_TIMEOUT") {
         if !v.trim().is_empty() {
-            config.exit_flush_timeout = parse_duration(&v).ok_or_else(|| {
+            let wait = parse_duration(&v).ok_or_else(|| {
                 ConfigError::new(
                     Setting::Env("ZIPKIN_EXIT_FLUSH_TIMEOUT"),
                     v.clone(),
                     "0 (off), milliseconds such as 500ms, or seconds such as 1s or 1.5s",
                 )
             })?;
+            // A guard held in `main` drops as the process ends: its wait is the exit's too.
+            config.exit_flush_timeout = wait;
+            config.close_timeout = wait;
         }
     }
     Ok(())

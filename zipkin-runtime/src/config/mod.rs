@@ -75,7 +75,8 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     /// Whole-request timeout to the collector.
     pub(crate) request_timeout: Duration,
-    /// How long the guard from `install()` waits for spans to leave when it drops.
+    /// How long the guard from `install()` waits for spans to leave when it drops (1 s by
+    /// default; `ZIPKIN_EXIT_FLUSH_TIMEOUT` sets it too).
     pub(crate) close_timeout: Duration,
     /// How long the global tracer waits for its last spans when the process exits normally
     /// (returns from `main`, or calls `std::process::exit`); zero turns the wait off. See
@@ -144,7 +145,8 @@ impl Default for Config {
             max_tag_bytes: 16 * 1024,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
-            close_timeout: Duration::from_secs(2),
+            // As Brave's AsyncReporter, and as the exit flush of a tracer without a guard.
+            close_timeout: Duration::from_secs(1),
             exit_flush_timeout: Duration::from_secs(1),
             reporter: ReporterConfig::default(),
         }

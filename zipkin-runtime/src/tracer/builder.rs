@@ -78,7 +78,7 @@ impl TracerBuilder {
     /// | `ZIPKIN_AUTH_HEADER` | `Name: value` sent to the collector | none |
     /// | `ZIPKIN_TLS_CA_FILE` | PEM file of extra root certificates for an HTTPS collector | none |
     /// | `ZIPKIN_LOCAL_IP` | local endpoint IP | first non-loopback interface |
-    /// | `ZIPKIN_EXIT_FLUSH_TIMEOUT` | how long the global tracer waits for its last spans at exit: `0` (off), `500ms`, `2s` | `1s` |
+    /// | `ZIPKIN_EXIT_FLUSH_TIMEOUT` | how long the tracer waits for its last spans at exit, or when its guard drops: `0` (off), `500ms`, `2s` | `1s` |
     ///
     /// An invalid value is an error that names the variable, its value and what it accepts.
     pub fn from_env(self) -> Result<TracerBuilder, ConfigError> {
@@ -242,7 +242,9 @@ impl TracerBuilder {
         self
     }
 
-    /// How long the install guard waits on drop.
+    /// How long the guard of [`TracerBuilder::install`] waits for spans not yet sent when it
+    /// drops: 1 s by default (`ZIPKIN_EXIT_FLUSH_TIMEOUT` sets it too). What is still unsent
+    /// then is dropped, and standard error says how many spans that was and why.
     pub fn close_timeout(mut self, t: Duration) -> Self {
         self.config.close_timeout = t;
         self
@@ -251,8 +253,9 @@ impl TracerBuilder {
     /// How long this tracer waits for its last spans when the process exits normally (`main`
     /// returns, or `std::process::exit` is called), if it still holds any then: 1 s by
     /// default, zero for no wait. What is still unsent after it is dropped, and standard error
-    /// says how many spans that was. A process that ends by a signal or an abort runs no exit
-    /// code: see the crate's documentation on exiting.
+    /// says how many spans that was. A tracer whose guard has dropped (or that was shut down)
+    /// is not waited for again. A process that ends by a signal or an abort runs no exit code
+    /// (see [`TracerGuard`]).
     ///
     /// ```
     /// use std::time::Duration;
@@ -309,7 +312,13 @@ impl TracerBuilder {
     pub fn install(self) -> Result<TracerGuard, ConfigError> {
         let tracer = self.build()?;
         if let Some(old) = tracer.set_global() {
-            old.shutdown(old.config().close_timeout);
+            let wait = old.config().close_timeout;
+            old.close_and_report(
+                wait,
+                wait,
+                "when another tracer was installed",
+                "TracerBuilder::close_timeout",
+            );
         }
         Ok(TracerGuard { tracer })
     }
@@ -323,8 +332,10 @@ impl TracerBuilder {
 /// Without the guard, a normal exit (`main` returning, `std::process::exit`) still sends the
 /// spans left, within [`Config::exit_flush_timeout`]. Spans not yet sent are lost when the
 /// process ends without `exit`: `abort`, a fatal signal or a panic with `panic = "abort"` run
-/// no exit code, and the reporter threads do not keep the process alive. The guard bounds the
-/// wait with [`Config::close_timeout`] instead, at the point where it drops.
+/// no exit code, and the reporter threads do not keep the process alive. With the guard, the
+/// wait is [`Config::close_timeout`] (1 s by default), at the point where it drops; the exit
+/// then does not wait for this tracer again. Standard error says how many spans were left
+/// unsent, and why.
 #[must_use = "dropping the guard flushes and stops the tracer"]
 #[derive(Debug)]
 pub struct TracerGuard {
@@ -340,7 +351,13 @@ impl TracerGuard {
 
 impl Drop for TracerGuard {
     fn drop(&mut self) {
-        self.tracer.shutdown(self.tracer.config().close_timeout);
+        let wait = self.tracer.config().close_timeout;
+        self.tracer.close_and_report(
+            wait,
+            wait,
+            "when the tracer's guard dropped",
+            "TracerBuilder::close_timeout or ZIPKIN_EXIT_FLUSH_TIMEOUT",
+        );
     }
 }
 

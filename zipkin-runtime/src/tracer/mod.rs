@@ -248,6 +248,61 @@ impl Tracer {
     }
 }
 
+impl Tracer {
+    /// Shuts the tracer down within `wait` and, if spans were left, says on standard error how
+    /// many, why, and how long it waited. With no wait configured (`configured` zero) it says
+    /// nothing: the user turned the wait off.
+    pub(crate) fn close_and_report(
+        self,
+        wait: Duration,
+        configured: Duration,
+        when: &str,
+        setting: &str,
+    ) {
+        let before = self.metrics();
+        if configured.is_zero() || before.spans_queued == 0 {
+            self.shutdown(wait);
+            return;
+        }
+        let started = std::time::Instant::now();
+        let report = self.shutdown(wait);
+        let after = self.metrics();
+        let waited = started.elapsed();
+        let lost = after.spans_dropped - before.spans_dropped + after.spans_queued;
+        if lost == 0 {
+            return;
+        }
+        let failed = (after.dropped_transport_error + after.dropped_rejected)
+            - (before.dropped_transport_error + before.dropped_rejected);
+        let mut why = Vec::new();
+        if failed > 0 {
+            why.push(format!("{failed} not accepted by the collector"));
+        }
+        let rest = lost - failed;
+        if rest > 0 && report.timed_out {
+            why.push(format!(
+                "{rest} still waiting when the {configured:?} wait ran out ({setting} sets it)"
+            ));
+        } else if rest > 0 {
+            why.push(format!("{rest} dropped"));
+        }
+        eprintln!(
+            "zipkin: {lost} span(s) unsent {when}, after waiting {}: {}",
+            fmt_wait(waited),
+            why.join("; ")
+        );
+    }
+}
+
+/// A wait as a person reads it: `212ms`, `1.0s`.
+fn fmt_wait(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
 /// Asks a user's sampler, out of line; a panic in it is a "no", never the application's.
 #[inline(never)]
 fn ask(
@@ -264,27 +319,21 @@ fn ask(
 
 impl Tracked for TracerInner {
     /// Shuts the tracer down if it still holds spans, within its `exit_flush_timeout` less
-    /// `spent`, and says on standard error what could not be sent.
+    /// `spent`, and says on standard error what could not be sent. A tracer already shut down
+    /// (its guard dropped, or `shutdown` called) is left alone: that wait was bounded already,
+    /// and a second one would add to it.
     fn flush_at_exit(&'static self, spent: Duration) {
         let t = Tracer { inner: self };
-        let timeout = self.config.exit_flush_timeout;
-        let before = t.metrics();
-        if timeout.is_zero() || before.spans_queued == 0 {
+        if t.inner.active().map_or(true, Reporter::is_closed) {
             return;
         }
-        t.shutdown(timeout.saturating_sub(spent));
-        let after = t.metrics();
-        // What was waiting at exit and did not get out: given up (counted as dropped) or
-        // still in flight.
-        let lost = after.spans_dropped - before.spans_dropped + after.spans_queued;
-        if lost > 0 {
-            eprintln!(
-                "zipkin: exiting with {lost} span(s) of service {:?} unsent after waiting \
-                 {timeout:?} (dropped; ZIPKIN_EXIT_FLUSH_TIMEOUT or \
-                 TracerBuilder::exit_flush_timeout sets the wait)",
-                self.config.service_name,
-            );
-        }
+        let timeout = self.config.exit_flush_timeout;
+        t.close_and_report(
+            timeout.saturating_sub(spent),
+            timeout,
+            "at exit",
+            "ZIPKIN_EXIT_FLUSH_TIMEOUT or TracerBuilder::exit_flush_timeout",
+        );
     }
 
     fn mark_forked(&self) {
