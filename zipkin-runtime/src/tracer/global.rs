@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::endpoint::CollectorEndpoint;
 use crate::config::Config;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Setting};
 use crate::reporter::config::ReporterConfig;
 use crate::reporter::Reporter;
 use crate::transport;
@@ -63,6 +63,65 @@ fn from_global(p: *mut TracerInner) -> Option<Tracer> {
     unsafe { p.as_ref() }.map(Tracer::from_inner)
 }
 
+/// The variables that say where and how spans are delivered: when one of them is invalid, the
+/// tracer made on first use reports nothing rather than send spans somewhere else.
+const DELIVERY: [&str; 3] = [
+    "ZIPKIN_ENDPOINT",
+    "ZIPKIN_AUTH_HEADER",
+    "ZIPKIN_TLS_CA_FILE",
+];
+
+/// The tracer made on first use, from the `ZIPKIN_*` variables read through `var`. It has no
+/// caller to return an error to, so an invalid variable is left out with a line on standard
+/// error and the others still apply; an invalid delivery variable ([`DELIVERY`]) also turns
+/// reporting off (the sampling decisions still propagate).
+fn build_from_vars(var: impl Fn(&'static str) -> Option<String>) -> Tracer {
+    let mut skipped: Vec<&'static str> = Vec::new();
+    let mut deliver = true;
+    loop {
+        let built = Tracer::builder()
+            .apply_vars(|name| {
+                if skipped.contains(&name) {
+                    None
+                } else {
+                    var(name)
+                }
+            })
+            .and_then(|mut b| {
+                if !deliver {
+                    b.config.endpoint = CollectorEndpoint::Disabled;
+                }
+                b.build()
+            });
+        let e = match built {
+            Ok(t) => return t,
+            Err(e) => e,
+        };
+        match e.setting() {
+            Setting::Env(name) if !skipped.contains(&name) => {
+                skipped.push(name);
+                if DELIVERY.contains(&name) {
+                    deliver = false;
+                    eprintln!(
+                        "zipkin: {e}; spans will not be reported (the other ZIPKIN_* variables \
+                         apply)"
+                    );
+                } else {
+                    eprintln!(
+                        "zipkin: {e}; {name} is ignored (the other ZIPKIN_* variables apply)"
+                    );
+                }
+            }
+            _ => {
+                eprintln!("zipkin: {e}; spans will not be reported");
+                let mut b = Tracer::builder();
+                b.config.endpoint = CollectorEndpoint::Disabled;
+                return b.build().unwrap_or_else(|_| unreachable_tracer());
+            }
+        }
+    }
+}
+
 impl Tracer {
     /// The tracer new root spans on this thread use: the thread default, else the global one
     /// (initialised from the environment on first use).
@@ -85,25 +144,7 @@ impl Tracer {
 
     #[cold]
     fn init_global_from_env() -> Tracer {
-        let builder = match Tracer::builder().from_env() {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("zipkin: {e}; using defaults");
-                Tracer::builder()
-            }
-        };
-        let t = match builder.build() {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("zipkin: {e}; spans will not be reported");
-                let mut b = Tracer::builder();
-                b.config.endpoint = CollectorEndpoint::Disabled;
-                match b.build() {
-                    Ok(t) => t,
-                    Err(_) => unreachable_tracer(),
-                }
-            }
-        };
+        let t = build_from_vars(|name| std::env::var(name).ok());
         let p = t.inner as *const TracerInner as *mut TracerInner;
         match GLOBAL.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
         {
@@ -148,4 +189,63 @@ impl Tracer {
 /// ```
 pub fn init() -> Result<TracerGuard, ConfigError> {
     Tracer::builder().from_env()?.install()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &'static [(&'static str, &'static str)]) -> Tracer {
+        build_from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    /// Regression: one invalid variable made the tracer of first use drop every other one and
+    /// send to the default collector, though `ZIPKIN_ENDPOINT` said elsewhere.
+    #[test]
+    fn an_invalid_variable_is_left_out_and_the_others_apply() {
+        let t = from(&[
+            ("ZIPKIN_SAMPLER", "abc"),
+            ("ZIPKIN_ENDPOINT", "stdout"),
+            ("ZIPKIN_SAMPLE_RATE", "0"),
+            ("ZIPKIN_SERVICE_NAME", "checkout"),
+        ]);
+        assert_eq!(t.config().endpoint(), "stdout");
+        assert_eq!(t.config().sample_rate(), 0.0);
+        assert_eq!(t.config().service_name(), "checkout");
+        assert!(t.config().sampler().is_none());
+        t.shutdown(Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_invalid_delivery_variable_turns_reporting_off_and_the_others_apply() {
+        for vars in [
+            &[
+                ("ZIPKIN_ENDPOINT", "zipkin:9411"),
+                ("ZIPKIN_SERVICE_NAME", "checkout"),
+            ][..],
+            &[
+                ("ZIPKIN_ENDPOINT", "stdout"),
+                ("ZIPKIN_AUTH_HEADER", "no colon"),
+                ("ZIPKIN_SERVICE_NAME", "checkout"),
+            ][..],
+        ] {
+            let vars: &'static [(&str, &str)] = Box::leak(vars.to_vec().into_boxed_slice());
+            let t = from(vars);
+            assert_eq!(t.config().endpoint(), "none", "{vars:?}");
+            assert_eq!(t.config().service_name(), "checkout", "{vars:?}");
+            t.shutdown(Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn valid_variables_all_apply() {
+        let t = from(&[("ZIPKIN_ENDPOINT", "stdout"), ("ZIPKIN_SAMPLE_RATE", "25")]);
+        assert_eq!(t.config().endpoint(), "stdout");
+        assert_eq!(t.config().sample_rate(), 25.0);
+        t.shutdown(Duration::from_secs(1));
+    }
 }
