@@ -5,7 +5,9 @@
 //! spliced in before the closing bracket (the `]` is overwritten by `,<spans>]`). An existing
 //! file is appended to the same way, so successive runs add to one array; a file that does not
 //! hold a JSON array is refused when the tracer is built, and left as it is. Only one process
-//! should write a given file at a time (a forked child does not write its parent's). The UI
+//! should write a given file at a time (a forked child does not write its parent's); within one
+//! process, transports of the same file (two tracers, one replacing the other) share one handle
+//! and lock, so that their spans join one array. The UI
 //! shows one trace per upload, so a file with several traces is best split by `traceId` (for
 //! example with `jq`) before uploading.
 //!
@@ -14,7 +16,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::encode::Encoding;
 use crate::error::TransportError;
@@ -37,7 +39,18 @@ use crate::transport::{Message, Transport};
 #[derive(Debug)]
 pub struct FileTransport {
     path: PathBuf,
-    state: Mutex<FileState>,
+    /// Shared with every other transport of this process writing the same file.
+    state: Arc<Mutex<FileState>>,
+}
+
+/// The files this process's transports have open, by canonical path.
+type OpenFiles = Vec<(PathBuf, Weak<Mutex<FileState>>)>;
+
+fn open_files() -> MutexGuard<'static, OpenFiles> {
+    static OPEN: OnceLock<Mutex<OpenFiles>> = OnceLock::new();
+    OPEN.get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Debug)]
@@ -53,12 +66,24 @@ impl FileTransport {
     /// JSON array is an error (`InvalidData`), and is not changed.
     pub fn create(path: impl AsRef<Path>) -> std::io::Result<FileTransport> {
         let path = path.as_ref();
+        // Held until the new state is listed, so that two tracers starting together share it.
+        let mut open = open_files();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)?;
+        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        open.retain(|(_, state)| state.strong_count() > 0);
+        if let Some(state) = open
+            .iter()
+            .find(|(p, _)| *p == shown)
+            .and_then(|(_, state)| state.upgrade())
+        {
+            // Another transport of this process writes it: spans go through its handle.
+            return Ok(FileTransport { path: shown, state });
+        }
         let non_empty = match array_state(&mut file)? {
             Some(non_empty) => non_empty,
             None => {
@@ -68,16 +93,14 @@ impl FileTransport {
                 false
             }
         };
-        let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         eprintln!(
             "zipkin: {} spans to {} (load it with the \"Upload JSON\" button of the Zipkin UI)",
             if non_empty { "appending" } else { "writing" },
             shown.display()
         );
-        Ok(FileTransport {
-            path: shown,
-            state: Mutex::new(FileState { file, non_empty }),
-        })
+        let state = Arc::new(Mutex::new(FileState { file, non_empty }));
+        open.push((shown.clone(), Arc::downgrade(&state)));
+        Ok(FileTransport { path: shown, state })
     }
 
     /// Where the spans go.
@@ -219,6 +242,32 @@ mod tests {
 
     fn temp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("zipkin-file-{}-{name}.json", std::process::id()))
+    }
+
+    /// Regression: two tracers of one process writing the same file (a second `install()`)
+    /// each kept their own idea of whether the array held a span, and the second wrote its
+    /// spans without a comma: `[{..}{..}]`, which no JSON reader takes.
+    #[test]
+    fn two_transports_of_one_file_write_one_array() {
+        let path = temp("twice");
+        let _ = std::fs::remove_file(&path);
+        let first = FileTransport::create(&path).unwrap();
+        let second = FileTransport::create(&path).unwrap();
+        first.send(&message(&["{\"id\":\"1\"}"])).unwrap();
+        second.send(&message(&["{\"id\":\"2\"}"])).unwrap();
+        first.send(&message(&["{\"id\":\"3\"}"])).unwrap();
+        drop(first);
+        // The file stays shared while either is open; a later transport reads it afresh.
+        let third = FileTransport::create(&path).unwrap();
+        third.send(&message(&["{\"id\":\"4\"}"])).unwrap();
+        drop((second, third));
+        let fourth = FileTransport::create(&path).unwrap();
+        fourth.send(&message(&["{\"id\":\"5\"}"])).unwrap();
+        let all: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let ids: Vec<&str> = all.iter().map(|s| s["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4", "5"]);
+        std::fs::remove_file(&path).unwrap();
     }
 
     /// Regression: the docs said "append", but a second run left only its own spans.
