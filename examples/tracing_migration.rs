@@ -11,7 +11,8 @@ use zipkin_rs::tracing::{TraceIds, ZipkinLayer};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _tracer = zipkin_rs::init()?; // flushes at exit
     tracing_subscriber::registry()
-        .with(ZipkinLayer::new()) // .with_span_level(Level::INFO), .with_service_name("checkout"), .with_tag_fields(..)
+        // or ZipkinLayer::new().with_event_level(Level::INFO) (.with_span_level, .with_service_name, ..)
+        .with(ZipkinLayer::new())
         .with(tracing_subscriber::fmt::layer().event_format(TraceIds::standard()))
         .init();
     serve_one() // the application: here, one request to `app` below

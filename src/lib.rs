@@ -41,6 +41,25 @@
 //! assert_eq!(fetch_user(7).await.unwrap(), "user 7");
 //! # });
 //! ```
+//!
+//! # Where to go next
+//!
+//! - **Configuration**: the `ZIPKIN_*` variables are listed at [`TracerBuilder::from_env`];
+//!   [`init`] reads them and returns a guard that flushes at the end of `main`.
+//! - **Across services**: [`inject_headers`] before an outgoing call, [`extract`] (or
+//!   `#[zipkin_span(parent = extract(&headers))]`) in the handler; the [`propagation`] module
+//!   has the rest (B3 single and multi, W3C `traceparent`, Kafka record headers).
+//! - **Other threads and tasks**: [`spawn`], [`spawn_thread`], [`FutureExt`] and
+//!   [`CapturedContext`] carry the current span.
+//! - **Sampling and finished spans**: [`Sampler`] and its implementations (per HTTP route:
+//!   [`HttpRuleSampler`]), [`SpanHandler`] to redact, rename or drop spans.
+//! - **Integrations**, each a feature: `tower` (`tower::ServerLayer` and `tower::ClientLayer`
+//!   for axum, hyper and tonic; `axum` and `tonic` add route templates and peer addresses),
+//!   `reqwest` (`reqwest::ZipkinMiddleware`), `tracing` (`tracing::ZipkinLayer`, and trace ids
+//!   in log lines with `tracing::TraceIds`).
+//! - **Transports**: HTTP (features `http` and `tls`, on by default), Kafka (feature `kafka`,
+//!   `ZIPKIN_ENDPOINT=kafka://host:9092`), a file or standard output; see [`transport`].
+//! - **What is measured**: the repository's BENCHMARKS.md and RELIABILITY.md.
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -349,11 +368,13 @@ pub use zipkin_runtime::{propagation, transport};
 /// SERVER and CLIENT spans for tower services (axum, hyper, tonic): [`tower::ServerLayer`],
 /// [`tower::ClientLayer`]. Feature `tower` (and `axum` for route templates in span names).
 #[cfg(feature = "tower")]
+#[doc(inline)]
 pub use zipkin_tower as tower;
 
 /// CLIENT spans for reqwest: [`reqwest::ZipkinMiddleware`], a reqwest-middleware middleware.
 /// Feature `reqwest`.
 #[cfg(feature = "reqwest")]
+#[doc(inline)]
 pub use zipkin_reqwest as reqwest;
 
 // Which new traces are recorded, and what is done with finished spans.

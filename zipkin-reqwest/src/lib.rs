@@ -25,7 +25,8 @@ use zipkin_runtime::{Endpoint, Kind, Span};
 ///   has been read: reading the body is the caller's work, often in another span.
 ///
 /// ```
-/// use zipkin_reqwest::ZipkinMiddleware;
+/// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod reqwest { pub use ::zipkin_reqwest::*; } }
+/// use zipkin_rs::reqwest::ZipkinMiddleware;
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(ZipkinMiddleware::new())
 ///     .build();

@@ -16,7 +16,8 @@ mod args;
 mod expand;
 mod item;
 
-/// Traces a function as a Zipkin span. See the `zipkin-rs` crate for the options.
+/// Traces a function as a Zipkin span. Defined in `zipkin-rs-macros`: depend on `zipkin-rs`,
+/// which re-exports it as `zipkin_rs::zipkin_span` and documents its options there.
 #[proc_macro_attribute]
 pub fn zipkin_span(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);

@@ -27,9 +27,10 @@ use crate::span_context::SpanContext;
 /// For executors without a helper here: capture in the caller, run in the task.
 ///
 /// ```
-/// use zipkin_runtime::{current_context, CapturedContext, SpanGuard};
-/// # let tracer = zipkin_runtime::Tracer::builder().service_name("svc")
-/// #     .transport(zipkin_runtime::transport::memory::MemoryTransport::new()).build().unwrap();
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{current_context, CapturedContext, SpanGuard};
+/// # let tracer = zipkin_rs::Tracer::builder().service_name("svc")
+/// #     .transport(zipkin_rs::transport::memory::MemoryTransport::new()).build().unwrap();
 /// # let _default = tracer.set_default();
 /// let parent = SpanGuard::new("request");
 /// let captured = CapturedContext::current();
@@ -116,8 +117,9 @@ impl<F: Future> Future for WithContext<F> {
 /// span's children, and [`crate::tag`] there tags the span while it is open.
 ///
 /// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let handle = zipkin_runtime::spawn(async { 1 + 1 });
+/// let handle = zipkin_rs::spawn(async { 1 + 1 });
 /// assert_eq!(handle.await.unwrap(), 2);
 /// # });
 /// ```
@@ -134,8 +136,9 @@ where
 /// a task.
 ///
 /// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let handle = zipkin_runtime::spawn_blocking(|| 6 * 7);
+/// let handle = zipkin_rs::spawn_blocking(|| 6 * 7);
 /// assert_eq!(handle.await.unwrap(), 42);
 /// # });
 /// ```
@@ -152,7 +155,8 @@ where
 /// Runs a closure on a new thread in the current span, as [`spawn`] does for a task.
 ///
 /// ```
-/// let h = zipkin_runtime::spawn_thread(|| 7);
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// let h = zipkin_rs::spawn_thread(|| 7);
 /// assert_eq!(h.join().unwrap(), 7);
 /// ```
 pub fn spawn_thread<F, R>(f: F) -> std::thread::JoinHandle<R>

@@ -24,7 +24,8 @@ pub enum IdError {
 /// `Display`, so that `fn main() -> Result<(), Box<dyn Error>>` shows it as is.
 ///
 /// ```
-/// use zipkin_runtime::{ConfigError, Setting, Tracer};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{ConfigError, Setting, Tracer};
 /// let err = Tracer::builder().endpoint("stdot").unwrap_err();
 /// assert_eq!(err.setting(), Setting::Code("TracerBuilder::endpoint"));
 /// assert_eq!(err.value(), "stdot");
@@ -130,8 +131,9 @@ impl std::error::Error for ConfigError {}
 /// A transport that failed to deliver a message.
 ///
 /// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// use std::time::Duration;
-/// use zipkin_runtime::TransportError;
+/// use zipkin_rs::TransportError;
 /// let e = TransportError::Status { status: 429, retry_after: Some(Duration::from_secs(2)) };
 /// assert!(e.is_retryable());
 /// assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));

@@ -98,7 +98,8 @@ impl Span {
     /// (or is dropped, tagged `cancelled`).
     ///
     /// ```
-    /// use zipkin_runtime::Span;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::Span;
     /// # futures_lite_block_on(async {
     /// let answer = Span::builder("compute").start_detached().instrument(async { 42 }).await;
     /// assert_eq!(answer, 42);
@@ -175,9 +176,10 @@ pub trait FutureExt: Future + Sized {
     /// spawned task's spans nest under the span that spawned it.
     ///
     /// ```
-    /// use zipkin_runtime::FutureExt;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::FutureExt;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let task = tokio::spawn(async { zipkin_runtime::current_context() }.in_current_span());
+    /// let task = tokio::spawn(async { zipkin_rs::current_context() }.in_current_span());
     /// assert!(task.await.unwrap().is_none()); // no span was current when it was spawned
     /// # });
     /// ```

@@ -13,7 +13,8 @@ use crate::rng::{next_nonzero_u64, next_u64};
 /// A 64-bit span id. Never zero when generated or parsed.
 ///
 /// ```
-/// use zipkin_runtime::SpanId;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::SpanId;
 /// let id: SpanId = "00f067aa0ba902b7".parse().unwrap();
 /// assert_eq!(id.to_string(), "00f067aa0ba902b7");
 /// ```
@@ -23,7 +24,8 @@ pub struct SpanId(NonZeroU64);
 /// A trace id: 128-bit, or 64-bit when the upper half is zero.
 ///
 /// ```
-/// use zipkin_runtime::TraceId;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::TraceId;
 /// let long: TraceId = "463ac35c9f6413ad48485a3953bb6124".parse().unwrap();
 /// assert!(long.is_128bit());
 /// let short: TraceId = "48485a3953bb6124".parse().unwrap();

@@ -6,7 +6,8 @@
 //! attribute does is an ordinary call into this crate, usable by hand:
 //!
 //! ```
-//! use zipkin_runtime::{SpanGuard, Tracer, transport::memory::MemoryTransport};
+//! # extern crate zipkin_runtime as zipkin_rs;
+//! use zipkin_rs::{SpanGuard, Tracer, transport::memory::MemoryTransport};
 //! let mem = MemoryTransport::new();
 //! let tracer = Tracer::builder().service_name("webapp").transport(mem.clone()).build().unwrap();
 //! tracer.in_scope(|| {

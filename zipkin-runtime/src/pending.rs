@@ -273,7 +273,8 @@ pub(crate) fn with_inbox<R>(inbox: &mut Option<Arc<Inbox>>, f: impl FnOnce() -> 
 /// (`tags_dropped_after_finish`).
 ///
 /// ```
-/// use zipkin_runtime::{tag, SpanGuard};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{tag, SpanGuard};
 /// let _span = SpanGuard::new("lookup");
 /// tag("db.rows", 3);
 /// ```
@@ -286,9 +287,10 @@ pub fn tag(key: impl Into<Cow<'static, str>>, value: impl fmt::Display) {
 /// Sets the `error` tag on the current span to `err`'s Display text.
 ///
 /// ```
-/// let _span = zipkin_runtime::SpanGuard::new("parse");
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// let _span = zipkin_rs::SpanGuard::new("parse");
 /// if let Err(e) = "x".parse::<u8>() {
-///     zipkin_runtime::record_error(&e);
+///     zipkin_rs::record_error(&e);
 /// }
 /// ```
 pub fn record_error(err: &dyn fmt::Display) {
@@ -299,8 +301,9 @@ pub fn record_error(err: &dyn fmt::Display) {
 /// does.
 ///
 /// ```
-/// let _span = zipkin_runtime::SpanGuard::new("upload");
-/// zipkin_runtime::annotate("cache miss");
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// let _span = zipkin_rs::SpanGuard::new("upload");
+/// zipkin_rs::annotate("cache miss");
 /// ```
 pub fn annotate(value: impl Into<Cow<'static, str>>) {
     if context::current_is_sampled() {

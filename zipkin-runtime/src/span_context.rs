@@ -39,7 +39,8 @@ impl Sampling {
 /// The identity of one span within a trace, plus the trace's sampling state and debug flag.
 ///
 /// ```
-/// use zipkin_runtime::{Sampling, SpanContext, SpanId, TraceId};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{Sampling, SpanContext, SpanId, TraceId};
 /// let ctx = SpanContext {
 ///     trace_id: "463ac35c9f6413ad48485a3953bb6124".parse().unwrap(),
 ///     span_id: "a2fb4a1d1a96d312".parse().unwrap(),
@@ -102,7 +103,8 @@ impl RemoteContext {
     /// context continues nothing, so a span given it as parent behaves as if it had none.
     ///
     /// ```
-    /// use zipkin_runtime::{RemoteContext, Sampling};
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::{RemoteContext, Sampling};
     /// assert!(RemoteContext::default().is_empty());
     /// let decided = RemoteContext { sampling: Sampling::NotSampled, ..Default::default() };
     /// assert!(!decided.is_empty());

@@ -18,8 +18,9 @@ use crate::tag_value::TagValue;
 /// [`crate::TracerBuilder::span_handler`]; a tracer without one pays nothing for the feature.
 ///
 /// ```
-/// use zipkin_runtime::{FinishedSpan, SpanGuard, SpanHandler, Tracer};
-/// use zipkin_runtime::transport::memory::MemoryTransport;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{FinishedSpan, SpanGuard, SpanHandler, Tracer};
+/// use zipkin_rs::transport::memory::MemoryTransport;
 ///
 /// /// Drops health checks and redacts tokens in paths.
 /// #[derive(Debug)]

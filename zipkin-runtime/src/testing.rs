@@ -11,7 +11,8 @@ use crate::model::Span;
 /// `(orphan)`).
 ///
 /// ```
-/// use zipkin_runtime::{model::Span, testing::render_tree};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{model::Span, testing::render_tree};
 /// let root = Span { trace_id: "1".repeat(16), id: "a".repeat(16), name: Some("index".into()),
 ///     kind: Some("SERVER".into()), timestamp: Some(1), ..Default::default() };
 /// let child = Span { trace_id: "1".repeat(16), id: "b".repeat(16), parent_id: Some("a".repeat(16)),

@@ -22,8 +22,9 @@ use crate::{grpc, parse};
 /// 5xx, a transport error or a non-OK gRPC status tags `error`.
 ///
 /// ```
+/// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tower { pub use ::zipkin_tower::*; } }
 /// use tower::ServiceBuilder;
-/// use zipkin_tower::ClientLayer;
+/// use zipkin_rs::tower::ClientLayer;
 /// # #[derive(Clone)] struct Client;
 /// # impl tower::Service<http::Request<String>> for Client {
 /// #     type Response = http::Response<String>;

@@ -1,7 +1,7 @@
 //! One pass over a request's header names: whether the caller sent any trace header, and whether
 //! the request is a gRPC call.
 //!
-//! `zipkin_runtime::extract` looks up seven headers by name (`b3`, the five `X-B3-*`,
+//! `zipkin_rs::extract` looks up seven headers by name (`b3`, the five `X-B3-*`,
 //! `traceparent`), hashing each name against the map. Most requests a server sees carry none of
 //! them (an unsampled edge service, health checks), so the server first walks the names it has
 //! (a few compares each) and calls `extract` only when one of the seven is there. The result is
@@ -23,7 +23,7 @@ pub(crate) struct Scan {
 }
 
 /// Whether `name` (lower case, as `http::HeaderMap` keeps names) is one that
-/// `zipkin_runtime::extract` reads.
+/// `zipkin_rs::extract` reads.
 #[inline]
 fn is_trace_header(name: &str) -> bool {
     // Every field's name starts with `b`, `t` or `x`; most headers do not.
@@ -45,7 +45,7 @@ pub(crate) fn scan(headers: &HeaderMap) -> Scan {
     found
 }
 
-/// The caller's context: `zipkin_runtime::extract` when `scan` saw a trace header, else the
+/// The caller's context: `zipkin_rs::extract` when `scan` saw a trace header, else the
 /// empty context `extract` would have returned.
 #[inline]
 pub(crate) fn caller(headers: &HeaderMap, scan: Scan) -> RemoteContext {

@@ -17,7 +17,7 @@ use crate::{grpc, headers, parse};
 
 /// A [`Layer`] that opens a SERVER span for every request of the service it wraps.
 ///
-/// - It reads the caller's context with the same strict rules as `zipkin_runtime::extract`
+/// - It reads the caller's context with the same strict rules as `zipkin_rs::extract`
 ///   (B3 multi, single `b3`, `traceparent`), and joins the caller's span id (`shared`), so a
 ///   client span and this span are one RPC in Zipkin.
 /// - The span is current while the service runs, on every poll of its future: spans opened in
@@ -27,7 +27,8 @@ use crate::{grpc, headers, parse};
 /// Names, tags and when the span ends: see the [crate](crate) documentation.
 ///
 /// ```
-/// use zipkin_tower::ServerLayer;
+/// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tower { pub use ::zipkin_tower::*; } }
+/// use zipkin_rs::tower::ServerLayer;
 /// # async fn handler() -> &'static str { "ok" }
 /// let app: axum::Router = axum::Router::new()
 ///     .route("/orders/{id}", axum::routing::get(handler))

@@ -16,8 +16,9 @@ use crate::layer::ZipkinData;
 /// Lines outside any span are written as `inner` writes them.
 ///
 /// ```
+/// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
 /// use tracing_subscriber::layer::SubscriberExt;
-/// use zipkin_tracing::{TraceIds, ZipkinLayer};
+/// use zipkin_rs::tracing::{TraceIds, ZipkinLayer};
 ///
 /// let subscriber = tracing_subscriber::registry()
 ///     .with(ZipkinLayer::new())

@@ -46,8 +46,9 @@ impl TagFields {
 /// events inside them into annotations.
 ///
 /// ```
+/// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
 /// use tracing_subscriber::layer::SubscriberExt;
-/// use zipkin_tracing::ZipkinLayer;
+/// use zipkin_rs::tracing::ZipkinLayer;
 ///
 /// let subscriber = tracing_subscriber::registry().with(ZipkinLayer::new());
 /// tracing::subscriber::with_default(subscriber, || {
@@ -135,7 +136,8 @@ impl ZipkinLayer {
     /// span that was kept.
     ///
     /// ```
-    /// let layer = zipkin_tracing::ZipkinLayer::new().with_span_level(tracing::Level::INFO);
+    /// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
+    /// let layer = zipkin_rs::tracing::ZipkinLayer::new().with_span_level(tracing::Level::INFO);
     /// ```
     pub fn with_span_level(mut self, level: Level) -> Self {
         self.span_level = level;
@@ -145,7 +147,8 @@ impl ZipkinLayer {
     /// Only events at `level` or more severe become annotations.
     ///
     /// ```
-    /// let layer = zipkin_tracing::ZipkinLayer::new().with_event_level(tracing::Level::WARN);
+    /// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
+    /// let layer = zipkin_rs::tracing::ZipkinLayer::new().with_event_level(tracing::Level::WARN);
     /// ```
     pub fn with_event_level(mut self, level: Level) -> Self {
         self.event_level = level;
@@ -156,7 +159,8 @@ impl ZipkinLayer {
     /// `ZIPKIN_SERVICE_NAME` sets). `#[zipkin_span]` functions called inside inherit it.
     ///
     /// ```
-    /// let layer = zipkin_tracing::ZipkinLayer::new().with_service_name("checkout");
+    /// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
+    /// let layer = zipkin_rs::tracing::ZipkinLayer::new().with_service_name("checkout");
     /// ```
     pub fn with_service_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         let name: &'static str = match name.into() {
@@ -171,7 +175,8 @@ impl ZipkinLayer {
     /// Which span fields become tags.
     ///
     /// ```
-    /// use zipkin_tracing::{TagFields, ZipkinLayer};
+    /// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
+    /// use zipkin_rs::tracing::{TagFields, ZipkinLayer};
     /// let layer = ZipkinLayer::new().with_tag_fields(TagFields::Except(vec!["password"]));
     /// ```
     pub fn with_tag_fields(mut self, tags: TagFields) -> Self {

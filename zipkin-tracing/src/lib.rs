@@ -3,15 +3,16 @@
 //! carry their trace id ([`TraceIds`]).
 //!
 //! ```
+//! # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
 //! use tracing_subscriber::layer::SubscriberExt;
-//! use zipkin_tracing::ZipkinLayer;
+//! use zipkin_rs::tracing::ZipkinLayer;
 //!
 //! let subscriber = tracing_subscriber::registry().with(ZipkinLayer::new());
 //! tracing::subscriber::with_default(subscriber, || {
 //!     let span = tracing::info_span!("checkout", order = 7).entered();
 //!     tracing::info!(items = 3, "cart loaded"); // an annotation "cart loaded items=3"
 //!     // inject_headers() here sends checkout's trace; #[zipkin_span] functions nest under it
-//!     let _ = zipkin_runtime::inject_headers();
+//!     let _ = zipkin_rs::inject_headers();
 //!     drop(span);
 //! });
 //! ```
@@ -40,11 +41,12 @@ pub use parent::with_remote_parent;
 /// `tracing_subscriber::fmt`.
 ///
 /// ```
+/// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
 /// use tracing_subscriber::layer::SubscriberExt;
-/// let subscriber = tracing_subscriber::registry().with(zipkin_tracing::ZipkinLayer::new());
+/// let subscriber = tracing_subscriber::registry().with(zipkin_rs::tracing::ZipkinLayer::new());
 /// tracing::subscriber::with_default(subscriber, || {
 ///     let _span = tracing::info_span!("job").entered();
-///     let ctx = zipkin_tracing::current_context().unwrap();
+///     let ctx = zipkin_rs::tracing::current_context().unwrap();
 ///     println!("trace_id={} span_id={}", ctx.trace_id, ctx.span_id);
 /// });
 /// ```

@@ -1,5 +1,5 @@
 //! A `tracing` span's remote parent: the caller's context, read from its headers with
-//! [`zipkin_runtime::extract`], given to the spans opened inside [`with_remote_parent`].
+//! [`extract`](zipkin_runtime::extract), given to the spans opened inside [`with_remote_parent`].
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,9 +22,10 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// With tower-http's `TraceLayer`:
 ///
 /// ```
-/// use zipkin_tracing::with_remote_parent;
+/// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tracing { pub use ::zipkin_tracing::*; } }
+/// use zipkin_rs::tracing::with_remote_parent;
 /// let make_span = |req: &http::Request<()>| {
-///     with_remote_parent(zipkin_runtime::extract(req.headers()), || {
+///     with_remote_parent(zipkin_rs::extract(req.headers()), || {
 ///         tracing::info_span!("request", method = %req.method(), uri = %req.uri())
 ///     })
 /// };

@@ -239,7 +239,8 @@ impl Config {
     /// `<redacted>`), `kafka://brokers/topic`, `file:<path>`, `stdout` or `none`.
     ///
     /// ```
-    /// let tracer = zipkin_runtime::Tracer::builder()
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// let tracer = zipkin_rs::Tracer::builder()
     ///     .endpoint("https://user:secret@zipkin:9411/api/v2/spans")
     ///     .unwrap()
     ///     .build()

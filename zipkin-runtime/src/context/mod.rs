@@ -68,7 +68,8 @@ pub(crate) fn current_inner() -> Option<Current> {
 /// The context of the span current on this thread or task, if any.
 ///
 /// ```
-/// assert!(zipkin_runtime::current_context().is_none());
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// assert!(zipkin_rs::current_context().is_none());
 /// ```
 #[inline]
 pub fn current_context() -> Option<SpanContext> {

@@ -62,8 +62,9 @@ impl Encoding {
 /// Encodes spans in one encoding for one local address, which it renders once.
 ///
 /// ```
-/// use zipkin_runtime::__unstable::SpanEncoder;
-/// use zipkin_runtime::Encoding;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::__unstable::SpanEncoder;
+/// use zipkin_rs::Encoding;
 /// let enc = SpanEncoder::new(Encoding::Json, Some([10, 0, 0, 1].into()));
 /// assert_eq!(enc.encoding(), Encoding::Json);
 /// ```

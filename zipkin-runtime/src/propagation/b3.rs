@@ -18,10 +18,11 @@ use super::header_text::HeaderText;
 /// Which B3 form `inject_headers()` writes.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::B3Format, Tracer};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::B3Format, Tracer};
 /// let tracer = Tracer::builder()
 ///     .b3_format(B3Format::Both)
-///     .transport(zipkin_runtime::transport::memory::MemoryTransport::new())
+///     .transport(zipkin_rs::transport::memory::MemoryTransport::new())
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(tracer.config().b3_format(), B3Format::Both);
@@ -50,8 +51,9 @@ const SINGLE_SHAPE: &str = "`{trace id}-{span id}[-{0|1|d}][-{parent id}]` (2 to
 /// deferred) is accepted, as Brave writes and reads it.
 ///
 /// ```
-/// use zipkin_runtime::propagation::b3;
-/// use zipkin_runtime::Sampling;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::b3;
+/// use zipkin_rs::Sampling;
 /// let ctx = b3::parse_single(b"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90")
 ///     .unwrap();
 /// let ids = ctx.ids.unwrap();
@@ -138,8 +140,9 @@ pub fn parse_single(value: &[u8]) -> Result<RemoteContext, HeaderError> {
 /// a decision in).
 ///
 /// ```
-/// use zipkin_runtime::propagation::b3;
-/// use zipkin_runtime::Sampling;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::b3;
+/// use zipkin_rs::Sampling;
 /// let headers = [
 ///     ("X-B3-TraceId", "463ac35c9f6413ad"),
 ///     ("X-B3-SpanId", "a2fb4a1d1a96d312"),
@@ -215,7 +218,8 @@ pub fn parse_multi<E: Extractor + ?Sized>(
 /// (`{trace}-{span}`), the form every B3 reader accepts.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::b3, Sampling, SpanContext};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::b3, Sampling, SpanContext};
 /// let ctx = SpanContext {
 ///     trace_id: "463ac35c9f6413ad".parse().unwrap(),
 ///     span_id: "a2fb4a1d1a96d312".parse().unwrap(),

@@ -10,7 +10,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 /// A header that propagation reads or writes.
 ///
 /// ```
-/// use zipkin_runtime::propagation::Field;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::Field;
 /// assert_eq!(Field::TraceId.name(), "X-B3-TraceId");
 /// assert_eq!(Field::TraceId.lowercase_name(), "x-b3-traceid");
 /// assert_eq!(Field::TraceId.header_name().as_str(), "x-b3-traceid");
@@ -97,7 +98,8 @@ impl Field {
     /// Whether `name` names this field, ignoring ASCII case.
     ///
     /// ```
-    /// use zipkin_runtime::propagation::Field;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::propagation::Field;
     /// assert!(Field::ParentSpanId.matches(b"X-B3-Parentspanid")); // as Go sends it
     /// assert!(!Field::ParentSpanId.matches(b"X-B3-SpanId"));
     /// ```
@@ -110,7 +112,8 @@ impl Field {
 /// A carrier that propagation can write headers into.
 ///
 /// ```
-/// use zipkin_runtime::propagation::{Field, Injector};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::{Field, Injector};
 /// // A carrier of our own: collects `name=value` lines.
 /// struct Lines(String);
 /// impl Injector for Lines {
@@ -131,7 +134,8 @@ pub trait Injector {
 /// header appears more than once, the first value wins (as the B3 spec says).
 ///
 /// ```
-/// use zipkin_runtime::propagation::{Extractor, Field};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::{Extractor, Field};
 /// let headers = vec![("X-B3-Sampled", "0"), ("x-b3-sampled", "1")];
 /// assert_eq!(headers.get(Field::Sampled), Some(&b"0"[..]));
 /// assert_eq!(headers.get(Field::TraceId), None);

@@ -5,7 +5,8 @@
 /// starts a new trace and is counted); the per-format parsers do, for diagnostics and tests.
 ///
 /// ```
-/// use zipkin_runtime::propagation::{b3, HeaderError};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::{b3, HeaderError};
 /// let err = b3::parse_single(b"463AC35C9F6413AD-a2fb4a1d1a96d312").unwrap_err();
 /// assert_eq!(err, HeaderError::NotLowerHex { header: "b3", field: "trace id" });
 /// assert_eq!(err.to_string(), "b3: trace id is not lower-case hex, expected only 0-9 and a-f");

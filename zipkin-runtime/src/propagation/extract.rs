@@ -21,9 +21,10 @@ use super::{b3, w3c};
 /// valid is left, gives `RemoteContext::default()`, so a new trace starts. No allocation.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::extract, Kind, SpanGuard, Tracer};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::extract, Kind, SpanGuard, Tracer};
 /// # let tracer = Tracer::builder().service_name("service1")
-/// #     .transport(zipkin_runtime::transport::memory::MemoryTransport::new()).build().unwrap();
+/// #     .transport(zipkin_rs::transport::memory::MemoryTransport::new()).build().unwrap();
 /// # let _default = tracer.set_default();
 /// // In a server handler (axum, hyper, ...): `request.headers()` is an http::HeaderMap.
 /// fn handle(request: &http::Request<()>) {
@@ -49,7 +50,8 @@ pub fn extract(headers: &HeaderMap) -> RemoteContext {
 /// behind an [`Extractor`] of your own.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::extract_from, Sampling};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::extract_from, Sampling};
 /// // Message headers, with names in whatever case the producer chose.
 /// let headers = vec![("B3".to_owned(), "463ac35c9f6413ad-a2fb4a1d1a96d312-d".to_owned())];
 /// let ctx = extract_from(&headers);

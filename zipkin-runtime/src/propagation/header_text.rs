@@ -6,7 +6,8 @@ pub const SINGLE_MAX_LEN: usize = 68;
 /// A header value written on the stack (at most 68 ASCII bytes). Derefs to `&str`.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::b3, Sampling, SpanContext};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::b3, Sampling, SpanContext};
 /// let ctx = SpanContext {
 ///     trace_id: "463ac35c9f6413ad".parse().unwrap(),
 ///     span_id: "a2fb4a1d1a96d312".parse().unwrap(),

@@ -15,7 +15,8 @@ use super::w3c;
 /// current tracer's [`Config`] (`b3_format`, `write_traceparent`).
 ///
 /// ```
-/// use zipkin_runtime::propagation::{B3Format, InjectOptions};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::{B3Format, InjectOptions};
 /// let opts = InjectOptions { b3: B3Format::Both, traceparent: true };
 /// assert_eq!(opts.header_count(), 7);
 /// assert_eq!(InjectOptions::default().header_count(), 5);
@@ -32,7 +33,8 @@ impl InjectOptions {
     /// The options a tracer's configuration asks for.
     ///
     /// ```
-    /// use zipkin_runtime::{propagation::InjectOptions, Config};
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::{propagation::InjectOptions, Config};
     /// assert_eq!(InjectOptions::from_config(&Config::default()), InjectOptions::default());
     /// ```
     #[inline]
@@ -70,9 +72,10 @@ impl InjectOptions {
 /// Outside any span the map is empty (no allocation), as in py_zipkin.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::inject_headers, SpanGuard, Tracer};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::inject_headers, SpanGuard, Tracer};
 /// # let tracer = Tracer::builder().service_name("webapp")
-/// #     .transport(zipkin_runtime::transport::memory::MemoryTransport::new()).build().unwrap();
+/// #     .transport(zipkin_rs::transport::memory::MemoryTransport::new()).build().unwrap();
 /// # let _default = tracer.set_default();
 /// assert!(inject_headers().is_empty());
 ///
@@ -123,9 +126,10 @@ fn downstream() -> Option<(SpanContext, InjectOptions)> {
 /// ids), or `None` outside a span.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::inject_into, SpanGuard, Tracer};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::inject_into, SpanGuard, Tracer};
 /// # let tracer = Tracer::builder().service_name("webapp")
-/// #     .transport(zipkin_runtime::transport::memory::MemoryTransport::new()).build().unwrap();
+/// #     .transport(zipkin_rs::transport::memory::MemoryTransport::new()).build().unwrap();
 /// # let _default = tracer.set_default();
 /// let _span = SpanGuard::new("publish");
 /// let mut headers: Vec<(String, String)> = Vec::new();
@@ -158,8 +162,9 @@ pub(crate) fn inject_with<I: Injector + ?Sized>(
 /// (absence is how B3 defers), and `X-B3-Flags`.
 ///
 /// ```
-/// use zipkin_runtime::propagation::{inject_context, B3Format, InjectOptions};
-/// use zipkin_runtime::{Sampling, SpanContext};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::{inject_context, B3Format, InjectOptions};
+/// use zipkin_rs::{Sampling, SpanContext};
 /// let ctx = SpanContext {
 ///     trace_id: "80f198ee56343ba864fe8b2a57d3eff7".parse().unwrap(),
 ///     span_id: "e457b5a2e4d86bd1".parse().unwrap(),

@@ -10,10 +10,11 @@
 //! to; another client's type implements its two methods.
 //!
 //! ```
+//! # extern crate zipkin_runtime as zipkin_rs;
 //! use std::collections::BTreeMap;
-//! use zipkin_runtime::propagation::kafka::{consumer_span, producer_span};
-//! # let tracer = zipkin_runtime::Tracer::builder().service_name("orders")
-//! #     .transport(zipkin_runtime::transport::memory::MemoryTransport::new()).build().unwrap();
+//! use zipkin_rs::propagation::kafka::{consumer_span, producer_span};
+//! # let tracer = zipkin_rs::Tracer::builder().service_name("orders")
+//! #     .transport(zipkin_rs::transport::memory::MemoryTransport::new()).build().unwrap();
 //! # let _default = tracer.set_default();
 //! // Producer side: a PRODUCER span, and its context in the record's headers.
 //! let mut headers: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -51,7 +52,8 @@ pub const REMOTE_SERVICE: &str = "kafka";
 /// The headers of one Kafka record: names to byte values.
 ///
 /// ```
-/// use zipkin_runtime::propagation::kafka::RecordHeaders;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::kafka::RecordHeaders;
 /// let mut h: Vec<(String, Vec<u8>)> = vec![("B3".into(), b"0".to_vec())];
 /// assert_eq!(h.header("b3"), Some(&b"0"[..])); // names ignore ASCII case
 /// h.set_header("b3", b"1".to_vec()); // replaces, under the name already there
@@ -143,10 +145,11 @@ impl<H: RecordHeaders + ?Sized> Extractor for ReadCarrier<'_, H> {
 /// Returns the context written, or `None` outside a span (nothing is written).
 ///
 /// ```
-/// use zipkin_runtime::propagation::kafka::inject;
-/// use zipkin_runtime::{Kind, SpanGuard};
-/// # let tracer = zipkin_runtime::Tracer::builder().service_name("orders")
-/// #     .transport(zipkin_runtime::transport::memory::MemoryTransport::new()).build().unwrap();
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::kafka::inject;
+/// use zipkin_rs::{Kind, SpanGuard};
+/// # let tracer = zipkin_rs::Tracer::builder().service_name("orders")
+/// #     .transport(zipkin_rs::transport::memory::MemoryTransport::new()).build().unwrap();
 /// # let _default = tracer.set_default();
 /// let send = SpanGuard::builder("send").kind(Kind::Producer).start();
 /// let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
@@ -169,7 +172,8 @@ pub fn inject<H: RecordHeaders + ?Sized>(headers: &mut H) -> Option<SpanContext>
 /// consumer starts a new trace.
 ///
 /// ```
-/// use zipkin_runtime::propagation::{kafka::extract, metrics};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::{kafka::extract, metrics};
 /// let multi: Vec<(String, Vec<u8>)> = vec![
 ///     ("X-B3-TraceId".into(), b"463ac35c9f6413ad".to_vec()),
 ///     ("X-B3-SpanId".into(), b"a2fb4a1d1a96d312".to_vec()),

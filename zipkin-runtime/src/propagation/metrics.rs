@@ -22,7 +22,8 @@ pub(crate) fn count_malformed(format: Format) {
 /// the request went on and its trace either fell back to another format or started anew.
 ///
 /// ```
-/// use zipkin_runtime::propagation::{extract, metrics};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::propagation::{extract, metrics};
 /// let before = metrics().malformed_b3_single;
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert("b3", "not-a-trace".parse().unwrap());
@@ -50,7 +51,8 @@ impl PropagationMetrics {
 /// The process-wide counts. Counting is relaxed: read them for monitoring, not synchronisation.
 ///
 /// ```
-/// let m = zipkin_runtime::propagation::metrics();
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// let m = zipkin_rs::propagation::metrics();
 /// assert!(m.malformed_total() >= m.malformed_b3_multi);
 /// ```
 pub fn metrics() -> PropagationMetrics {

@@ -5,10 +5,11 @@
 //! as the parent of its server span. Both are allocation-free apart from the header map itself.
 //!
 //! ```
-//! use zipkin_runtime::propagation::{extract, inject_headers};
-//! use zipkin_runtime::{Kind, SpanGuard, Tracer};
+//! # extern crate zipkin_runtime as zipkin_rs;
+//! use zipkin_rs::propagation::{extract, inject_headers};
+//! use zipkin_rs::{Kind, SpanGuard, Tracer};
 //! # let tracer = Tracer::builder().service_name("webapp")
-//! #     .transport(zipkin_runtime::transport::memory::MemoryTransport::new()).build().unwrap();
+//! #     .transport(zipkin_rs::transport::memory::MemoryTransport::new()).build().unwrap();
 //! # let _default = tracer.set_default();
 //! let client = SpanGuard::new("index");
 //! let headers = inject_headers(); // sent with the request

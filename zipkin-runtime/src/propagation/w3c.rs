@@ -22,7 +22,8 @@ const LEN: usize = 55;
 /// non-zero trace and parent ids. The caller's parent id becomes the remote span id.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::w3c, Sampling};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::w3c, Sampling};
 /// let ctx = w3c::parse_traceparent(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
 /// let ids = ctx.ids.unwrap();
 /// assert_eq!(ids.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -92,7 +93,8 @@ pub fn parse_traceparent(value: &[u8]) -> Result<RemoteContext, HeaderError> {
 /// The `traceparent` value for `ctx`, written on the stack.
 ///
 /// ```
-/// use zipkin_runtime::{propagation::w3c, Sampling, SpanContext};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{propagation::w3c, Sampling, SpanContext};
 /// let ctx = SpanContext {
 ///     trace_id: "a3ce929d0e0e4736".parse().unwrap(),
 ///     span_id: "00f067aa0ba902b7".parse().unwrap(),

@@ -7,8 +7,9 @@ use crate::error::{ConfigError, Setting};
 /// Reporter limits and timings.
 ///
 /// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// use std::time::Duration;
-/// use zipkin_runtime::ReporterConfig;
+/// use zipkin_rs::ReporterConfig;
 /// let cfg = ReporterConfig { batch_timeout: Duration::from_millis(200), ..Default::default() };
 /// assert_eq!(cfg.queue_max_spans, 10_000);
 /// ```
@@ -85,7 +86,8 @@ impl ReporterConfig {
     /// names the field, its value and the accepted range.
     ///
     /// ```
-    /// use zipkin_runtime::ReporterConfig;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::ReporterConfig;
     /// assert!(ReporterConfig::default().validate().is_ok());
     /// let huge = ReporterConfig { thread_buffer_spans: usize::MAX, ..Default::default() };
     /// assert!(huge.validate().unwrap_err().to_string().contains("thread_buffer_spans"));

@@ -9,7 +9,8 @@ use super::shared::{lock, Shared};
 /// + spans_queued` holds at every read.
 ///
 /// ```
-/// use zipkin_runtime::{SpanGuard, Tracer, transport::memory::MemoryTransport};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{SpanGuard, Tracer, transport::memory::MemoryTransport};
 /// let tracer = Tracer::builder().service_name("svc").transport(MemoryTransport::new()).build().unwrap();
 /// tracer.in_scope(|| drop(SpanGuard::new("work")));
 /// tracer.flush(std::time::Duration::from_secs(5));

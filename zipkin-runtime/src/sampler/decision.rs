@@ -9,7 +9,8 @@ use crate::id::TraceId;
 /// asking. Must be cheap and must not block: it runs on the request path.
 ///
 /// ```
-/// use zipkin_runtime::{Sampler, SamplingRequest};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{Sampler, SamplingRequest};
 ///
 /// /// Records every trace that starts at a `checkout` span, and no other.
 /// #[derive(Debug)]
@@ -21,7 +22,7 @@ use crate::id::TraceId;
 ///     }
 /// }
 ///
-/// let tracer = zipkin_runtime::Tracer::builder().sampler(CheckoutOnly).build().unwrap();
+/// let tracer = zipkin_rs::Tracer::builder().sampler(CheckoutOnly).build().unwrap();
 /// ```
 pub trait Sampler: Send + Sync + fmt::Debug + 'static {
     /// Whether to record the trace that `request` starts.

@@ -14,7 +14,8 @@ use super::decision::{HttpRequest, Sampler, SamplingRequest};
 /// shape: `/orders/42`, not `/orders/42/items`). Methods compare without case.
 ///
 /// ```
-/// use zipkin_runtime::{HttpRequest, HttpRule};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{HttpRequest, HttpRule};
 /// let health = HttpRule::path("/health").method("GET");
 /// assert!(health.matches(&HttpRequest::new("GET", "/health")));
 /// assert!(!health.matches(&HttpRequest::new("POST", "/health")));
@@ -104,7 +105,8 @@ fn template_matches(template: &str, path: &str) -> bool {
 /// fallback. Example: never `GET /health`, all of `/orders`, 10 traces a second of the rest.
 ///
 /// ```
-/// use zipkin_runtime::{
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{
 ///     HttpRequest, HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Sampler,
 ///     SamplingRequest, TraceId,
 /// };

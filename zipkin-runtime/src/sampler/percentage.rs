@@ -10,7 +10,8 @@ use super::decision::{Sampler, SamplingRequest};
 /// [`crate::TracerBuilder::sample_rate`]).
 ///
 /// ```
-/// use zipkin_runtime::{PercentageSampler, Sampler, SamplingRequest, TraceId};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{PercentageSampler, Sampler, SamplingRequest, TraceId};
 /// let half = PercentageSampler::new(50.0);
 /// let id = TraceId::random(true);
 /// let request = SamplingRequest::new(id, "job");

@@ -11,7 +11,8 @@ use super::decision::{Sampler, SamplingRequest};
 /// take all of it. One atomic compare-and-swap per decision; no lock.
 ///
 /// ```
-/// use zipkin_runtime::{RateLimitingSampler, Sampler, SamplingRequest, TraceId};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{RateLimitingSampler, Sampler, SamplingRequest, TraceId};
 /// let sampler = RateLimitingSampler::new(2);
 /// let request = SamplingRequest::new(TraceId::random(true), "job");
 /// let taken = (0..10).filter(|_| sampler.sample(&request)).count();

@@ -18,7 +18,8 @@ use super::recording::recording_methods;
 /// entered for a while, and reports when it drops (or on [`Span::finish`]).
 ///
 /// ```
-/// use zipkin_runtime::Span;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::Span;
 /// let mut span = Span::builder("background-job").start_detached();
 /// std::thread::spawn(move || {
 ///     span.in_scope(|| { /* children opened here nest under background-job */ });
@@ -66,7 +67,8 @@ impl Span {
     /// Whether this span is sampled, so that tags and annotations are kept.
     ///
     /// ```
-    /// let span = zipkin_runtime::Span::builder("job").start_detached();
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// let span = zipkin_rs::Span::builder("job").start_detached();
     /// assert_eq!(span.is_recording(), span.context().unwrap().is_sampled());
     /// ```
     #[inline]
@@ -153,7 +155,8 @@ impl SpanBuilder {
     /// integrations call.
     ///
     /// ```
-    /// use zipkin_runtime::{HttpRequest, Kind, Span};
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::{HttpRequest, Kind, Span};
     /// let span = Span::builder("get /orders/{id}")
     ///     .kind(Kind::Server)
     ///     .start_detached_for_http(&HttpRequest::new("GET", "/orders/42").with_route("/orders/{id}"));

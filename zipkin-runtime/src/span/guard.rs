@@ -21,7 +21,8 @@ use super::recording::recording_methods;
 /// a future or another thread.
 ///
 /// ```
-/// use zipkin_runtime::{Kind, SpanGuard};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{Kind, SpanGuard};
 /// let mut span = SpanGuard::builder("checkout").kind(Kind::Client).start();
 /// span.tag("items", 3);
 /// // ... the work; nested spans become children ...
@@ -282,7 +283,8 @@ impl SpanGuard {
     /// computing an expensive tag value.
     ///
     /// ```
-    /// let mut span = zipkin_runtime::SpanGuard::new("render");
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// let mut span = zipkin_rs::SpanGuard::new("render");
     /// if span.is_recording() {
     ///     span.tag("template", format!("{}/{}", "pages", "index"));
     /// }

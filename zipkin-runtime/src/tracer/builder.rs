@@ -35,7 +35,8 @@ impl Tracer {
 /// Builds a [`Tracer`].
 ///
 /// ```
-/// use zipkin_runtime::{Tracer, transport::memory::MemoryTransport};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{Tracer, transport::memory::MemoryTransport};
 /// let tracer = Tracer::builder()
 ///     .service_name("webapp")
 ///     .sample_rate(50.0)
@@ -115,7 +116,8 @@ impl TracerBuilder {
     /// caller's decision always wins, and a span's own `sample_rate` overrides it.
     ///
     /// ```
-    /// use zipkin_runtime::{HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Tracer};
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::{HttpRule, HttpRuleSampler, PercentageSampler, RateLimitingSampler, Tracer};
     /// let sampler = HttpRuleSampler::new(RateLimitingSampler::new(10))
     ///     .rule(HttpRule::path("/health").method("GET"), PercentageSampler::new(0.0))
     ///     .rule(HttpRule::path("/orders"), PercentageSampler::new(100.0));
@@ -208,7 +210,8 @@ impl TracerBuilder {
     /// failure is a counted send failure, never a fallback to plain HTTP. Checked at `build`.
     ///
     /// ```
-    /// use zipkin_runtime::Tracer;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::Tracer;
     /// let built = Tracer::builder()
     ///     .endpoint("https://zipkin.internal:9411")
     ///     .unwrap()
@@ -258,10 +261,11 @@ impl TracerBuilder {
     /// (see [`TracerGuard`]).
     ///
     /// ```
+    /// # extern crate zipkin_runtime as zipkin_rs;
     /// use std::time::Duration;
-    /// let tracer = zipkin_runtime::Tracer::builder()
+    /// let tracer = zipkin_rs::Tracer::builder()
     ///     .exit_flush_timeout(Duration::from_millis(300))
-    ///     .transport(zipkin_runtime::transport::Discard)
+    ///     .transport(zipkin_rs::transport::Discard)
     ///     .build()
     ///     .unwrap();
     /// assert_eq!(tracer.config().exit_flush_timeout(), Duration::from_millis(300));

@@ -185,7 +185,8 @@ impl Tracer {
 /// Initialises the global tracer from the environment and returns its guard.
 ///
 /// ```no_run
-/// let _zipkin = zipkin_runtime::init().expect("valid ZIPKIN_* settings");
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// let _zipkin = zipkin_rs::init().expect("valid ZIPKIN_* settings");
 /// ```
 pub fn init() -> Result<TracerGuard, ConfigError> {
     Tracer::builder().from_env()?.install()

@@ -25,13 +25,14 @@ use crate::transport::{Message, Transport};
 /// Writes spans as one Zipkin JSON array into a file.
 ///
 /// ```
-/// use zipkin_runtime::{SpanGuard, Tracer, transport::file::FileTransport};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{SpanGuard, Tracer, transport::file::FileTransport};
 /// let path = std::env::temp_dir().join(format!("zipkin-doc-{}.json", std::process::id()));
 /// let file = FileTransport::create(&path).unwrap();
 /// let tracer = Tracer::builder().service_name("svc").transport(file).build().unwrap();
 /// tracer.in_scope(|| drop(SpanGuard::new("work")));
 /// tracer.flush(std::time::Duration::from_secs(5));
-/// let spans: Vec<zipkin_runtime::model::Span> =
+/// let spans: Vec<zipkin_rs::model::Span> =
 ///     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
 /// assert_eq!(spans[0].name.as_deref(), Some("work"));
 /// # std::fs::remove_file(&path).unwrap();

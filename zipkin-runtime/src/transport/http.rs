@@ -42,9 +42,10 @@ pub const SPANS_PATH: &str = "/api/v2/spans";
 /// Sends messages to a Zipkin collector over HTTP(S).
 ///
 /// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// use std::time::Duration;
-/// use zipkin_runtime::Encoding;
-/// use zipkin_runtime::transport::http::HttpTransport;
+/// use zipkin_rs::Encoding;
+/// use zipkin_rs::transport::http::HttpTransport;
 /// let t = HttpTransport::builder("http://127.0.0.1:9411")
 ///     .encoding(Encoding::Proto)
 ///     .gzip(true)
@@ -156,7 +157,8 @@ impl HttpTransportBuilder {
     /// behind a private CA or with a self-signed certificate). The system's roots stay trusted.
     ///
     /// ```
-    /// use zipkin_runtime::transport::http::HttpTransport;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::transport::http::HttpTransport;
     /// let err = HttpTransport::builder("https://zipkin.internal:9411")
     ///     .tls_root_certificate("not a certificate")
     ///     .build()
@@ -341,8 +343,9 @@ fn describe(e: reqwest::Error) -> String {
 /// value that cannot be read is treated as if it were absent.
 ///
 /// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
-/// use zipkin_runtime::transport::http::parse_retry_after;
+/// use zipkin_rs::transport::http::parse_retry_after;
 /// let now = UNIX_EPOCH + Duration::from_secs(784_111_767); // Sun, 06 Nov 1994 08:49:27 GMT
 /// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
 /// let date = "Sun, 06 Nov 1994 08:49:37 GMT";

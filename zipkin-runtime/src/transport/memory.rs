@@ -9,7 +9,8 @@ use crate::transport::{Message, Transport};
 /// Keeps every reported span in memory. Clones share the same store.
 ///
 /// ```
-/// use zipkin_runtime::{transport::memory::MemoryTransport, SpanGuard, Tracer};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{transport::memory::MemoryTransport, SpanGuard, Tracer};
 /// let mem = MemoryTransport::new();
 /// let tracer = Tracer::builder().service_name("svc").transport(mem.clone()).build().unwrap();
 /// tracer.in_scope(|| drop(SpanGuard::new("work")));

@@ -26,8 +26,9 @@ pub struct Message {
 /// Delivers encoded messages. Implement it to send spans somewhere else.
 ///
 /// ```
-/// use zipkin_runtime::transport::{Message, Transport};
-/// use zipkin_runtime::TransportError;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::transport::{Message, Transport};
+/// use zipkin_rs::TransportError;
 /// struct Discard;
 /// impl Transport for Discard {
 ///     fn send(&self, _msg: &Message) -> Result<(), TransportError> { Ok(()) }
@@ -65,10 +66,11 @@ pub trait Transport: Send + Sync + 'static {
 /// halves) only while nothing is in flight.
 ///
 /// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// use std::collections::VecDeque;
 /// use std::sync::Mutex;
-/// use zipkin_runtime::transport::{Message, Pipeline, Transport};
-/// use zipkin_runtime::TransportError;
+/// use zipkin_rs::transport::{Message, Pipeline, Transport};
+/// use zipkin_rs::TransportError;
 ///
 /// /// Answers every message once it has two more behind it (or when asked).
 /// #[derive(Default)]
@@ -92,7 +94,7 @@ pub trait Transport: Send + Sync + 'static {
 /// }
 /// let t = Lagging::default();
 /// let p = t.pipeline().unwrap();
-/// let msg = Message { body: b"[]".to_vec(), spans: 0, encoding: zipkin_runtime::Encoding::Json };
+/// let msg = Message { body: b"[]".to_vec(), spans: 0, encoding: zipkin_rs::Encoding::Json };
 /// p.start(&msg).unwrap();
 /// p.start(&msg).unwrap();
 /// assert!(p.finish().is_ok() && p.finish().is_ok());
@@ -153,7 +155,8 @@ impl Transport for ParentOnly {
 /// The URL with any `user:password@` replaced by `<redacted>@`, for messages and `Debug`.
 ///
 /// ```
-/// use zipkin_runtime::transport::redact_url;
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::transport::redact_url;
 /// assert_eq!(redact_url("https://u:pw@zipkin:9411/api"), "https://<redacted>@zipkin:9411/api");
 /// assert_eq!(redact_url("http://zipkin:9411"), "http://zipkin:9411");
 /// ```

@@ -62,7 +62,8 @@ pub const DEFAULT_TOPIC: &str = "zipkin";
 /// Sends each message as one record to a Kafka topic.
 ///
 /// ```
-/// use zipkin_runtime::transport::kafka::{Acks, Compression, KafkaTransport};
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::transport::kafka::{Acks, Compression, KafkaTransport};
 /// let t = KafkaTransport::builder(["127.0.0.1:9092"])
 ///     .topic("zipkin")
 ///     .acks(Acks::All)
@@ -211,8 +212,9 @@ impl KafkaTransportBuilder {
     /// so memory stays within them. With `acks=0` nothing is awaited anyway.
     ///
     /// ```
-    /// use zipkin_runtime::transport::kafka::KafkaTransport;
-    /// use zipkin_runtime::transport::Transport;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::transport::kafka::KafkaTransport;
+    /// use zipkin_rs::transport::Transport;
     /// let t = KafkaTransport::builder(["127.0.0.1:9092"]).max_in_flight(8).build().unwrap();
     /// assert_eq!(t.pipeline().unwrap().max_in_flight(), 8);
     /// assert!(KafkaTransport::builder(["127.0.0.1:9092"]).max_in_flight(0).build().is_err());
@@ -227,7 +229,8 @@ impl KafkaTransportBuilder {
     /// requests in flight. Connects to nothing.
     ///
     /// ```
-    /// use zipkin_runtime::transport::kafka::KafkaTransport;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::transport::kafka::KafkaTransport;
     /// let e = KafkaTransport::builder(["broker"]).build().unwrap_err();
     /// assert!(e.to_string().contains("host:port"), "{e}");
     /// ```

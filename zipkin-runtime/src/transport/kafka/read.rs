@@ -11,8 +11,9 @@ use super::wire;
 /// and each partition's leader. Null values are skipped. Errors say which step failed.
 ///
 /// ```no_run
+/// # extern crate zipkin_runtime as zipkin_rs;
 /// # fn main() -> Result<(), String> {
-/// let values = zipkin_runtime::transport::kafka::read_topic("127.0.0.1:9092", "zipkin")?;
+/// let values = zipkin_rs::transport::kafka::read_topic("127.0.0.1:9092", "zipkin")?;
 /// println!("{} messages", values.len());
 /// # Ok(()) }
 /// ```

@@ -28,7 +28,8 @@ impl Acks {
     /// Kafka's code: 0, 1 or -1.
     ///
     /// ```
-    /// use zipkin_runtime::transport::kafka::Acks;
+    /// # extern crate zipkin_runtime as zipkin_rs;
+    /// use zipkin_rs::transport::kafka::Acks;
     /// assert_eq!(Acks::All.code(), -1);
     /// ```
     pub fn code(self) -> i16 {
