@@ -40,7 +40,7 @@ pub(crate) fn parse(
     let mut rules = Vec::new();
     for entry in &entries {
         let bad = |why: &str| {
-            ConfigError::new(setting, *entry, RULES).because(format!("in rule `{entry}`: {why}"))
+            ConfigError::new(setting, value, RULES).because(format!("in rule `{entry}`: {why}"))
         };
         let Some((matcher, s)) = entry.rsplit_once('=') else {
             return Err(bad("expected `=` between the path and the sampler"));
@@ -158,6 +158,8 @@ mod tests {
         ] {
             let e = parse(value, 100.0, ENV).map(|_| ()).unwrap_err();
             assert_eq!(e.setting(), ENV);
+            // The value is the variable's whole value, as set; the rule is in the reason.
+            assert_eq!(e.value(), value);
             let text = e.to_string();
             assert!(
                 text.contains("ZIPKIN_SAMPLER") && text.contains(rule),
