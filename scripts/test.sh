@@ -143,11 +143,19 @@ if ! cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test
   FAILED+=("cargo test --workspace")
 fi
 
-step "feature sets: without http, http without tls, kafka without http (zipkin-runtime/tests/features.rs)"
+step "feature sets: without http, http without tls, kafka without http (zipkin-runtime/tests/features.rs), each warning-free"
 for features in testing http,testing kafka,testing; do
   if ! cargo test -q -p zipkin-runtime --locked --no-default-features --features "$features" \
     --test features 2>&1 | tee -a "$LOGS/features.log"; then
     FAILED+=("feature set $features")
+  fi
+done
+# The lints step builds every feature at once; code that only another feature uses warns in
+# a user's build without it (a `kafka`-only build warned 7 times).
+for features in "" http kafka tokio,serde; do
+  if ! cargo clippy -q -p zipkin-runtime --locked --no-default-features --features "$features" \
+    -- -D warnings 2>&1 | tee -a "$LOGS/features.log"; then
+    FAILED+=("warnings with features '$features'")
   fi
 done
 

@@ -44,7 +44,7 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Result<Vec<Vec<u8>>, String> 
         let mut offset = 0i64;
         loop {
             corr += 1;
-            wire::fetch_request(
+            wire::fetch::fetch_request(
                 &mut req,
                 corr,
                 "zipkin-rs-reader",
@@ -57,7 +57,8 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Result<Vec<Vec<u8>>, String> 
             let body = conn
                 .round_trip(&req, corr, true, &mut resp)
                 .map_err(|e| format!("fetch from {addr}: {e}"))?;
-            let (code, high, records) = wire::fetch_response(body).map_err(|e| e.to_string())?;
+            let (code, high, records) =
+                wire::fetch::fetch_response(body).map_err(|e| e.to_string())?;
             if code != 0 {
                 return Err(format!(
                     "fetch of partition {partition} at offset {offset}: {}",
