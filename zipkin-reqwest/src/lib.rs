@@ -1,8 +1,9 @@
-//! Zipkin CLIENT spans for [reqwest], as a [`reqwest_middleware`] middleware:
+//! Zipkin CLIENT spans for [reqwest], as a [`reqwest_middleware`][rm] middleware:
 //! [`ZipkinMiddleware`]. Re-exported by `zipkin-rs` as `zipkin_rs::reqwest` (feature
 //! `reqwest`).
 //!
 //! [reqwest]: https://docs.rs/reqwest
+//! [rm]: https://docs.rs/reqwest-middleware/0.4
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 use std::borrow::Cow;
@@ -12,8 +13,8 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 use zipkin_runtime::{Endpoint, Kind, Span};
 
-/// Opens a CLIENT span for every request a [`reqwest_middleware::ClientWithMiddleware`] sends:
-/// a child of the current span, or a new trace. The span's own ids go into the request's
+/// Opens a CLIENT span for every request a [`reqwest_middleware::ClientWithMiddleware`][cwm]
+/// sends: a child of the current span, or a new trace. The span's own ids go into the request's
 /// headers, so the server's span joins it (one RPC, two halves in Zipkin).
 ///
 /// - **Name**: the lower-case method (`get`), as Brave's HTTP clients name theirs.
@@ -32,6 +33,8 @@ use zipkin_runtime::{Endpoint, Kind, Span};
 ///     .build();
 /// # drop(client);
 /// ```
+///
+/// [cwm]: https://docs.rs/reqwest-middleware/0.4/reqwest_middleware/struct.ClientWithMiddleware.html
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ZipkinMiddleware {
     _private: (),

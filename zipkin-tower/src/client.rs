@@ -13,7 +13,7 @@ use crate::body::ResponseBody;
 use crate::server::ResponseFuture;
 use crate::{grpc, parse};
 
-/// A [`Layer`] that opens a CLIENT span for every request sent through the service it wraps
+/// A [`Layer`](https://docs.rs/tower-layer/0.3/tower_layer/trait.Layer.html) that opens a CLIENT span for every request sent through the service it wraps
 /// (a hyper-util client, a tonic `Channel`): a child of the current span, or a new trace.
 ///
 /// The span's own ids go into the request's headers (the tracer's B3 format, and `traceparent`

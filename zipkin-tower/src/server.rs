@@ -15,7 +15,7 @@ use zipkin_runtime::{HttpRequest, Kind, Span};
 use crate::body::ResponseBody;
 use crate::{grpc, headers, parse};
 
-/// A [`Layer`] that opens a SERVER span for every request of the service it wraps.
+/// A [`Layer`](https://docs.rs/tower-layer/0.3/tower_layer/trait.Layer.html) that opens a SERVER span for every request of the service it wraps.
 ///
 /// - It reads the caller's context with the same strict rules as `zipkin_rs::extract`
 ///   (B3 multi, single `b3`, `traceparent`), and joins the caller's span id (`shared`), so a
