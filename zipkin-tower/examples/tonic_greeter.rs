@@ -102,9 +102,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
         .connect()
         .await?;
+    // The channel's requests carry only their path: the layer is told where they go.
+    let peer = zipkin_runtime::Endpoint {
+        service_name: Some("greeter".into()),
+        ip: Some(addr.ip()),
+        port: addr.port(),
+    };
     let mut grpc = tonic::client::Grpc::new(
         ServiceBuilder::new()
-            .layer(ClientLayer::new())
+            .layer(ClientLayer::new().remote_endpoint(peer))
             .service(channel),
     );
     let root = Span::builder("caller").start_detached();

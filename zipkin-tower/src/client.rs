@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -13,13 +14,15 @@ use crate::body::ResponseBody;
 use crate::server::ResponseFuture;
 use crate::{grpc, parse};
 
-/// A [`Layer`](https://docs.rs/tower-layer/0.3/tower_layer/trait.Layer.html) that opens a CLIENT span for every request sent through the service it wraps
-/// (a hyper-util client, a tonic `Channel`): a child of the current span, or a new trace.
+/// A [`Layer`][layer] that opens a CLIENT span for every request sent through the service it
+/// wraps (a hyper-util client, a tonic `Channel`): a child of the current span, or a new trace.
 ///
 /// The span's own ids go into the request's headers (the tracer's B3 format, and `traceparent`
 /// when configured), so the server's span joins it: one RPC, two halves in Zipkin. Tags as the
-/// server's; the remote endpoint is the URI's host (when it is an IP address) and port; a
-/// 5xx, a transport error or a non-OK gRPC status tags `error`.
+/// server's; a 5xx, a transport error or a non-OK gRPC status tags `error`. The remote endpoint
+/// is the URI's host (when it is an IP address) and port. A tonic client sends URIs that hold
+/// only the path (its `Channel` adds the origin inside), so give a tonic client's layer its
+/// peer with [`ClientLayer::remote_endpoint`].
 ///
 /// ```
 /// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tower { pub use ::zipkin_tower::*; } }
@@ -35,15 +38,36 @@ use crate::{grpc, parse};
 /// # }
 /// let client = ServiceBuilder::new().layer(ClientLayer::new()).service(Client);
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+///
+/// [layer]: https://docs.rs/tower-layer/0.3/tower_layer/trait.Layer.html
+#[derive(Clone, Debug, Default)]
 pub struct ClientLayer {
-    _private: (),
+    /// The peer set with [`ClientLayer::remote_endpoint`].
+    remote: Option<Arc<Endpoint>>,
 }
 
 impl ClientLayer {
     /// The layer.
     pub fn new() -> ClientLayer {
-        ClientLayer { _private: () }
+        ClientLayer { remote: None }
+    }
+
+    /// The peer every request goes to, as the spans' remote endpoint: its service name (which
+    /// Zipkin shows for a server that reports no spans of its own), and its address when the
+    /// request's URI has none that is an IP address (a tonic `Channel`'s requests never have).
+    ///
+    /// ```
+    /// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tower { pub use ::zipkin_tower::*; } }
+    /// use zipkin_rs::{tower::ClientLayer, Endpoint};
+    /// let layer = ClientLayer::new().remote_endpoint(Endpoint {
+    ///     service_name: Some("greeter".into()),
+    ///     ip: Some([10, 0, 0, 7].into()),
+    ///     port: 50051,
+    /// });
+    /// ```
+    pub fn remote_endpoint(mut self, peer: Endpoint) -> ClientLayer {
+        self.remote = Some(Arc::new(peer));
+        self
     }
 }
 
@@ -51,7 +75,10 @@ impl<S> Layer<S> for ClientLayer {
     type Service = Client<S>;
 
     fn layer(&self, inner: S) -> Client<S> {
-        Client { inner }
+        Client {
+            inner,
+            remote: self.remote.clone(),
+        }
     }
 }
 
@@ -59,6 +86,7 @@ impl<S> Layer<S> for ClientLayer {
 #[derive(Clone, Debug)]
 pub struct Client<S> {
     inner: S,
+    remote: Option<Arc<Endpoint>>,
 }
 
 /// The future of [`Client`].
@@ -91,12 +119,25 @@ where
             if !grpc {
                 parse::tag_request(&mut span, req.method(), req.uri().path(), None);
             }
-            if let Some(e) = remote_endpoint(req.uri()) {
+            if let Some(e) = peer(req.uri(), self.remote.as_deref()) {
                 span.set_remote_endpoint(e);
             }
         }
         let inner = self.inner.call(req);
         ResponseFuture::new(inner, span, grpc, false)
+    }
+}
+
+/// The remote endpoint of a request to `uri`: the configured peer's service name, and the
+/// URI's address when it has one, else the configured peer's.
+fn peer(uri: &http::Uri, configured: Option<&Endpoint>) -> Option<Endpoint> {
+    match (remote_endpoint(uri), configured) {
+        (Some(from_uri), Some(peer)) => Some(Endpoint {
+            service_name: peer.service_name.clone(),
+            ..from_uri
+        }),
+        (Some(from_uri), None) => Some(from_uri),
+        (None, peer) => peer.cloned(),
     }
 }
 
@@ -117,4 +158,42 @@ pub(crate) fn remote_endpoint(uri: &http::Uri) -> Option<Endpoint> {
         ip: Some(ip),
         port,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(service: &'static str, ip: [u8; 4], port: u16) -> Endpoint {
+        Endpoint {
+            service_name: Some(service.into()),
+            ip: Some(ip.into()),
+            port,
+        }
+    }
+
+    #[test]
+    fn the_peer_is_the_uris_address_named_as_configured() {
+        let uri: http::Uri = "http://10.1.2.3:8080/orders".parse().unwrap();
+        let configured = named("orders", [10, 9, 9, 9], 9);
+        assert_eq!(
+            peer(&uri, Some(&configured)),
+            Some(named("orders", [10, 1, 2, 3], 8080))
+        );
+        assert_eq!(
+            peer(&uri, None).map(|e| (e.service_name, e.ip, e.port)),
+            Some((None, Some([10, 1, 2, 3].into()), 8080))
+        );
+    }
+
+    /// Regression: a tonic client's span had no remote endpoint; its URIs hold only the path.
+    #[test]
+    fn a_uri_without_an_address_takes_the_configured_peer() {
+        let uri: http::Uri = "/demo.Greeter/SayHello".parse().unwrap();
+        let configured = named("greeter", [127, 0, 0, 1], 50051);
+        assert_eq!(peer(&uri, Some(&configured)), Some(configured.clone()));
+        assert_eq!(peer(&uri, None), None);
+        let by_name: http::Uri = "http://greeter.internal/x".parse().unwrap();
+        assert_eq!(peer(&by_name, Some(&configured)), Some(configured));
+    }
 }

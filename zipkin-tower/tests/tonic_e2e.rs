@@ -139,8 +139,14 @@ async fn call(addr: SocketAddr, name: &str) -> (Result<String, tonic::Status>, S
         .connect()
         .await
         .unwrap();
+    // A tonic client's requests carry only their path: the layer is told its peer.
+    let peer = zipkin_runtime::Endpoint {
+        service_name: Some("greeter".into()),
+        ip: Some(addr.ip()),
+        port: addr.port(),
+    };
     let svc = ServiceBuilder::new()
-        .layer(ClientLayer::new())
+        .layer(ClientLayer::new().remote_endpoint(peer))
         .service(channel);
     let mut grpc = tonic::client::Grpc::new(svc);
     let root = Span::builder("caller").start_detached();
@@ -204,6 +210,17 @@ async fn a_unary_call_and_an_error_status() {
             .and_then(|e| e.ipv4.as_deref()),
         Some("127.0.0.1"),
         "{server:?}"
+    );
+    // The CLIENT span's peer: the address the channel connects to, named as configured.
+    let peer = client.remote_endpoint.as_ref();
+    assert_eq!(
+        (
+            peer.and_then(|e| e.service_name.as_deref()),
+            peer.and_then(|e| e.ipv4.as_deref()),
+            peer.and_then(|e| e.port)
+        ),
+        (Some("greeter"), Some("127.0.0.1"), Some(addr.port())),
+        "{client:?}"
     );
     assert_eq!(compose.parent_id.as_deref(), Some(server.id.as_str()));
     for s in [client, server] {
