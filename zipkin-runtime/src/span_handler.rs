@@ -9,7 +9,7 @@ use crate::record::{Kind, SpanRecord};
 use crate::tag_value::TagValue;
 
 /// Sees each finished, sampled span before it is encoded and reported, and may rename it,
-/// remove or rewrite its tags (redact a token in `http.path`), or drop it.
+/// remove or rewrite its tags (mask an e-mail address the application tagged), or drop it.
 ///
 /// It runs on the reporter's thread, never on the application's: it may take its time, but it
 /// delays every span behind it. A span it drops is counted in
@@ -22,37 +22,34 @@ use crate::tag_value::TagValue;
 /// use zipkin_rs::{FinishedSpan, SpanGuard, SpanHandler, Tracer};
 /// use zipkin_rs::transport::memory::MemoryTransport;
 ///
-/// /// Drops health checks and redacts tokens in paths.
+/// /// Drops health checks and masks e-mail addresses.
 /// #[derive(Debug)]
-/// struct Redact;
+/// struct Privacy;
 ///
-/// impl SpanHandler for Redact {
+/// impl SpanHandler for Privacy {
 ///     fn end(&self, span: &mut FinishedSpan<'_>) -> bool {
 ///         if span.name() == "get /health" {
 ///             return false;
 ///         }
-///         if let Some(path) = span.tag("http.path") {
-///             if let Some((before, _)) = path.split_once("token=") {
-///                 let redacted = format!("{before}token=<redacted>");
-///                 span.set_tag("http.path", redacted);
-///             }
+///         if span.tag("user.email").is_some() {
+///             span.set_tag("user.email", "<redacted>");
 ///         }
 ///         true
 ///     }
 /// }
 ///
 /// let mem = MemoryTransport::new();
-/// let tracer = Tracer::builder().span_handler(Redact).transport(mem.clone()).build().unwrap();
+/// let tracer = Tracer::builder().span_handler(Privacy).transport(mem.clone()).build().unwrap();
 /// tracer.in_scope(|| {
-///     let mut s = SpanGuard::new("get /login");
-///     s.tag("http.path", "/login?token=secret");
+///     let mut s = SpanGuard::new("post /login");
+///     s.tag("user.email", "ada@example.com");
 ///     drop(s);
 ///     drop(SpanGuard::new("get /health"));
 /// });
 /// tracer.flush(std::time::Duration::from_secs(5));
 /// let spans = mem.spans();
 /// assert_eq!(spans.len(), 1);
-/// assert_eq!(spans[0].tags["http.path"], "/login?token=<redacted>");
+/// assert_eq!(spans[0].tags["user.email"], "<redacted>");
 /// assert_eq!(tracer.metrics().dropped_by_handler, 1);
 /// ```
 pub trait SpanHandler: Send + Sync + fmt::Debug + 'static {
