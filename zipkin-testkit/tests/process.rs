@@ -82,6 +82,21 @@ fn child_main() {
             std::thread::sleep(Duration::from_millis(100));
             std::process::exit(0);
         }
+        "outage" => {
+            // The child's own collector, down and then up: the library says when delivery
+            // fails and when it works again.
+            let c = Collector::start(Mode::Down);
+            let t = child_tracer(&c.url()).build().unwrap();
+            t.in_scope(emit_on_current);
+            t.flush(Duration::from_secs(10));
+            c.set_mode(Mode::Accept);
+            // The cool-down after a given-up message: later spans wait it out, then go.
+            std::thread::sleep(Duration::from_millis(300));
+            t.in_scope(emit_on_current);
+            let f = t.flush(Duration::from_secs(20));
+            t.shutdown(Duration::from_secs(10));
+            println!("CHILD outage {} {}", f.sent, c.accepted_spans());
+        }
         "logs" => {
             // Auth header and a password in the URL, a collector that refuses: the library
             // logs its one warning; print every Debug a user might log too.
@@ -425,6 +440,40 @@ fn a_forked_child_draws_its_own_ids_and_reports_through_its_own_reporter() {
         flush.get(1) == Some(&"false") && micros < 4_000_000,
     );
     check_requests(&mut r, &c);
+    r.finish();
+}
+
+/// Regression: only the first failure of the process was said, never its end, so an operator
+/// could not tell from the log whether spans were flowing again, and a later outage was silent.
+#[test]
+fn an_outage_is_said_when_it_starts_and_when_it_ends() {
+    let mut r = Report::new("X3b a collector that fails, then accepts: both said on stderr");
+    let child = run_child("outage", "unused");
+    r.check("child ran", child.ok, child.ok);
+    let lines: Vec<&str> = child
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("zipkin:"))
+        .collect();
+    let failed = lines.iter().position(|l| l.starts_with("zipkin: dropped"));
+    let back = lines
+        .iter()
+        .position(|l| l.starts_with("zipkin: the collector accepts spans again"));
+    r.check(
+        "stderr: the failure, then the recovery",
+        format!("{lines:?}"),
+        matches!((failed, back), (Some(f), Some(b)) if f < b),
+    );
+    let delivered = child
+        .stdout
+        .split("CHILD outage ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok());
+    r.check(
+        "spans sent after the recovery",
+        format!("{delivered:?}"),
+        delivered == Some(SPANS as u64),
+    );
     r.finish();
 }
 

@@ -42,6 +42,7 @@ pub(crate) mod batch;
 pub(crate) mod config;
 pub(crate) mod drainer;
 pub(crate) mod metrics;
+pub(crate) mod outage;
 pub(crate) mod overflow;
 pub(crate) mod ring;
 pub(crate) mod rings;

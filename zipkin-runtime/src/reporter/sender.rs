@@ -12,6 +12,7 @@ use crate::error::TransportError;
 use crate::transport::{Message, Transport};
 
 use super::batch::{part, Batch};
+use super::outage::Outages;
 use super::shared::{lock, Cause, Item, Shared};
 
 pub(super) struct Sender {
@@ -23,7 +24,8 @@ pub(super) struct Sender {
     /// when a message was given up (at most `retry_backoff_max` after it). Unlike the
     /// cool-down, it holds while shutting down too: the collector asked.
     not_before: Option<Instant>,
-    warned: bool,
+    /// What has been said about the collector failing.
+    outages: Outages,
     /// Messages started through the transport's pipeline, oldest first, each with its span
     /// offsets (for 413 halves). Their spans and bytes stay queued until their outcome.
     in_flight: VecDeque<(Message, Vec<usize>)>,
@@ -36,7 +38,7 @@ impl Sender {
             transport,
             cooldown: Duration::ZERO,
             not_before: None,
-            warned: false,
+            outages: Outages::default(),
             in_flight: VecDeque::new(),
         }
     }
@@ -339,6 +341,9 @@ impl Sender {
                     self.cooldown = Duration::ZERO;
                     self.not_before = None;
                     self.shared.sent(n, sent_bytes);
+                    if let Some(line) = self.outages.sent(Instant::now()) {
+                        eprintln!("{line}");
+                    }
                     continue;
                 }
                 Err(e) => e,
@@ -370,12 +375,8 @@ impl Sender {
                     }
                 }
             }
-            if !self.warned {
-                self.warned = true;
-                eprintln!(
-                    "zipkin: dropped {n} spans: {e}; later failures are only counted \
-                     (see Tracer::metrics)"
-                );
+            if let Some(line) = self.outages.failed(Instant::now(), n, &e) {
+                eprintln!("{line}");
             }
             let cause = if rejected {
                 Cause::Rejected
