@@ -37,13 +37,14 @@ use crate::span_context::SpanContext;
 /// let seen = std::thread::spawn(move || captured.run(current_context)).join().unwrap();
 /// assert_eq!(seen, parent.context());
 ///
-/// // A future, for any executor:
+/// // A future, for any executor (here tokio's):
 /// let fut = CapturedContext::current().wrap(async { current_context() });
-/// assert_eq!(futures_lite_block_on(fut), parent.context());
-/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
-/// # }
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert_eq!(runtime.block_on(fut), parent.context());
 /// ```
+///
+/// A plain `tokio::spawn` or `std::thread::spawn` carries nothing: spans opened in it start
+/// new traces. Use [`crate::spawn`], [`crate::spawn_thread`], [`crate::FutureExt`] or this.
 #[derive(Clone, Default)]
 pub struct CapturedContext {
     cur: Option<Current>,

@@ -100,13 +100,10 @@ impl Span {
     /// ```
     /// # extern crate zipkin_runtime as zipkin_rs;
     /// use zipkin_rs::Span;
-    /// # futures_lite_block_on(async {
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let answer = Span::builder("compute").start_detached().instrument(async { 42 }).await;
     /// assert_eq!(answer, 42);
     /// # });
-    /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
-    /// # }
     /// ```
     pub fn instrument<F: Future>(self, fut: F) -> Instrumented<F> {
         Instrumented {

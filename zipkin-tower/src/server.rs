@@ -24,7 +24,7 @@ use crate::{grpc, headers, parse};
 ///   the handler (`#[zipkin_span]`) are its children, and `inject_headers()` there propagates it.
 /// - When no caller decided, the tracer's sampler decides, seeing the method, path and route.
 ///
-/// Names, tags and when the span ends: see the [crate](crate) documentation.
+/// Names, tags and when the span ends: see the [documentation of `zipkin_rs::tower`](crate).
 ///
 /// ```
 /// # mod zipkin_rs { pub use ::zipkin_runtime::*; pub mod tower { pub use ::zipkin_tower::*; } }
