@@ -24,8 +24,9 @@ rustup toolchain install "$msrv" --profile minimal --no-self-update 2>&1 | tail 
 tree="$ROOT/target/msrv/tree"
 rm -rf "$tree"
 mkdir -p "$tree"
+# Tracked and new files; one deleted but not yet staged is skipped.
 git ls-files -z --cached --others --exclude-standard -- . ':!:benches' |
-  tar --null -T - -cf - | tar -xf - -C "$tree"
+  tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$tree"
 cd "$tree"
 # The fallback resolution needs Cargo 1.84 or later: the default toolchain's, not the old one's.
 CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo generate-lockfile 2>&1 | tail -n 1

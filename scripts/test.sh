@@ -6,7 +6,8 @@
 #      and for the Kafka transport a real Kafka broker (scripts/kafka.sh, 127.0.0.1:9092, topic
 #      zipkin) and a second Zipkin that consumes that topic (127.0.0.1:9412)
 #   2. the interop peers: py_zipkin, Brave, zipkin-go (scripts/peers.sh install all)
-#   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check
+#   3. Debian's Chromium and playwright-core (tests/browser/, npm ci) for the browser check, and
+#      OpenSSL's headers (libssl-dev) when missing
 #   4. lints: cargo fmt --check, clippy and rustdoc with -D warnings, and the docs as docs.rs
 #      builds them (nightly, `--cfg docsrs`: each item behind a feature says which)
 #   5. cargo test --workspace, with ZIPKIN_E2E=1 so that tests needing Zipkin fail without it
@@ -111,6 +112,13 @@ if [[ ! -x /usr/bin/chromium ]]; then
 fi
 /usr/bin/chromium --version 2>/dev/null || true
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# OpenSSL's headers: zipkin-testkit's tests put reqwest's default TLS in the build, as an
+# application's own reqwest does, to check that the reporter still uses rustls.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev pkg-config \
+    >"$LOGS/apt-openssl.log" 2>&1 || { tail -n 30 "$LOGS/apt-openssl.log" >&2; exit 1; }
+fi
 
 # From here on a failing step is recorded and the next steps still run, so that one run shows
 # every failure; the script fails at the end if any step did.

@@ -111,4 +111,31 @@ fn the_install_guard_flushes_on_drop_within_a_bounded_time() {
     );
     *hung.0 .0.lock().unwrap() = true;
     hung.0 .1.notify_all();
+
+    // Regression: a guard whose tracer was already shut down (here by the code, which gave up
+    // after 100 ms with a message in flight) waited its whole close timeout again.
+    let hung = Hung::default();
+    let guard = Tracer::builder()
+        .service_name("guarded-shut")
+        .transport(hung.clone())
+        .reporter(idle())
+        .close_timeout(Duration::from_secs(5))
+        .install()
+        .unwrap();
+    trace_on_the_global_tracer();
+    assert!(
+        guard
+            .tracer()
+            .shutdown(Duration::from_millis(100))
+            .timed_out
+    );
+    let started = Instant::now();
+    drop(guard);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the drop waited again: {took:?}"
+    );
+    *hung.0 .0.lock().unwrap() = true;
+    hung.0 .1.notify_all();
 }

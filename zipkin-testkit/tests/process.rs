@@ -327,9 +327,10 @@ fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
         let after_guard = child.took.saturating_sub(guard);
         r.figure(&format!("{mode}: guard drop"), fmt_dur(guard));
         r.check(
-            &format!("{mode}: process time after the guard dropped (< 600 ms: no second wait)"),
+            // It also holds the process's start and its 1000 spans; a second wait adds 1 s.
+            &format!("{mode}: process time after the guard dropped (< 900 ms: no second wait)"),
             fmt_dur(after_guard),
-            after_guard < Duration::from_millis(600),
+            after_guard < Duration::from_millis(900),
         );
         let said = unsent_line(&child.stderr, "guard");
         let lines = child.stderr.matches("unsent").count();

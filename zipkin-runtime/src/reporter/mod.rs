@@ -265,12 +265,12 @@ impl Reporter {
         self.shared.metrics()
     }
 
-    /// Sends everything finished so far; waits at most `timeout`.
     /// Whether `shutdown` has run (or begun) for this reporter.
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)
     }
 
+    /// Sends everything finished so far; waits at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
         let s = &*self.shared;
         let deadline = Instant::now() + timeout;

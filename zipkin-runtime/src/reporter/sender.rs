@@ -341,8 +341,11 @@ impl Sender {
                     self.cooldown = Duration::ZERO;
                     self.not_before = None;
                     self.shared.sent(n, sent_bytes);
-                    if let Some(line) = self.outages.sent(Instant::now()) {
-                        eprintln!("{line}");
+                    if self.outages.in_outage() {
+                        let dropped = self.shared.metrics().spans_dropped;
+                        if let Some(line) = self.outages.sent(Instant::now(), dropped) {
+                            eprintln!("{line}");
+                        }
                     }
                     continue;
                 }
@@ -375,8 +378,12 @@ impl Sender {
                     }
                 }
             }
-            if let Some(line) = self.outages.failed(Instant::now(), n, &e) {
-                eprintln!("{line}");
+            // A span too large even alone is that span's fault, not the collector's.
+            if status != Some(413) {
+                let dropped = self.shared.metrics().spans_dropped;
+                if let Some(line) = self.outages.failed(Instant::now(), n, &e, dropped) {
+                    eprintln!("{line}");
+                }
             }
             let cause = if rejected {
                 Cause::Rejected

@@ -251,7 +251,9 @@ impl Tracer {
 impl Tracer {
     /// Shuts the tracer down within `wait` and, if spans were left, says on standard error how
     /// many, why, and how long it waited. With no wait configured (`configured` zero) it says
-    /// nothing: the user turned the wait off.
+    /// nothing: the user turned the wait off. A tracer already shut down (its guard dropped,
+    /// `shutdown` called, or replaced by `install`) is left alone: that wait was bounded and
+    /// said already, and a second one would add to it.
     pub(crate) fn close_and_report(
         self,
         wait: Duration,
@@ -259,6 +261,9 @@ impl Tracer {
         when: &str,
         setting: &str,
     ) {
+        if self.inner.active().map_or(true, Reporter::is_closed) {
+            return;
+        }
         let before = self.metrics();
         if configured.is_zero() || before.spans_queued == 0 {
             self.shutdown(wait);
@@ -319,14 +324,10 @@ fn ask(
 
 impl Tracked for TracerInner {
     /// Shuts the tracer down if it still holds spans, within its `exit_flush_timeout` less
-    /// `spent`, and says on standard error what could not be sent. A tracer already shut down
-    /// (its guard dropped, or `shutdown` called) is left alone: that wait was bounded already,
-    /// and a second one would add to it.
+    /// `spent`, and says on standard error what could not be sent (not for a tracer already
+    /// shut down: see `close_and_report`).
     fn flush_at_exit(&'static self, spent: Duration) {
         let t = Tracer { inner: self };
-        if t.inner.active().map_or(true, Reporter::is_closed) {
-            return;
-        }
         let timeout = self.config.exit_flush_timeout;
         t.close_and_report(
             timeout.saturating_sub(spent),

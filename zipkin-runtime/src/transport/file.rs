@@ -44,8 +44,23 @@ pub struct FileTransport {
     state: Arc<Mutex<FileState>>,
 }
 
-/// The files this process's transports have open, by canonical path.
-type OpenFiles = Vec<(PathBuf, Weak<Mutex<FileState>>)>;
+/// The files this process's transports have open, by canonical path and identity.
+type OpenFiles = Vec<(PathBuf, Option<FileId>, Weak<Mutex<FileState>>)>;
+
+/// Which file a handle is open on (device and inode): a path deleted and made again while a
+/// transport writes the old file names another file.
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(file: &File) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &File) -> Option<FileId> {
+    None
+}
 
 fn open_files() -> MutexGuard<'static, OpenFiles> {
     static OPEN: OnceLock<Mutex<OpenFiles>> = OnceLock::new();
@@ -76,11 +91,12 @@ impl FileTransport {
             .truncate(false)
             .open(path)?;
         let shown = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        open.retain(|(_, state)| state.strong_count() > 0);
+        let id = file_id(&file);
+        open.retain(|(_, _, state)| state.strong_count() > 0);
         if let Some(state) = open
             .iter()
-            .find(|(p, _)| *p == shown)
-            .and_then(|(_, state)| state.upgrade())
+            .find(|(p, i, _)| *p == shown && *i == id)
+            .and_then(|(_, _, state)| state.upgrade())
         {
             // Another transport of this process writes it: spans go through its handle.
             return Ok(FileTransport { path: shown, state });
@@ -100,7 +116,7 @@ impl FileTransport {
             shown.display()
         );
         let state = Arc::new(Mutex::new(FileState { file, non_empty }));
-        open.push((shown.clone(), Arc::downgrade(&state)));
+        open.push((shown.clone(), id, Arc::downgrade(&state)));
         Ok(FileTransport { path: shown, state })
     }
 
@@ -268,6 +284,15 @@ mod tests {
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let ids: Vec<&str> = all.iter().map(|s| s["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["1", "2", "3", "4", "5"]);
+        // The file removed while `fourth` writes it: a new transport starts a new file there
+        // rather than joining the handle of the removed one.
+        std::fs::remove_file(&path).unwrap();
+        let fifth = FileTransport::create(&path).unwrap();
+        fifth.send(&message(&["{\"id\":\"6\"}"])).unwrap();
+        let all: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        drop(fourth);
         std::fs::remove_file(&path).unwrap();
     }
 
