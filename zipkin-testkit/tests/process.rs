@@ -173,6 +173,18 @@ fn run_child(mode: &str, url: &str) -> Child {
     run_child_with(mode, url, &[])
 }
 
+/// Runs child `mode` reporting to a collector that never answers, with
+/// `ZIPKIN_EXIT_FLUSH_TIMEOUT` set to `exit_wait` when given.
+fn run_child_against_hung_collector(mode: &str, exit_wait: Option<&str>) -> Child {
+    let c = Collector::start(Mode::Hang);
+    let url = c.url();
+    let mut vars = vec![("ZIPKIN_ENDPOINT", url.as_str())];
+    if let Some(v) = exit_wait {
+        vars.push(("ZIPKIN_EXIT_FLUSH_TIMEOUT", v));
+    }
+    run_child_with(mode, &url, &vars)
+}
+
 fn run_child_with(mode: &str, url: &str, env: &[(&str, &str)]) -> Child {
     let started = Instant::now();
     let out = Command::new(std::env::current_exe().unwrap())
@@ -264,13 +276,7 @@ fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
             Some("0"),
         ),
     ] {
-        let c = Collector::start(Mode::Hang);
-        let url = c.url();
-        let mut vars = vec![("ZIPKIN_ENDPOINT", url.as_str())];
-        if let Some(v) = env {
-            vars.push(("ZIPKIN_EXIT_FLUSH_TIMEOUT", v));
-        }
-        let child = run_child_with("lazy-return", &url, &vars);
+        let child = run_child_against_hung_collector("lazy-return", env);
         r.check(&format!("{mode}: child exited"), child.ok, child.ok);
         r.figure(
             &format!("{mode}: child process run time"),
@@ -308,13 +314,7 @@ fn exit_paths_shutdown_and_guard_lose_nothing_process_exit_is_measured() {
             Some("0"),
         ),
     ] {
-        let c = Collector::start(Mode::Hang);
-        let url = c.url();
-        let mut vars = vec![("ZIPKIN_ENDPOINT", url.as_str())];
-        if let Some(v) = env {
-            vars.push(("ZIPKIN_EXIT_FLUSH_TIMEOUT", v));
-        }
-        let child = run_child_with("init-guard", &url, &vars);
+        let child = run_child_against_hung_collector("init-guard", env);
         r.check(&format!("{mode}: child exited"), child.ok, child.ok);
         let guard = Duration::from_micros(
             child
