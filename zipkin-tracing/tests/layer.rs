@@ -486,3 +486,81 @@ fn fields_left_out_are_never_rendered() {
     assert_eq!(s.tags["late"], "rendered");
     assert!(!s.tags.contains_key("secret"), "{:?}", s.tags);
 }
+
+/// Regression: the README told JSON users to wrap `fmt::format().json()`, which panicked on the
+/// first line in a span (JSON events with text fields), and the working setup wrote
+/// `trace_id=… span_id=… {…}`, which no JSON log pipeline parses.
+#[test]
+fn json_log_lines_stay_json_and_carry_the_ids_as_members() {
+    let (t, mem) = tracer(Tracer::builder());
+    let buf = Buf::default();
+    let out = buf.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(ZipkinLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(move || out.clone())
+                .map_event_format(TraceIds::new),
+        );
+    tracing::subscriber::with_default(subscriber, || {
+        t.in_scope(|| {
+            tracing::info!("outside");
+            let _a = tracing::info_span!("logged_json", user = 7).entered();
+            tracing::info!(items = 3, "in logged_json");
+            zipkin_logged();
+        })
+    });
+    t.flush(Duration::from_secs(5));
+    let spans = mem.spans();
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].get("trace_id").is_none(), "{text}");
+    assert_eq!(lines[0]["fields"]["message"], "outside", "{text}");
+    let logged = by_name(&spans, "logged_json");
+    let z = by_name(&spans, "zipkin_logged");
+    for (line, span) in [(&lines[1], logged), (&lines[2], z)] {
+        assert_eq!(line["trace_id"], span.trace_id.as_str(), "{text}");
+        assert_eq!(line["span_id"], span.id.as_str(), "{text}");
+    }
+    // The inner format's members are all still there.
+    assert_eq!(lines[1]["fields"]["message"], "in logged_json", "{text}");
+    assert_eq!(lines[1]["fields"]["items"], 3, "{text}");
+    assert_eq!(lines[1]["level"], "INFO", "{text}");
+    assert_eq!(lines[1]["span"]["name"], "logged_json", "{text}");
+}
+
+/// With colours on, the ids still start the line (the text path, without the splice).
+#[test]
+fn coloured_log_lines_start_with_the_ids() {
+    let (t, mem) = tracer(Tracer::builder());
+    let buf = Buf::default();
+    let out = buf.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(ZipkinLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(true)
+                .with_writer(move || out.clone())
+                .map_event_format(TraceIds::new),
+        );
+    tracing::subscriber::with_default(subscriber, || {
+        t.in_scope(|| {
+            let _a = tracing::info_span!("coloured").entered();
+            tracing::info!("in coloured");
+        })
+    });
+    t.flush(Duration::from_secs(5));
+    let spans = mem.spans();
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let s = by_name(&spans, "coloured");
+    assert!(
+        text.starts_with(&format!("trace_id={} span_id={} ", s.trace_id, s.id)),
+        "{text}"
+    );
+    assert!(text.contains('\x1b'), "colours expected: {text:?}");
+}
