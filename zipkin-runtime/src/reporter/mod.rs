@@ -270,6 +270,11 @@ impl Reporter {
         self.shared.closed.load(Ordering::SeqCst)
     }
 
+    /// Why the collector's last attempt failed, if no message went through since.
+    pub(crate) fn last_failure(&self) -> Option<String> {
+        lock(&self.shared.ledger).last_failure.clone()
+    }
+
     /// Sends everything finished so far; waits at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
         let s = &*self.shared;

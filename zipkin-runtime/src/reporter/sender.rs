@@ -270,6 +270,7 @@ impl Sender {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
+            self.shared.attempt_failed(&e);
             if !e.is_retryable() || attempt >= cfg.max_attempts {
                 return Err(e);
             }

@@ -37,6 +37,9 @@ pub(super) struct Ledger {
     pub(super) retired_offered: u64,
     pub(super) retired_dropped_full: u64,
     pub(super) retired_dropped_queue: u64,
+    /// Why the collector's last attempt failed, until a message goes through: what a shutdown
+    /// that leaves spans behind says (a hung collector fails no message within the wait).
+    pub(super) last_failure: Option<String>,
 }
 
 #[derive(Default)]
@@ -238,6 +241,12 @@ impl Shared {
         l.sent += n;
         l.messages_sent += 1;
         l.bytes_sent += bytes as u64;
+        l.last_failure = None;
+    }
+
+    /// An attempt to send a message failed with `why` (it may be retried).
+    pub(super) fn attempt_failed(&self, why: &dyn std::fmt::Display) {
+        lock(&self.ledger).last_failure = Some(why.to_string());
     }
 
     /// A batch of `spans` spans and `bytes` bytes has left the queue (sent or dropped).

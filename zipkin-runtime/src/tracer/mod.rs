@@ -261,13 +261,26 @@ impl Tracer {
         when: &str,
         setting: &str,
     ) {
+        if let Some(line) = self.close_and_explain(wait, configured, when, setting) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// [`Tracer::close_and_report`]'s work: the line to say, if any.
+    fn close_and_explain(
+        self,
+        wait: Duration,
+        configured: Duration,
+        when: &str,
+        setting: &str,
+    ) -> Option<String> {
         if self.inner.active().map_or(true, Reporter::is_closed) {
-            return;
+            return None;
         }
         let before = self.metrics();
         if configured.is_zero() || before.spans_queued == 0 {
             self.shutdown(wait);
-            return;
+            return None;
         }
         let started = std::time::Instant::now();
         let report = self.shutdown(wait);
@@ -275,7 +288,7 @@ impl Tracer {
         let waited = started.elapsed();
         let lost = after.spans_dropped - before.spans_dropped + after.spans_queued;
         if lost == 0 {
-            return;
+            return None;
         }
         let failed = (after.dropped_transport_error + after.dropped_rejected)
             - (before.dropped_transport_error + before.dropped_rejected);
@@ -291,11 +304,14 @@ impl Tracer {
         } else if rest > 0 {
             why.push(format!("{rest} dropped"));
         }
-        eprintln!(
+        if let Some(e) = self.inner.active().and_then(Reporter::last_failure) {
+            why.push(format!("the collector's last attempt failed: {e}"));
+        }
+        Some(format!(
             "zipkin: {lost} span(s) unsent {when}, after waiting {}: {}",
             fmt_wait(waited),
             why.join("; ")
-        );
+        ))
     }
 }
 
@@ -339,5 +355,65 @@ impl Tracked for TracerInner {
 
     fn mark_forked(&self) {
         TracerInner::mark_forked(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::error::TransportError;
+    use crate::reporter::config::ReporterConfig;
+    use crate::transport::{Message, Transport};
+    use crate::SpanGuard;
+
+    use super::Tracer;
+
+    struct Refusing;
+
+    impl Transport for Refusing {
+        fn send(&self, _: &Message) -> Result<(), TransportError> {
+            Err(TransportError::Io("connection refused by the test".into()))
+        }
+    }
+
+    /// Regression: with a collector that failed every attempt while retries were still due,
+    /// the line at exit said only that spans were "still waiting", not why.
+    #[test]
+    fn spans_left_at_exit_are_said_with_the_collectors_last_failure() {
+        let t = Tracer::builder()
+            .service_name("exit")
+            .transport(Refusing)
+            .reporter(ReporterConfig {
+                batch_timeout: Duration::from_millis(1),
+                drain_interval: Duration::from_millis(1),
+                max_attempts: 100,
+                retry_backoff: Duration::from_secs(60),
+                retry_backoff_max: Duration::from_secs(60),
+                ..Default::default()
+            })
+            .build()
+            .unwrap();
+        t.in_scope(|| drop(SpanGuard::new("left")));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while t.inner.active().and_then(|r| r.last_failure()).is_none() {
+            assert!(Instant::now() < deadline, "no attempt failed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let wait = Duration::from_millis(100);
+        let line = t
+            .close_and_explain(wait, wait, "at exit", "ZIPKIN_EXIT_FLUSH_TIMEOUT")
+            .expect("a line about the span left");
+        assert!(
+            line.starts_with("zipkin: 1 span(s) unsent at exit"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(
+                "the collector's last attempt failed: could not deliver spans to the collector: \
+                 connection refused by the test"
+            ),
+            "{line}"
+        );
     }
 }

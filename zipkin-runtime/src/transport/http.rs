@@ -415,7 +415,15 @@ impl Transport for HttpTransport {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| TransportError::Io(describe(e)))?;
+                .map_err(|e| {
+                    // reqwest's "operation timed out" without the bound it ran into.
+                    let bound = e.is_timeout().then_some(self.request_timeout);
+                    let mut why = describe(e);
+                    if let Some(t) = bound {
+                        why.push_str(&format!(" (the request timeout is {t:?})"));
+                    }
+                    TransportError::Io(why)
+                })?;
             let status = resp.status();
             let retry_after = if matches!(status.as_u16(), 429 | 503) {
                 retry_after_of(resp.headers(), SystemTime::now())
@@ -453,6 +461,26 @@ mod tests {
     /// Sun, 06 Nov 1994 08:49:27 GMT: ten seconds before the RFC's example date.
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(784_111_767)
+    }
+
+    /// A collector that takes the connection and never answers: the error says it timed out
+    /// and after how long, not only reqwest's "operation timed out".
+    #[test]
+    fn a_hung_collector_is_a_timeout_with_its_bound() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api/v2/spans", l.local_addr().unwrap());
+        let t = HttpTransport::builder(url)
+            .timeouts(Duration::from_secs(1), Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let msg = Message {
+            body: b"[]".to_vec(),
+            spans: 0,
+            encoding: crate::encode::Encoding::Json,
+        };
+        let e = t.send(&msg).unwrap_err().to_string();
+        assert!(e.ends_with("(the request timeout is 200ms)"), "{e}");
+        drop(l);
     }
 
     #[test]

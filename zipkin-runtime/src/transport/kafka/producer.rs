@@ -86,8 +86,10 @@ impl Producer {
             }
         }
         let mut errors = Vec::new();
-        // The metadata connection, or else each bootstrap broker once, in turn.
-        for _ in 0..=s.bootstrap.len() {
+        // The metadata connection if there is one, then each bootstrap broker once, in turn
+        // (one broker was asked twice, doubling the wait and the message when it hung).
+        let tries = s.bootstrap.len() + usize::from(self.meta_conn.is_some());
+        for _ in 0..tries {
             if self.meta_conn.is_none() {
                 let addr = &s.bootstrap[self.next_bootstrap % s.bootstrap.len()];
                 self.next_bootstrap = self.next_bootstrap.wrapping_add(1);
@@ -420,6 +422,29 @@ mod tests {
         );
         t.send(&msg()).unwrap();
         assert_eq!(metadata.load(Ordering::SeqCst), 2, "kept while it works");
+    }
+
+    /// Regression: a broker that takes connections and never answers was asked twice per
+    /// metadata request (two request timeouts) and said so as the OS's "Resource temporarily
+    /// unavailable", twice.
+    #[test]
+    fn a_silent_broker_costs_one_timeout_and_says_it_timed_out() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let t = KafkaTransport::builder([addr.as_str()])
+            .timeouts(Duration::from_millis(300), Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let e = t.send(&msg()).unwrap_err().to_string();
+        assert!(
+            e.contains("the broker sent no answer within 300ms (the request timeout)"),
+            "{e}"
+        );
+        assert_eq!(e.matches(&addr).count(), 1, "{e}");
+        // The connections it made wait in the listener's backlog: one, not two.
+        l.set_nonblocking(true).unwrap();
+        let connections = std::iter::from_fn(|| l.accept().ok()).count();
+        assert_eq!(connections, 1, "{e}");
     }
 
     #[test]
