@@ -215,7 +215,12 @@ impl Visit for TagVisitor<'_> {
     }
 }
 
-/// An event as one annotation: its message, then `name=value` for each other field, and
+/// The fields tracing-log gives a `log` record made an event (hyper's and reqwest's lines):
+/// where it was logged from, not what happened, and four of them on every such annotation.
+const LOG_FIELDS: [&str; 4] = ["log.target", "log.module_path", "log.file", "log.line"];
+
+/// An event as one annotation: its message, then `name=value` for each other field but
+/// tracing-log's [`LOG_FIELDS`], and
 /// whether it carries an `error` field (whose value becomes the `error` tag).
 #[derive(Default)]
 pub(crate) struct EventVisitor {
@@ -228,6 +233,9 @@ impl EventVisitor {
     fn push(&mut self, field: &Field, value: fmt::Arguments<'_>) {
         if field.name() == "message" {
             let _ = self.message.write_fmt(value);
+            return;
+        }
+        if LOG_FIELDS.contains(&field.name()) {
             return;
         }
         if !self.fields.is_empty() {

@@ -564,3 +564,33 @@ fn coloured_log_lines_start_with_the_ids() {
     );
     assert!(text.contains('\x1b'), "colours expected: {text:?}");
 }
+
+/// Regression: a `log` record bridged by tracing-log (hyper's and reqwest's lines) became an
+/// annotation ending in `log.target=… log.module_path=… log.file=… log.line=…`.
+#[test]
+fn the_fields_tracing_log_adds_stay_out_of_annotations() {
+    let spans = run(ZipkinLayer::new(), Tracer::builder(), || {
+        let _s = tracing::info_span!("bridged").entered();
+        tracing::info!(
+            log.target = "reqwest::connect",
+            log.module_path = "reqwest::connect",
+            log.file = "src/connect.rs",
+            log.line = 929u32,
+            "starting new connection"
+        );
+        tracing::info!(
+            log.target = "x",
+            peer = "10.0.0.1",
+            "with a field of its own"
+        );
+    });
+    let s = by_name(&spans, "bridged");
+    let values: Vec<&str> = s.annotations.iter().map(|a| a.value.as_str()).collect();
+    assert_eq!(
+        values,
+        [
+            "starting new connection",
+            "with a field of its own peer=10.0.0.1"
+        ]
+    );
+}
