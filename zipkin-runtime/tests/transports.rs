@@ -18,6 +18,8 @@ enum Answer {
     Status(u16),
     /// This status with these extra header lines (`Name: value`).
     StatusWith(u16, Vec<String>),
+    /// This status with this body.
+    StatusBody(u16, String),
     Redirect(String),
     /// Accept and never answer.
     Hang,
@@ -113,6 +115,13 @@ impl Fake {
                 let _ = write!(
                     w,
                     "HTTP/1.1 {s} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+            Answer::StatusBody(s, body) => {
+                let _ = write!(
+                    w,
+                    "HTTP/1.1 {s} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
                 );
             }
             Answer::StatusWith(s, lines) => {
@@ -375,14 +384,49 @@ fn retry_after_that_is_unreadable_or_on_another_status_is_not_given() {
     ] {
         let e = answer_of(status, &lines);
         assert!(
-            matches!(e, TransportError::Status { status: s, retry_after: None } if s == status),
+            matches!(e, TransportError::Status { status: s, retry_after: None, .. } if s == status),
             "{status} {lines:?}: {e}"
         );
-        assert_eq!(
-            e.to_string(),
-            format!("collector answered HTTP {status}, expected 2xx")
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "collector answered HTTP {status}, expected 2xx (POST http://127.0.0.1:"
+            )) && text.ends_with("/api/v2/spans)"),
+            "{text}"
         );
     }
+}
+
+/// Regression: a collector that refused the spans was said as "collector answered HTTP 400,
+/// expected 2xx" alone, though the request's URL and Zipkin's answer say what is wrong (here
+/// py_zipkin's v1 path with v2 spans).
+#[test]
+fn an_error_answer_is_said_with_the_url_and_the_start_of_its_body() {
+    let fake = Fake::start(Answer::StatusBody(
+        400,
+        "Expected a JSON_V1 encoded list, but received: JSON_V2\n".into(),
+    ));
+    let url = fake.url().replace("/api/v2/spans", "/api/v1/spans");
+    let e = http(&url).send(&message(Encoding::Json)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "collector answered HTTP 400, expected 2xx (POST {url}: \
+             \"Expected a JSON_V1 encoded list, but received: JSON_V2\")"
+        )
+    );
+    // A long or binary body: one line, cut at 200 bytes.
+    let fake = Fake::start(Answer::StatusBody(
+        500,
+        format!("a\r\nb{}", "x".repeat(500)),
+    ));
+    let e = http(&fake.url())
+        .send(&message(Encoding::Json))
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains(": \"a  bxxx"), "{text}");
+    assert!(text.ends_with("xxx\"…)"), "{text}");
+    assert!(text.len() < 320, "{}", text.len());
 }
 
 #[test]

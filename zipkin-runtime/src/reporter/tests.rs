@@ -379,6 +379,7 @@ fn throttled(status: u16, after: Duration) -> TransportError {
     TransportError::Status {
         status,
         retry_after: Some(after),
+        said: None,
     }
 }
 

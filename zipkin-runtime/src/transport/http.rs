@@ -85,6 +85,27 @@ impl fmt::Debug for HttpTransport {
     }
 }
 
+/// How much of an error answer's body goes into its message.
+const SAID_BYTES: usize = 200;
+
+/// `POST <url>` and the start of the answer's body, one line of printable text.
+fn said(url: &reqwest::Url, body_start: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(body_start)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = text.trim();
+    let more = if body_start.len() >= SAID_BYTES {
+        "…"
+    } else {
+        ""
+    };
+    match text.is_empty() {
+        true => format!("POST {}", redact(url)),
+        false => format!("POST {}: {text:?}{more}", redact(url)),
+    }
+}
+
 /// A URL without user and password, for messages.
 fn redact(url: &reqwest::Url) -> String {
     let mut u = url.clone();
@@ -433,9 +454,17 @@ impl Transport for HttpTransport {
             // Read (and discard) at most the cap, so a hostile or broken endpoint cannot make
             // us buffer or wait for an endless body; the connection is dropped if more follows.
             let mut read = 0usize;
+            // The start of an error's body, which says why (Zipkin names the format it wanted).
+            let mut start = Vec::new();
             while read <= MAX_RESPONSE_BYTES {
                 match resp.chunk().await {
-                    Ok(Some(c)) => read += c.len(),
+                    Ok(Some(c)) => {
+                        read += c.len();
+                        if !status.is_success() && start.len() < SAID_BYTES {
+                            let room = SAID_BYTES - start.len();
+                            start.extend_from_slice(&c[..c.len().min(room)]);
+                        }
+                    }
                     Ok(None) => break,
                     // The status is what counts; a broken body after it does not.
                     Err(_) => break,
@@ -447,6 +476,7 @@ impl Transport for HttpTransport {
                 Err(TransportError::Status {
                     status: status.as_u16(),
                     retry_after,
+                    said: Some(said(&self.url, &start)),
                 })
             }
         })
