@@ -46,10 +46,46 @@ impl std::fmt::Debug for CollectorEndpoint {
     }
 }
 
-/// What an endpoint setting accepts.
-pub(crate) const ENDPOINT_EXPECTED: &str =
-    "an http:// or https:// URL, kafka://host:port[,host:port...][/topic], file:<path>, stdout, \
-     or none (also empty or off) to report nothing";
+/// What an endpoint setting accepts in this build (a scheme whose feature is off is left out).
+pub(crate) const ENDPOINT_EXPECTED: &str = concat!(
+    http_expected!(),
+    kafka_expected!(),
+    "file:<path>, stdout, or none (also empty or off) to report nothing"
+);
+
+#[cfg(feature = "http")]
+macro_rules! http_expected {
+    () => {
+        "an http:// or https:// URL, "
+    };
+}
+#[cfg(not(feature = "http"))]
+macro_rules! http_expected {
+    () => {
+        ""
+    };
+}
+#[cfg(feature = "kafka")]
+macro_rules! kafka_expected {
+    () => {
+        "kafka://host:port[,host:port...][/topic], "
+    };
+}
+#[cfg(not(feature = "kafka"))]
+macro_rules! kafka_expected {
+    () => {
+        ""
+    };
+}
+use {http_expected, kafka_expected};
+
+/// `t` without its scheme `scheme` (`http://`), which may be written in any case.
+fn after_scheme<'a>(t: &'a str, scheme: &str) -> Option<&'a str> {
+    match t.get(..scheme.len()) {
+        Some(head) if head.eq_ignore_ascii_case(scheme) => Some(&t[scheme.len()..]),
+        _ => None,
+    }
+}
 
 impl CollectorEndpoint {
     /// Parses `http(s)://…`, `kafka://…`, `file:<path>`, `stdout` or `none`, given as
@@ -57,9 +93,23 @@ impl CollectorEndpoint {
     pub(crate) fn parse(s: &str, setting: Setting) -> Result<CollectorEndpoint, ConfigError> {
         let t = s.trim();
         let invalid = || ConfigError::new(setting, redact_url(s), ENDPOINT_EXPECTED);
-        if t.starts_with("http://") || t.starts_with("https://") {
+        // A scheme whose feature this build lacks is said at once, with the value as given.
+        let missing = |feature: &str| {
+            ConfigError::new(setting, redact_url(s), ENDPOINT_EXPECTED).because(format!(
+                "this build has no {feature} transport: the `{}` feature of zipkin-rs / \
+                 zipkin-runtime is off",
+                feature.to_ascii_lowercase()
+            ))
+        };
+        if after_scheme(t, "http://").is_some() || after_scheme(t, "https://").is_some() {
+            if cfg!(not(feature = "http")) {
+                return Err(missing("HTTP"));
+            }
             Ok(CollectorEndpoint::Http(t.to_owned()))
-        } else if let Some(rest) = t.strip_prefix("kafka://") {
+        } else if let Some(rest) = after_scheme(t, "kafka://") {
+            if cfg!(not(feature = "kafka")) {
+                return Err(missing("Kafka"));
+            }
             kafka::parse(rest, t, setting).map(CollectorEndpoint::Kafka)
         } else if let Some(p) = t.strip_prefix("file:") {
             if p.is_empty() {

@@ -41,7 +41,22 @@ fn parse_duration(s: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
-const BOOL: &str = "true or false";
+const BOOL: &str = "true or false (any case), 1 or 0";
+
+/// A switch: `true`/`false` in any case (Python writes `True`), or `1`/`0`.
+fn flag(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    match var(name) {
+        Some(v) if !v.trim().is_empty() => match v.trim() {
+            t if t.eq_ignore_ascii_case("true") || t == "1" => Ok(Some(true)),
+            f if f.eq_ignore_ascii_case("false") || f == "0" => Ok(Some(false)),
+            _ => Err(ConfigError::new(Setting::Env(name), v, BOOL)),
+        },
+        _ => Ok(None),
+    }
+}
 
 /// Applies the `ZIPKIN_*` variables, read through `var`, to `config` (see
 /// `TracerBuilder::from_env` for the list), recording in `origins` which settings came from
@@ -84,16 +99,16 @@ pub(crate) fn apply(
             )?));
         }
     }
-    if let Some(b) = parsed(&var, "ZIPKIN_TRACE_ID_128BIT", BOOL)? {
+    if let Some(b) = flag(&var, "ZIPKIN_TRACE_ID_128BIT")? {
         config.trace_id_128bit = b;
     }
-    if let Some(b) = parsed(&var, "ZIPKIN_ACCEPT_DEBUG", BOOL)? {
+    if let Some(b) = flag(&var, "ZIPKIN_ACCEPT_DEBUG")? {
         config.accept_debug = b;
     }
-    if let Some(b) = parsed(&var, "ZIPKIN_TRACEPARENT", BOOL)? {
+    if let Some(b) = flag(&var, "ZIPKIN_TRACEPARENT")? {
         config.write_traceparent = b;
     }
-    if let Some(b) = parsed(&var, "ZIPKIN_GZIP", BOOL)? {
+    if let Some(b) = flag(&var, "ZIPKIN_GZIP")? {
         config.gzip = b;
     }
     if let Some(v) = var("ZIPKIN_B3_FORMAT") {

@@ -70,7 +70,7 @@ impl TracerBuilder {
     /// | `ZIPKIN_SERVICE_NAME` | default service name | the executable's name |
     /// | `ZIPKIN_SAMPLE_RATE` | percent of new traces sampled | `100` |
     /// | `ZIPKIN_SAMPLER` | a sampler in place of the rate: `10/s`, `25%`, or HTTP rules `GET /health=0%;/orders=100%;*=10/s` (see the README) | none |
-    /// | `ZIPKIN_TRACE_ID_128BIT` | `true`/`false` | `true` |
+    /// | `ZIPKIN_TRACE_ID_128BIT` | 128-bit trace ids (`true`/`false`; these switches also take any case, `1` and `0`) | `true` |
     /// | `ZIPKIN_ACCEPT_DEBUG` | honour callers' debug flag | `true` |
     /// | `ZIPKIN_B3_FORMAT` | `multi`, `single` or `both` | `multi` |
     /// | `ZIPKIN_TRACEPARENT` | also write W3C `traceparent` | `false` |
@@ -383,6 +383,35 @@ mod tests {
         }
     }
 
+    /// Regression: `ZIPKIN_TRACE_ID_128BIT=False` (Python's spelling) was refused, while the
+    /// word-valued variables took any case.
+    #[test]
+    fn switches_take_true_and_false_in_any_case_and_1_and_0() {
+        for (value, on) in [("True", true), ("FALSE", false), ("1", true), ("0", false)] {
+            let lookup = |name: &'static str| {
+                matches!(
+                    name,
+                    "ZIPKIN_TRACE_ID_128BIT"
+                        | "ZIPKIN_ACCEPT_DEBUG"
+                        | "ZIPKIN_TRACEPARENT"
+                        | "ZIPKIN_GZIP"
+                )
+                .then(|| value.to_owned())
+            };
+            let c = Tracer::builder().apply_vars(lookup).unwrap().config;
+            assert_eq!(
+                (
+                    c.trace_id_128bit,
+                    c.accept_debug,
+                    c.write_traceparent,
+                    c.gzip
+                ),
+                (on, on, on, on),
+                "{value}"
+            );
+        }
+    }
+
     /// Regression: `Tracer::builder().from_env()?` in `main` printed `Error: Endpoint("stdot")`.
     /// Every configuration error names the variable, the value and what is accepted, in
     /// `Display` and in `Debug` alike.
@@ -395,7 +424,7 @@ mod tests {
             ("ZIPKIN_SAMPLE_RATE", "150", "from 0 to 100"),
             ("ZIPKIN_SAMPLE_RATE", "half", "from 0 to 100"),
             ("ZIPKIN_TRACE_ID_128BIT", "yes", "true or false"),
-            ("ZIPKIN_ACCEPT_DEBUG", "1", "true or false"),
+            ("ZIPKIN_ACCEPT_DEBUG", "2", "true or false"),
             ("ZIPKIN_TRACEPARENT", "on", "true or false"),
             ("ZIPKIN_GZIP", "gzip", "true or false"),
             ("ZIPKIN_B3_FORMAT", "triple", "multi, single or both"),
@@ -418,11 +447,17 @@ mod tests {
             }
         }
         let e = env_error(&[("ZIPKIN_ENDPOINT", "stdot")]);
+        // What this build takes: Kafka only with its feature.
+        let kafka = match cfg!(feature = "kafka") {
+            true => "kafka://host:port[,host:port...][/topic], ",
+            false => "",
+        };
         assert_eq!(
             format!("{e:?}"),
-            "ZIPKIN_ENDPOINT=\"stdot\" is invalid: expected an http:// or https:// URL, \
-             kafka://host:port[,host:port...][/topic], file:<path>, stdout, or none (also empty \
-             or off) to report nothing"
+            format!(
+                "ZIPKIN_ENDPOINT=\"stdot\" is invalid: expected an http:// or https:// URL, \
+                 {kafka}file:<path>, stdout, or none (also empty or off) to report nothing"
+            )
         );
     }
 
