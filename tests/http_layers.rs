@@ -188,6 +188,31 @@ async fn a_route_is_one_rpc_in_two_halves_with_its_tags() {
     assert_eq!(inside, format!("42 {trace_id} {} true", local.id));
 }
 
+/// Regression: a call by host name (`localhost`, a Kubernetes service) got a CLIENT span with
+/// no remote endpoint at all; it now has the address the connection reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_by_host_name_has_the_address_it_reached() {
+    if !zipkin_server::up("a_call_by_host_name_has_the_address_it_reached").await {
+        return;
+    }
+    tracer();
+    let addr = serve().await;
+    let (_, trace_id) = in_root("by-name", async {
+        client()
+            .get(format!("http://localhost:{}/orders/7", addr.port()))
+            .send()
+            .await
+            .unwrap()
+    })
+    .await;
+    let spans = trace(&trace_id, 4).await;
+    let client = by_name(&spans, "get", Some("CLIENT"));
+    let remote = client.remote_endpoint.as_ref().expect("a remote endpoint");
+    assert_eq!(remote.port, Some(addr.port()), "{client:?}");
+    // The server listens on 127.0.0.1 only, so that is where `localhost` got through.
+    assert_eq!(remote.ipv4.as_deref(), Some("127.0.0.1"), "{client:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_5xx_and_a_panic_are_errors() {
     if !zipkin_server::up("a_5xx_and_a_panic_are_errors").await {

@@ -67,10 +67,19 @@ impl Middleware for ZipkinMiddleware {
                 span.set_remote_endpoint(e);
             }
         }
+        // A host name's address is the one the connection reached, known with the response.
+        let by_name = matches!(req.url().host(), Some(url::Host::Domain(_)));
         let res = next.run(req, extensions).await;
         if span.is_recording() {
             match &res {
                 Ok(r) => {
+                    if let Some(addr) = r.remote_addr().filter(|_| by_name) {
+                        span.set_remote_endpoint(Endpoint {
+                            service_name: None,
+                            ip: Some(addr.ip()),
+                            port: addr.port(),
+                        });
+                    }
                     let code = r.status().as_u16();
                     if !(200..=299).contains(&code) {
                         span.tag("http.status_code", code);
@@ -103,7 +112,7 @@ fn method_name(m: &http::Method) -> Cow<'static, str> {
     })
 }
 
-/// The URL's host, when it is an IP address, and port.
+/// The URL's host, when it is an IP address, and port; `None` for a host name.
 fn remote_endpoint(url: &reqwest::Url) -> Option<Endpoint> {
     let ip = match url.host()? {
         url::Host::Ipv4(ip) => ip.into(),
