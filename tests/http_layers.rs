@@ -405,3 +405,29 @@ async fn a_hyper_client_under_the_client_layer_is_the_servers_other_half() {
         }
     }
 }
+
+/// The real Zipkin, asked on py_zipkin's v1 path with v2 spans, refuses them with a reason in
+/// its body: the transport's error carries the URL and that reason (it said "HTTP 400" alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_by_the_real_zipkin_says_the_url_and_its_reason() {
+    use zipkin_rs::transport::http::HttpTransport;
+    use zipkin_rs::transport::{Message, Transport};
+    if !zipkin_server::up("a_refusal_by_the_real_zipkin_says_the_url_and_its_reason").await {
+        return;
+    }
+    let url = format!("{}/api/v1/spans", zipkin_server::url());
+    let t = HttpTransport::builder(url.as_str()).build().unwrap();
+    let msg = Message {
+        // v2 only: `kind` and `localEndpoint` (a span of ids and a name reads as either).
+        body: br#"[{"traceId":"0000000000000001","id":"0000000000000002","kind":"CLIENT","name":"x","localEndpoint":{"serviceName":"a"}}]"#.to_vec(),
+        spans: 1,
+        encoding: zipkin_rs::Encoding::Json,
+    };
+    // A transport sends from a thread of its own (the reporter's), outside any runtime.
+    let e = std::thread::spawn(move || t.send(&msg).unwrap_err())
+        .join()
+        .unwrap()
+        .to_string();
+    assert!(e.contains(&format!("(POST {url}: \"")), "{e}");
+    assert!(e.contains("JSON_V1"), "{e}");
+}
