@@ -340,7 +340,8 @@ pub use zipkin_rs_macros::zipkin_span;
 
 // Spans and what they carry.
 pub use zipkin_runtime::{
-    annotate, record_error, set_remote_endpoint, tag, Endpoint, Kind, Span, SpanBuilder, SpanGuard,
+    annotate, record_error, set_remote_endpoint, tag, Endpoint, ErrorChain, Kind, Span,
+    SpanBuilder, SpanGuard,
 };
 // The current span, and work carried into other tasks and threads.
 pub use zipkin_runtime::{

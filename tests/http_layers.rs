@@ -431,3 +431,39 @@ async fn a_refusal_by_the_real_zipkin_says_the_url_and_its_reason() {
     assert!(e.contains(&format!("(POST {url}: \"")), "{e}");
     assert!(e.contains("JSON_V1"), "{e}");
 }
+
+/// Regression: a request that never reached its server was tagged with reqwest's own text
+/// ("error sending request for url (…)"), which does not say why; the tag now carries the
+/// causes, down to the operating system's "Connection refused".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_tagged_with_its_cause() {
+    use zipkin_rs::transport::memory::MemoryTransport;
+    let mem = MemoryTransport::new();
+    let t = Tracer::builder()
+        .service_name("refused")
+        .transport(mem.clone())
+        .build()
+        .unwrap();
+    // Nothing listens on a port just released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = t.in_scope(|| Span::builder("refused-root").start_detached());
+    let got = root
+        .instrument(async {
+            client()
+                .get(format!("http://127.0.0.1:{port}/x"))
+                .send()
+                .await
+        })
+        .await;
+    assert!(got.is_err());
+    t.flush(Duration::from_secs(10));
+    let spans = mem.spans();
+    let client = by_name(&spans, "get", Some("CLIENT"));
+    let error = client.tags.get("error").map(String::as_str).unwrap_or("");
+    assert!(error.contains("error sending request"), "{error}");
+    assert!(error.contains("onnection refused"), "{error}");
+}

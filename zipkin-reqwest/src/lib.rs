@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
-use zipkin_runtime::{Endpoint, Kind, Span};
+use zipkin_runtime::{Endpoint, ErrorChain, Kind, Span};
 
 /// Opens a CLIENT span for every request a [`reqwest_middleware::ClientWithMiddleware`][cwm]
 /// sends: a child of the current span, or a new trace. The span's own ids go into the request's
@@ -89,7 +89,8 @@ impl Middleware for ZipkinMiddleware {
                     }
                 }
                 Err(e) => {
-                    span.error(e);
+                    // With its causes: reqwest's own text does not say why the request failed.
+                    span.error(&ErrorChain(e));
                 }
             }
         }

@@ -219,3 +219,72 @@ impl TransportError {
         }
     }
 }
+
+/// An error with its sources, for the `error` tag: `Display` writes the error, then each source
+/// whose text is not already written, `: `-separated. A transport error's own text is often
+/// only its kind (hyper's "client error (Connect)"); the cause ("Connection refused") is a
+/// source.
+///
+/// ```
+/// # extern crate zipkin_runtime as zipkin_rs;
+/// use zipkin_rs::{ErrorChain, SpanGuard};
+/// let mut span = SpanGuard::new("load settings");
+/// if let Err(e) = std::fs::read("/no/such/file") {
+///     span.error(&ErrorChain(&e));
+/// }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut said = String::new();
+        let mut cur = Some(self.0);
+        while let Some(e) = cur {
+            let text = e.to_string();
+            if !said.contains(&text) {
+                if !said.is_empty() {
+                    said.push_str(": ");
+                }
+                said.push_str(&text);
+            }
+            cur = e.source();
+        }
+        f.write_str(&said)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorChain;
+
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn an_error_chain_writes_each_cause_once() {
+        let refused = E("Connection refused", None);
+        let connect = E(
+            "tcp connect error: Connection refused",
+            Some(Box::new(refused)),
+        );
+        let top = E("client error (Connect)", Some(Box::new(connect)));
+        assert_eq!(
+            ErrorChain(&top).to_string(),
+            "client error (Connect): tcp connect error: Connection refused"
+        );
+        assert_eq!(ErrorChain(&E("alone", None)).to_string(), "alone");
+    }
+}

@@ -59,7 +59,7 @@ pub use capture::{spawn_thread, CapturedContext, WithContext};
 pub use config::{Config, DEFAULT_ENDPOINT};
 pub use context::current_context;
 pub use encode::Encoding;
-pub use error::{ConfigError, IdError, Setting, TransportError};
+pub use error::{ConfigError, ErrorChain, IdError, Setting, TransportError};
 pub use future::{FutureExt, Instrumented};
 pub use id::{HexId, SpanId, TraceId};
 pub use intern::MAX_SERVICE_NAMES;

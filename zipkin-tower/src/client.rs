@@ -19,8 +19,9 @@ use crate::{grpc, parse};
 ///
 /// The span's own ids go into the request's headers (the tracer's B3 format, and `traceparent`
 /// when configured), so the server's span joins it: one RPC, two halves in Zipkin. Tags as the
-/// server's; a 5xx, a transport error or a non-OK gRPC status tags `error`. The remote endpoint
-/// is the URI's host (when it is an IP address) and port. A tonic client sends URIs that hold
+/// server's; a 4xx or 5xx status, a transport error or a non-OK gRPC status tags `error`. The
+/// remote endpoint is the URI's host (when it is an IP address) and port. A tonic client sends
+/// URIs that hold
 /// only the path (its `Channel` adds the origin inside), so give a tonic client's layer its
 /// peer with [`ClientLayer::remote_endpoint`].
 ///

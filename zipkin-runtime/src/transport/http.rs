@@ -342,20 +342,7 @@ impl HttpTransport {
 
 /// An error and its causes on one line, without the URL (which may hold credentials).
 fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut s = String::new();
-    let mut cur: Option<&dyn std::error::Error> = Some(&e);
-    while let Some(err) = cur {
-        let text = err.to_string();
-        if !s.contains(&text) {
-            if !s.is_empty() {
-                s.push_str(": ");
-            }
-            s.push_str(&text);
-        }
-        cur = err.source();
-    }
-    s
+    crate::error::ErrorChain(&e.without_url()).to_string()
 }
 
 /// The wait a `Retry-After` value asks for (RFC 9110 §10.2.3), as of `now`: delay-seconds
