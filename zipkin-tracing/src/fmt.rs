@@ -3,6 +3,7 @@
 //! line.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -55,6 +56,9 @@ use crate::layer::ZipkinData;
 #[derive(Clone, Debug)]
 pub struct TraceIds<F = tracing_subscriber::fmt::format::Format> {
     inner: F,
+    /// Whether `inner` writes JSON, found on the first line with colours on (see
+    /// `format_event`); a format writes one or the other for good.
+    json: OnceLock<bool>,
 }
 
 impl TraceIds {
@@ -67,7 +71,10 @@ impl TraceIds {
 impl<F> TraceIds<F> {
     /// Wraps an event format (`tracing_subscriber::fmt::format()` and its variants, or yours).
     pub fn new(inner: F) -> Self {
-        TraceIds { inner }
+        TraceIds {
+            inner,
+            json: OnceLock::new(),
+        }
     }
 }
 
@@ -107,11 +114,25 @@ where
         let Some(c) = event_context(ctx, event) else {
             return self.inner.format_event(ctx, writer, event);
         };
-        // A line with colours is text: `tracing_subscriber` writes JSON without them. Such a
-        // writer cannot be rebuilt around the splice below (its ANSI flag is private).
+        // A writer with colours cannot be rebuilt around the splice below (its ANSI flag is
+        // private), and text written through the splice would lose them. With colours on,
+        // the first line is written once into a buffer to learn whether the format is JSON
+        // (which ignores colours: `.json().with_ansi(true)`); text lines then get the prefix
+        // on the writer itself.
         if writer.has_ansi_escapes() {
-            write!(writer, "trace_id={} span_id={} ", c.trace_id, c.span_id)?;
-            return self.inner.format_event(ctx, writer, event);
+            let json = match self.json.get() {
+                Some(&json) => json,
+                None => {
+                    let mut probe = String::new();
+                    self.inner
+                        .format_event(ctx, Writer::new(&mut probe), event)?;
+                    *self.json.get_or_init(|| probe.starts_with('{'))
+                }
+            };
+            if !json {
+                write!(writer, "trace_id={} span_id={} ", c.trace_id, c.span_id)?;
+                return self.inner.format_event(ctx, writer, event);
+            }
         }
         let mut with_ids = WithIds {
             out: writer,

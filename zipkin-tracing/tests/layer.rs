@@ -594,3 +594,39 @@ fn the_fields_tracing_log_adds_stay_out_of_annotations() {
         ]
     );
 }
+
+/// `.json().with_ansi(true)` turns colours back on, which JSON ignores: its lines stay JSON.
+#[test]
+fn json_lines_with_colours_on_stay_json() {
+    let (t, mem) = tracer(Tracer::builder());
+    let buf = Buf::default();
+    let out = buf.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(ZipkinLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_ansi(true)
+                .with_writer(move || out.clone())
+                .map_event_format(TraceIds::new),
+        );
+    tracing::subscriber::with_default(subscriber, || {
+        t.in_scope(|| {
+            let _a = tracing::info_span!("json_coloured").entered();
+            tracing::info!("first");
+            tracing::info!("second");
+        })
+    });
+    t.flush(Duration::from_secs(5));
+    let spans = mem.spans();
+    let s = by_name(&spans, "json_coloured");
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in &lines {
+        assert_eq!(line["span_id"], s.id.as_str(), "{text}");
+    }
+}
