@@ -67,7 +67,8 @@ impl Middleware for ZipkinMiddleware {
                 span.set_remote_endpoint(e);
             }
         }
-        // A host name's address is the one the connection reached, known with the response.
+        // A host name's address is the one the connection reached, known with the response
+        // (a proxy's when one is used, as Brave's OkHttp instrumentation records too).
         let by_name = matches!(req.url().host(), Some(url::Host::Domain(_)));
         let res = next.run(req, extensions).await;
         if span.is_recording() {

@@ -427,6 +427,42 @@ fn an_error_answer_is_said_with_the_url_and_the_start_of_its_body() {
     assert!(text.contains(": \"a  bxxx"), "{text}");
     assert!(text.ends_with("xxx\"…)"), "{text}");
     assert!(text.len() < 320, "{}", text.len());
+    // A character the cut splits is left out; a body of exactly 200 bytes is not "cut".
+    let fake = Fake::start(Answer::StatusBody(
+        500,
+        format!("{}é and more", "x".repeat(199)),
+    ));
+    let text = http(&fake.url())
+        .send(&message(Encoding::Json))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.ends_with("xxx\"…)") && !text.contains('\u{fffd}'),
+        "{text}"
+    );
+    let fake = Fake::start(Answer::StatusBody(500, "y".repeat(200)));
+    let text = http(&fake.url())
+        .send(&message(Encoding::Json))
+        .unwrap_err()
+        .to_string();
+    assert!(text.ends_with("yyy\")"), "{text}");
+}
+
+/// A collector that takes its key in the query (`?Api-Key=…`): the refusal's message keeps
+/// the key out of standard error.
+#[test]
+fn an_error_answer_hides_the_urls_query_values() {
+    let fake = Fake::start(Answer::StatusBody(401, "no".into()));
+    let url = format!("{}?Api-Key=SECRET&region=eu", fake.url());
+    let text = http(&url)
+        .send(&message(Encoding::Json))
+        .unwrap_err()
+        .to_string();
+    assert!(!text.contains("SECRET") && !text.contains("eu"), "{text}");
+    assert!(
+        text.contains("/api/v2/spans?Api-Key=<redacted>&region=<redacted>: \"no\")"),
+        "{text}"
+    );
 }
 
 #[test]

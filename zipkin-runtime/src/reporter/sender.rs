@@ -270,7 +270,10 @@ impl Sender {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            self.shared.attempt_failed(&e);
+            // A message too large is its spans' fault, not the collector's (as for outages).
+            if !matches!(e, TransportError::Status { status: 413, .. }) {
+                self.shared.attempt_failed(&e);
+            }
             if !e.is_retryable() || attempt >= cfg.max_attempts {
                 return Err(e);
             }

@@ -88,30 +88,29 @@ impl fmt::Debug for HttpTransport {
 /// How much of an error answer's body goes into its message.
 const SAID_BYTES: usize = 200;
 
-/// `POST <url>` and the start of the answer's body, one line of printable text.
-fn said(url: &reqwest::Url, body_start: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(body_start)
+/// `POST <url>` and the start of the answer's body, one line of printable text; `cut`: the
+/// body went on past `body_start`.
+fn said(url: &reqwest::Url, body_start: &[u8], cut: bool) -> String {
+    // A character split by the cut is left out, not shown as U+FFFD.
+    let whole = match std::str::from_utf8(body_start) {
+        Err(e) if cut && e.error_len().is_none() => &body_start[..e.valid_up_to()],
+        _ => body_start,
+    };
+    let text: String = String::from_utf8_lossy(whole)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let text = text.trim();
-    let more = if body_start.len() >= SAID_BYTES {
-        "…"
-    } else {
-        ""
-    };
+    let more = if cut { "…" } else { "" };
     match text.is_empty() {
         true => format!("POST {}", redact(url)),
         false => format!("POST {}: {text:?}{more}", redact(url)),
     }
 }
 
-/// A URL without user and password, for messages.
+/// A URL without user, password and query values, for messages.
 fn redact(url: &reqwest::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u.to_string()
+    crate::transport::redact_url(url.as_str())
 }
 
 /// Builds an [`HttpTransport`].
@@ -424,11 +423,15 @@ impl Transport for HttpTransport {
                 .send()
                 .await
                 .map_err(|e| {
-                    // reqwest's "operation timed out" without the bound it ran into.
-                    let bound = e.is_timeout().then_some(self.request_timeout);
+                    // reqwest says "timed out" without the bound it ran into.
+                    let bound = match (e.is_timeout(), e.is_connect()) {
+                        (true, true) => Some(("connect", self.connect_timeout)),
+                        (true, false) => Some(("request", self.request_timeout)),
+                        _ => None,
+                    };
                     let mut why = describe(e);
-                    if let Some(t) = bound {
-                        why.push_str(&format!(" (the request timeout is {t:?})"));
+                    if let Some((which, t)) = bound {
+                        why.push_str(&format!(" (the {which} timeout is {t:?})"));
                     }
                     TransportError::Io(why)
                 })?;
@@ -463,7 +466,7 @@ impl Transport for HttpTransport {
                 Err(TransportError::Status {
                     status: status.as_u16(),
                     retry_after,
-                    said: Some(said(&self.url, &start)),
+                    said: Some(said(&self.url, &start, read > start.len())),
                 })
             }
         })

@@ -152,12 +152,18 @@ impl Transport for ParentOnly {
     }
 }
 
-/// The URL with any `user:password@` replaced by `<redacted>@`, for messages and `Debug`.
+/// The URL with any `user:password@` replaced by `<redacted>@`, and, for an HTTP URL, the
+/// values of its query hidden (a collector may take its key there, `?Api-Key=…`), for
+/// messages and `Debug`.
 ///
 /// ```
 /// # extern crate zipkin_runtime as zipkin_rs;
 /// use zipkin_rs::transport::redact_url;
 /// assert_eq!(redact_url("https://u:pw@zipkin:9411/api"), "https://<redacted>@zipkin:9411/api");
+/// assert_eq!(
+///     redact_url("https://zipkin:9411/api/v2/spans?Api-Key=secret&x"),
+///     "https://zipkin:9411/api/v2/spans?Api-Key=<redacted>&x"
+/// );
 /// assert_eq!(redact_url("http://zipkin:9411"), "http://zipkin:9411");
 /// ```
 pub fn redact_url(url: &str) -> String {
@@ -166,8 +172,23 @@ pub fn redact_url(url: &str) -> String {
     };
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let mut out = match rest[..authority_end].rfind('@') {
         Some(at) => format!("{}://<redacted>{}", &url[..scheme_end], &rest[at..]),
         None => url.to_owned(),
+    };
+    // Only HTTP: a `kafka://` endpoint's query holds settings, said back in its errors.
+    let http = url[..scheme_end].eq_ignore_ascii_case("http")
+        || url[..scheme_end].eq_ignore_ascii_case("https");
+    if let Some(q) = out.find('?').filter(|_| http) {
+        let end = out[q..].find('#').map_or(out.len(), |e| q + e);
+        let hidden: Vec<String> = out[q + 1..end]
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}=<redacted>"),
+                None => pair.to_owned(),
+            })
+            .collect();
+        out.replace_range(q + 1..end, &hidden.join("&"));
     }
+    out
 }
