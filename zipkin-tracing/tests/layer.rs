@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::Registry;
 use zipkin_rs_macros::zipkin_span;
 use zipkin_runtime::model::Span;
 use zipkin_runtime::transport::memory::MemoryTransport;
@@ -386,30 +387,39 @@ impl std::io::Write for Buf {
     }
 }
 
-#[test]
-fn log_lines_carry_the_ids_of_their_span() {
+/// Runs `f` with the layer and the fmt layer `fmt` builds around a writer; returns what was
+/// reported and what was logged.
+fn logged<L>(fmt: impl FnOnce(Buf) -> L, f: impl FnOnce()) -> (Vec<Span>, String)
+where
+    L: tracing_subscriber::Layer<Layered<ZipkinLayer, Registry>> + Send + Sync + 'static,
+{
     let (t, mem) = tracer(Tracer::builder());
     let buf = Buf::default();
-    let out = buf.clone();
     let subscriber = tracing_subscriber::registry()
         .with(ZipkinLayer::new())
-        .with(
+        .with(fmt(buf.clone()));
+    tracing::subscriber::with_default(subscriber, || t.in_scope(f));
+    t.flush(Duration::from_secs(5));
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    (mem.spans(), text)
+}
+
+#[test]
+fn log_lines_carry_the_ids_of_their_span() {
+    let (spans, text) = logged(
+        |out| {
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(move || out.clone())
-                .event_format(TraceIds::standard()),
-        );
-    tracing::subscriber::with_default(subscriber, || {
-        t.in_scope(|| {
+                .event_format(TraceIds::standard())
+        },
+        || {
             tracing::info!("outside");
             let _a = tracing::info_span!("logged").entered();
             tracing::info!("in logged");
             zipkin_logged();
-        })
-    });
-    t.flush(Duration::from_secs(5));
-    let spans = mem.spans();
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        },
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(!lines[0].contains("trace_id="), "{text}");
@@ -492,28 +502,20 @@ fn fields_left_out_are_never_rendered() {
 /// `trace_id=… span_id=… {…}`, which no JSON log pipeline parses.
 #[test]
 fn json_log_lines_stay_json_and_carry_the_ids_as_members() {
-    let (t, mem) = tracer(Tracer::builder());
-    let buf = Buf::default();
-    let out = buf.clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(ZipkinLayer::new())
-        .with(
+    let (spans, text) = logged(
+        |out| {
             tracing_subscriber::fmt::layer()
                 .json()
                 .with_writer(move || out.clone())
-                .map_event_format(TraceIds::new),
-        );
-    tracing::subscriber::with_default(subscriber, || {
-        t.in_scope(|| {
+                .map_event_format(TraceIds::new)
+        },
+        || {
             tracing::info!("outside");
             let _a = tracing::info_span!("logged_json", user = 7).entered();
             tracing::info!(items = 3, "in logged_json");
             zipkin_logged();
-        })
-    });
-    t.flush(Duration::from_secs(5));
-    let spans = mem.spans();
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        },
+    );
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -537,26 +539,18 @@ fn json_log_lines_stay_json_and_carry_the_ids_as_members() {
 /// With colours on, the ids still start the line (the text path, without the splice).
 #[test]
 fn coloured_log_lines_start_with_the_ids() {
-    let (t, mem) = tracer(Tracer::builder());
-    let buf = Buf::default();
-    let out = buf.clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(ZipkinLayer::new())
-        .with(
+    let (spans, text) = logged(
+        |out| {
             tracing_subscriber::fmt::layer()
                 .with_ansi(true)
                 .with_writer(move || out.clone())
-                .map_event_format(TraceIds::new),
-        );
-    tracing::subscriber::with_default(subscriber, || {
-        t.in_scope(|| {
+                .map_event_format(TraceIds::new)
+        },
+        || {
             let _a = tracing::info_span!("coloured").entered();
             tracing::info!("in coloured");
-        })
-    });
-    t.flush(Duration::from_secs(5));
-    let spans = mem.spans();
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        },
+    );
     let s = by_name(&spans, "coloured");
     assert!(
         text.starts_with(&format!("trace_id={} span_id={} ", s.trace_id, s.id)),
@@ -598,29 +592,21 @@ fn the_fields_tracing_log_adds_stay_out_of_annotations() {
 /// `.json().with_ansi(true)` turns colours back on, which JSON ignores: its lines stay JSON.
 #[test]
 fn json_lines_with_colours_on_stay_json() {
-    let (t, mem) = tracer(Tracer::builder());
-    let buf = Buf::default();
-    let out = buf.clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(ZipkinLayer::new())
-        .with(
+    let (spans, text) = logged(
+        |out| {
             tracing_subscriber::fmt::layer()
                 .json()
                 .with_ansi(true)
                 .with_writer(move || out.clone())
-                .map_event_format(TraceIds::new),
-        );
-    tracing::subscriber::with_default(subscriber, || {
-        t.in_scope(|| {
+                .map_event_format(TraceIds::new)
+        },
+        || {
             let _a = tracing::info_span!("json_coloured").entered();
             tracing::info!("first");
             tracing::info!("second");
-        })
-    });
-    t.flush(Duration::from_secs(5));
-    let spans = mem.spans();
+        },
+    );
     let s = by_name(&spans, "json_coloured");
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
