@@ -102,9 +102,10 @@ fn said(url: &reqwest::Url, body_start: &[u8], cut: bool) -> String {
         .collect();
     let text = text.trim();
     let more = if cut { "…" } else { "" };
-    match text.is_empty() {
-        true => format!("POST {}", redact(url)),
-        false => format!("POST {}: {text:?}{more}", redact(url)),
+    if text.is_empty() {
+        format!("POST {}", redact(url))
+    } else {
+        format!("POST {}: {text:?}{more}", redact(url))
     }
 }
 
